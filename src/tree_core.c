@@ -1,0 +1,403 @@
+/*
+ * tree_core.c
+ *	  Plain-C codec for the mlm.tree snapshot layout: size computation,
+ *	  checksum and a validator for untrusted bytes (binary recv, fuzzing).
+ *
+ * Everything here is iterative and linear (or n log n) in the member count,
+ * so a 1,000,000-deep chain is no different from a flat tree.
+ */
+#include "tree_core.h"
+
+#ifdef MLM_FRONTEND
+#include <stdlib.h>
+#include <string.h>
+#define MLM_CORE_ALLOC(sz) malloc(sz)
+#define MLM_CORE_FREE(p) free(p)
+#else
+#include "utils/memutils.h"
+#define MLM_CORE_ALLOC(sz) MemoryContextAllocExtended(CurrentMemoryContext, (sz), MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM)
+#define MLM_CORE_FREE(p) pfree(p)
+#endif
+
+#define ALIGN8(x) (((x) + 7) & ~((size_t) 7))
+
+/* Bytes of a snapshot with n members; 0 when n is out of range. */
+size_t
+MlmTreeBytes(int32 n, bool placement)
+{
+	size_t		sz;
+
+	if (n < 0 || n > MLM_TREE_MAX_MEMBERS)
+		return 0;
+	sz = sizeof(MlmTreeHeader);
+	sz += ALIGN8((size_t) n * sizeof(int64));
+	sz += ALIGN8((size_t) n * sizeof(int32));	/* parent */
+	sz += ALIGN8((size_t) n * sizeof(int32));	/* size */
+	sz += ALIGN8((size_t) n * sizeof(int32));	/* byid */
+	if (placement)
+	{
+		sz += ALIGN8((size_t) n * sizeof(int32));
+		sz += ALIGN8((size_t) n * sizeof(int32));
+	}
+	return sz;
+}
+
+/* Point a view at the arrays that follow a header (no checks). */
+void
+MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h)
+{
+	const char *p = (const char *) h + sizeof(MlmTreeHeader);
+	size_t		n = (size_t) h->n;
+
+	v->n = h->n;
+	v->nroots = h->nroots;
+	v->flags = h->flags;
+	v->ids = (const int64 *) p;
+	p += ALIGN8(n * sizeof(int64));
+	v->parent = (const int32 *) p;
+	p += ALIGN8(n * sizeof(int32));
+	v->size = (const int32 *) p;
+	p += ALIGN8(n * sizeof(int32));
+	v->byid = (const int32 *) p;
+	p += ALIGN8(n * sizeof(int32));
+	if (h->flags & MLM_TREE_HAS_PLACEMENT)
+	{
+		v->pparent = (const int32 *) p;
+		p += ALIGN8(n * sizeof(int32));
+		v->ppos = (const int32 *) p;
+	}
+	else
+	{
+		v->pparent = NULL;
+		v->ppos = NULL;
+	}
+}
+
+/* FNV-1a style 64-bit mix over the member arrays; a cache key, not crypto. */
+uint64
+MlmTreeChecksum(const MlmTreeView *v)
+{
+	uint64		h = UINT64_C(1469598103934665603) ^ (uint64) v->n;
+	int32		i;
+
+	for (i = 0; i < v->n; i++)
+	{
+		uint64		x = (uint64) v->ids[i];
+
+		x ^= ((uint64) (uint32) v->parent[i]) << 17;
+		if (v->pparent)
+			x ^= ((uint64) (uint32) v->pparent[i] << 29) ^ (uint64) (uint32) v->ppos[i];
+		h = (h ^ x) * UINT64_C(1099511628211);
+		h ^= h >> 29;
+		if ((i & 0xFFFF) == 0)
+			MLM_CHECK_INTERRUPTS();
+	}
+	return h;
+}
+
+const char *
+MlmTreeProblemText(MlmTreeProblem p)
+{
+	switch (p)
+	{
+		case MLM_TREE_OK:
+			return "valid";
+		case MLM_TREE_BAD_HEADER:
+			return "unsupported version, flags or member count";
+		case MLM_TREE_BAD_LENGTH:
+			return "byte length does not match the member count";
+		case MLM_TREE_BAD_PARENT:
+			return "sponsor index out of range";
+		case MLM_TREE_BAD_ORDER:
+			return "members are not in sponsor preorder";
+		case MLM_TREE_BAD_INDEX:
+			return "id index is not a sorted permutation";
+		case MLM_TREE_DUPLICATE_ID:
+			return "duplicate member id";
+		case MLM_TREE_BAD_PLACEMENT:
+			return "placement parent or position out of range";
+		case MLM_TREE_PLACEMENT_CYCLE:
+			return "cycle in the placement tree";
+		case MLM_TREE_PLACEMENT_SLOT:
+			return "two members in one placement slot";
+		case MLM_TREE_BAD_CHECKSUM:
+			return "checksum mismatch";
+	}
+	return "unknown problem";
+}
+
+/*
+ * LSD radix sort of 64-bit keys, 16 bits a pass; the scratch buffer is
+ * allocated here.  Returns false when memory is short.  Linear, so building
+ * and validating a 10M-member snapshot stays fast.
+ */
+bool
+MlmSortU64(uint64 *keys, int32 n)
+{
+	uint64	   *tmp;
+	uint32	   *count;
+	int			pass;
+
+	if (n < 2)
+		return true;
+	tmp = (uint64 *) MLM_CORE_ALLOC((size_t) n * sizeof(uint64));
+	count = (uint32 *) MLM_CORE_ALLOC(65536 * sizeof(uint32));
+	if (!tmp || !count)
+	{
+		if (tmp)
+			MLM_CORE_FREE(tmp);
+		if (count)
+			MLM_CORE_FREE(count);
+		return false;
+	}
+	for (pass = 0; pass < 4; pass++)
+	{
+		int			shift = pass * 16;
+		uint32		sum = 0;
+		int32		i;
+
+		memset(count, 0, 65536 * sizeof(uint32));
+		for (i = 0; i < n; i++)
+			count[(keys[i] >> shift) & 0xFFFF]++;
+		if (count[keys[0] >> shift & 0xFFFF] == (uint32) n)
+			continue;			/* all keys share this digit */
+		for (i = 0; i < 65536; i++)
+		{
+			uint32		c = count[i];
+
+			count[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+			tmp[count[(keys[i] >> shift) & 0xFFFF]++] = keys[i];
+		memcpy(keys, tmp, (size_t) n * sizeof(uint64));
+		MLM_CHECK_INTERRUPTS();
+	}
+	MLM_CORE_FREE(tmp);
+	MLM_CORE_FREE(count);
+	return true;
+}
+
+/* Acyclicity and unique slots of the placement arrays of a view. */
+static MlmTreeProblem
+ValidatePlacement(const MlmTreeView *v, int32 *bad_index)
+{
+	int32		n = v->n;
+	int32		i;
+	uint8	   *state;
+	MlmTreeProblem result = MLM_TREE_OK;
+
+	for (i = 0; i < n; i++)
+	{
+		int32		pp = v->pparent[i];
+		int32		pos = v->ppos[i];
+
+		if (pp < -1 || pp >= n || pp == i ||
+			(pp == -1 && pos != -1) || (pp != -1 && pos < 0))
+		{
+			*bad_index = i;
+			return MLM_TREE_BAD_PLACEMENT;
+		}
+	}
+	if (n == 0)
+		return MLM_TREE_OK;
+
+	state = MLM_CORE_ALLOC((size_t) n);
+	if (!state)
+	{
+		*bad_index = -1;
+		return MLM_TREE_BAD_LENGTH;
+	}
+	memset(state, 0, (size_t) n);
+
+	/* 0 = unseen, 1 = on the current walk, 2 = known to reach a root */
+	for (i = 0; i < n && result == MLM_TREE_OK; i++)
+	{
+		int32		a = i;
+
+		while (a != -1 && state[a] == 0)
+		{
+			state[a] = 1;
+			a = v->pparent[a];
+		}
+		if (a != -1 && state[a] == 1)
+		{
+			*bad_index = a;
+			result = MLM_TREE_PLACEMENT_CYCLE;
+			break;
+		}
+		a = i;
+		while (a != -1 && state[a] == 1)
+		{
+			state[a] = 2;
+			a = v->pparent[a];
+		}
+		if ((i & 0xFFFF) == 0)
+			MLM_CHECK_INTERRUPTS();
+	}
+
+	/* slots: sort (parent, position) keys and look for neighbours */
+	if (result == MLM_TREE_OK)
+	{
+		uint64	   *keys = (uint64 *) MLM_CORE_ALLOC((size_t) n * sizeof(uint64));
+		int32		m = 0;
+
+		if (!keys)
+		{
+			*bad_index = -1;
+			result = MLM_TREE_BAD_LENGTH;
+		}
+		else
+		{
+			for (i = 0; i < n; i++)
+				if (v->pparent[i] >= 0)
+					keys[m++] = ((uint64) (uint32) v->pparent[i] << 32) | (uint32) v->ppos[i];
+			if (!MlmSortU64(keys, m))
+			{
+				*bad_index = -1;
+				result = MLM_TREE_BAD_LENGTH;
+				m = 0;
+			}
+			for (i = 1; i < m; i++)
+				if (keys[i] == keys[i - 1])
+				{
+					*bad_index = (int32) (keys[i] >> 32);
+					result = MLM_TREE_PLACEMENT_SLOT;
+					break;
+				}
+			MLM_CORE_FREE(keys);
+		}
+	}
+
+	MLM_CORE_FREE(state);
+	return result;
+}
+
+/*
+ * Validate untrusted snapshot bytes (starting at the varlena header).
+ * Returns MLM_TREE_OK or the first problem found, with the member index
+ * involved in *bad_index (-1 when none applies).  Linear apart from the
+ * placement slot check.
+ */
+MlmTreeProblem
+MlmTreeValidate(const void *data, size_t len, int32 *bad_index)
+{
+	const MlmTreeHeader *h = (const MlmTreeHeader *) data;
+	MlmTreeView v;
+	size_t		need;
+	int32		n;
+	int32		i;
+	int32		roots = 0;
+	int32	   *stack;
+	int32		top;
+
+	*bad_index = -1;
+	if (len < sizeof(MlmTreeHeader))
+		return MLM_TREE_BAD_LENGTH;
+	if (h->version != MLM_TREE_VERSION ||
+		(h->flags & ~MLM_TREE_HAS_PLACEMENT) != 0 ||
+		h->reserved != 0 || h->n < 0 || h->n > MLM_TREE_MAX_MEMBERS ||
+		h->nroots < 0 || h->nroots > h->n)
+		return MLM_TREE_BAD_HEADER;
+	need = MlmTreeBytes(h->n, (h->flags & MLM_TREE_HAS_PLACEMENT) != 0);
+	if (need == 0 || need != len)
+		return MLM_TREE_BAD_LENGTH;
+	MlmTreeSetView(&v, h);
+	n = v.n;
+
+	/* parents come strictly before their children */
+	for (i = 0; i < n; i++)
+	{
+		int32		p = v.parent[i];
+
+		if (p < -1 || p >= i)
+		{
+			*bad_index = i;
+			return MLM_TREE_BAD_PARENT;
+		}
+		if (p == -1)
+			roots++;
+	}
+	if (roots != v.nroots)
+		return MLM_TREE_BAD_HEADER;
+
+	/*
+	 * Preorder: simulate the DFS stack; a member's parent must be on the
+	 * stack, and the recorded subtree sizes must match where each subtree
+	 * actually ends.
+	 */
+	if (n > 0)
+	{
+		stack = MLM_CORE_ALLOC((size_t) n * sizeof(int32));
+		if (!stack)
+			return MLM_TREE_BAD_LENGTH;
+		top = 0;
+		for (i = 0; i <= n; i++)
+		{
+			int32		p = (i < n) ? v.parent[i] : -1;
+
+			while (top > 0 && stack[top - 1] != p)
+			{
+				int32		done = stack[--top];
+
+				if (v.size[done] != i - done)
+				{
+					*bad_index = done;
+					MLM_CORE_FREE(stack);
+					return MLM_TREE_BAD_ORDER;
+				}
+			}
+			if (i == n)
+				break;
+			if (p != -1 && top == 0)
+			{
+				*bad_index = i;
+				MLM_CORE_FREE(stack);
+				return MLM_TREE_BAD_ORDER;
+			}
+			stack[top++] = i;
+			if ((i & 0xFFFF) == 0)
+				MLM_CHECK_INTERRUPTS();
+		}
+		MLM_CORE_FREE(stack);
+	}
+
+	/* byid: indexes in range and ids strictly increasing => permutation */
+	for (i = 0; i < n; i++)
+	{
+		int32		k = v.byid[i];
+
+		if (k < 0 || k >= n)
+		{
+			*bad_index = i;
+			return MLM_TREE_BAD_INDEX;
+		}
+		if (i > 0)
+		{
+			int64		prev = v.ids[v.byid[i - 1]];
+
+			if (v.ids[k] == prev)
+			{
+				*bad_index = k;
+				return MLM_TREE_DUPLICATE_ID;
+			}
+			if (v.ids[k] < prev)
+			{
+				*bad_index = k;
+				return MLM_TREE_BAD_INDEX;
+			}
+		}
+	}
+
+	if (v.pparent)
+	{
+		MlmTreeProblem pr = ValidatePlacement(&v, bad_index);
+
+		if (pr != MLM_TREE_OK)
+			return pr;
+	}
+
+	if (MlmTreeChecksum(&v) != h->checksum)
+		return MLM_TREE_BAD_CHECKSUM;
+	return MLM_TREE_OK;
+}
