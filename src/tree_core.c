@@ -127,25 +127,37 @@ MlmTreeProblemText(MlmTreeProblem p)
 }
 
 /*
- * LSD radix sort of 64-bit keys, 16 bits a pass; the scratch buffer is
- * allocated here.  Returns false when memory is short.  Linear, so building
- * and validating a 10M-member snapshot stays fast.
+ * LSD radix sort of 64-bit keys carrying an int32 payload, 16 bits a pass,
+ * skipping digits on which all keys agree.  Returns false when memory is
+ * short.  Linear: sorting 10M member ids takes a few passes over memory.
  */
 bool
-MlmSortU64(uint64 *keys, int32 n)
+MlmSortPairs(uint64 *keys, int32 *vals, int32 n)
 {
-	uint64	   *tmp;
+	uint64	   *tkeys;
+	int32	   *tvals;
 	uint32	   *count;
+	uint64		all_or = 0,
+				all_and = ~(uint64) 0;
 	int			pass;
+	int32		i;
 
 	if (n < 2)
 		return true;
-	tmp = (uint64 *) MLM_CORE_ALLOC((size_t) n * sizeof(uint64));
-	count = (uint32 *) MLM_CORE_ALLOC(65536 * sizeof(uint32));
-	if (!tmp || !count)
+	for (i = 0; i < n; i++)
 	{
-		if (tmp)
-			MLM_CORE_FREE(tmp);
+		all_or |= keys[i];
+		all_and &= keys[i];
+	}
+	tkeys = (uint64 *) MLM_CORE_ALLOC((size_t) n * sizeof(uint64));
+	tvals = vals ? (int32 *) MLM_CORE_ALLOC((size_t) n * sizeof(int32)) : NULL;
+	count = (uint32 *) MLM_CORE_ALLOC(65536 * sizeof(uint32));
+	if (!tkeys || (vals && !tvals) || !count)
+	{
+		if (tkeys)
+			MLM_CORE_FREE(tkeys);
+		if (tvals)
+			MLM_CORE_FREE(tvals);
 		if (count)
 			MLM_CORE_FREE(count);
 		return false;
@@ -154,13 +166,12 @@ MlmSortU64(uint64 *keys, int32 n)
 	{
 		int			shift = pass * 16;
 		uint32		sum = 0;
-		int32		i;
 
+		if ((((all_or ^ all_and) >> shift) & 0xFFFF) == 0)
+			continue;			/* every key has the same digit here */
 		memset(count, 0, 65536 * sizeof(uint32));
 		for (i = 0; i < n; i++)
 			count[(keys[i] >> shift) & 0xFFFF]++;
-		if (count[keys[0] >> shift & 0xFFFF] == (uint32) n)
-			continue;			/* all keys share this digit */
 		for (i = 0; i < 65536; i++)
 		{
 			uint32		c = count[i];
@@ -169,11 +180,21 @@ MlmSortU64(uint64 *keys, int32 n)
 			sum += c;
 		}
 		for (i = 0; i < n; i++)
-			tmp[count[(keys[i] >> shift) & 0xFFFF]++] = keys[i];
-		memcpy(keys, tmp, (size_t) n * sizeof(uint64));
+		{
+			uint32		d = count[(keys[i] >> shift) & 0xFFFF]++;
+
+			tkeys[d] = keys[i];
+			if (vals)
+				tvals[d] = vals[i];
+		}
+		memcpy(keys, tkeys, (size_t) n * sizeof(uint64));
+		if (vals)
+			memcpy(vals, tvals, (size_t) n * sizeof(int32));
 		MLM_CHECK_INTERRUPTS();
 	}
-	MLM_CORE_FREE(tmp);
+	MLM_CORE_FREE(tkeys);
+	if (tvals)
+		MLM_CORE_FREE(tvals);
 	MLM_CORE_FREE(count);
 	return true;
 }
@@ -252,7 +273,7 @@ ValidatePlacement(const MlmTreeView *v, int32 *bad_index)
 			for (i = 0; i < n; i++)
 				if (v->pparent[i] >= 0)
 					keys[m++] = ((uint64) (uint32) v->pparent[i] << 32) | (uint32) v->ppos[i];
-			if (!MlmSortU64(keys, m))
+			if (!MlmSortPairs(keys, NULL, m))
 			{
 				*bad_index = -1;
 				result = MLM_TREE_BAD_LENGTH;

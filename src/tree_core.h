@@ -93,7 +93,10 @@ extern uint64 MlmTreeChecksum(const MlmTreeView *v);
 extern void MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h);
 extern MlmTreeProblem MlmTreeValidate(const void *data, size_t len,
 									  int32 *bad_index);
-extern bool MlmSortU64(uint64 *keys, int32 n);
+extern bool MlmSortPairs(uint64 *keys, int32 *vals, int32 n);
+
+/* order-preserving map of a signed id to an unsigned sort key */
+#define MLM_ID_KEY(id) ((uint64) (id) ^ (UINT64_C(1) << 63))
 extern const char *MlmTreeProblemText(MlmTreeProblem p);
 
 #endif

@@ -1,0 +1,76 @@
+/*
+ * tree.h
+ *	  Backend side of the mlm.tree type: building a snapshot from (id,
+ *	  parent) rows, and a per-call-site cache of the decoded snapshot.
+ */
+#ifndef MLM_TREE_H
+#define MLM_TREE_H
+
+#include "postgres.h"
+#include "fmgr.h"
+
+#include "tree_core.h"
+
+/* Rows to build a snapshot from (arrays of n entries, owned by caller). */
+typedef struct MlmTreeInput
+{
+	int64		n;
+	int64	   *ids;
+	int64	   *parents;		/* sponsor id, valid when !parent_null */
+	bool	   *parent_null;
+	bool		has_placement;
+	int64	   *pparents;		/* placement parent id */
+	bool	   *pparent_null;
+	int32	   *pos;			/* position, valid when !pos_null */
+	bool	   *pos_null;
+} MlmTreeInput;
+
+/*
+ * Build a validated snapshot (palloc'd varlena).  Raises the errors of spec
+ * section 2 naming the member ids.  When row_to_index is not NULL it
+ * receives, per input row, the preorder index of that member.
+ */
+extern MlmTreeHeader *MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index);
+
+#define DatumGetMlmTreeP(X) ((MlmTreeHeader *) PG_DETOAST_DATUM(X))
+
+/*
+ * A decoded snapshot cached in fn_extra, keyed on the datum (the TOAST
+ * pointer for stored values, the checksum otherwise).  Derived arrays are
+ * computed lazily, once, when a call site proves to be called many times.
+ */
+typedef struct MlmTree
+{
+	MemoryContext cxt;			/* owns everything below */
+	/* key */
+	bool		key_external;
+	char		key_toast[32];
+	int			key_toast_len;
+	uint64		key_checksum;
+	int32		key_n;
+	Size		key_len;
+	/* value */
+	MlmTreeHeader *hdr;
+	MlmTreeView v;
+	int64		lookups;		/* id lookups served, to decide on a hash */
+	int32	   *hash;			/* open addressing, preorder index or -1 */
+	uint64		hash_mask;
+	int32	   *depth;			/* depth per preorder index, lazily */
+	int32	   *child_start;	/* CSR of children, lazily (n + 1) */
+	int32	   *child_list;
+} MlmTree;
+
+/* The tree of argument argno, decoded once per call site and datum. */
+extern MlmTree *MlmTreeFromArg(FunctionCallInfo fcinfo, int argno);
+/* Preorder index of a member id, -1 when absent. */
+extern int32 MlmTreeFind(MlmTree *t, int64 id);
+/* Depth of a preorder index (edges to the root). */
+extern int32 MlmTreeDepth(MlmTree *t, int32 i);
+/* Make the depth array / children CSR available. */
+extern void MlmTreeEnsureDepth(MlmTree *t);
+extern void MlmTreeEnsureChildren(MlmTree *t);
+
+/* Uncached one-shot view of a detoasted snapshot. */
+extern int32 MlmTreeViewFind(const MlmTreeView *v, int64 id);
+
+#endif
