@@ -1,0 +1,153 @@
+/*
+ * bonus_differential.c
+ *	  Stairstep with breakaway (spec 5.3).
+ *
+ * A walk up from the source only stops at members that can change the
+ * result: during the differential phase an active member whose rate beats
+ * what was paid (or who holds the breakaway rank), during the generation
+ * phase an active breakaway member.  Jump pointers for each distinct "paid"
+ * level and for breakaway members make every walk cost at most the number
+ * of distinct rates plus the generations, never the depth.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "engine.h"
+#include "mlm.h"
+
+static int
+CompareDec(const void *a, const void *b)
+{
+	mlm_dec		x = *(const mlm_dec *) a;
+	mlm_dec		y = *(const mlm_dec *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+void
+MlmBonusDifferential(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
+					 const MlmDerived *d, MlmLineSink *sink)
+{
+	int32		n = net->n;
+	const int32 *parent = net->v.parent;
+	int			nr = plan->nranks;
+	int			br = b->breakaway_rank;
+	mlm_dec    *levels;			/* distinct paid levels: 0 and each rate */
+	int			nlevels = 0;
+	int		   *level_of_rank;
+	int32	  **up;
+	int32	   *nb = NULL;
+	mlm_dec		maxrate = 0;
+	int			t,
+				j;
+	int32		i,
+				x;
+
+	/* the distinct values "paid" can take */
+	levels = palloc(sizeof(mlm_dec) * (nr + 1));
+	levels[nlevels++] = 0;
+	for (j = 0; j < nr; j++)
+		levels[nlevels++] = b->rate_by_rank[j];
+	qsort(levels, nlevels, sizeof(mlm_dec), CompareDec);
+	for (t = 1, j = 1; t < nlevels; t++)
+		if (levels[t] != levels[j - 1])
+			levels[j++] = levels[t];
+	nlevels = j;
+	maxrate = levels[nlevels - 1];
+	level_of_rank = palloc(sizeof(int) * nr);
+	for (j = 0; j < nr; j++)
+		for (t = 0; t < nlevels; t++)
+			if (levels[t] == b->rate_by_rank[j])
+				level_of_rank[j] = t;
+
+	/*
+	 * up[t][i]: nearest ancestor-or-self of i that is active and either has
+	 * a rate above levels[t] or holds the breakaway rank.
+	 */
+	up = palloc(sizeof(int32 *) * nlevels);
+	for (t = 0; t < nlevels; t++)
+	{
+		up[t] = MlmAllocArray(Max(n, 1), sizeof(int32));
+		for (i = 0; i < n; i++)
+		{
+			bool		stop = d->active[i] &&
+				(b->rate_by_rank[d->rank[i]] > levels[t] ||
+				 (br >= 0 && d->rank[i] >= br));
+
+			up[t][i] = stop ? i : (parent[i] >= 0 ? up[t][parent[i]] : -1);
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	if (br >= 0)
+	{
+		nb = MlmAllocArray(Max(n, 1), sizeof(int32));
+		for (i = 0; i < n; i++)
+			nb[i] = (d->active[i] && d->rank[i] >= br) ? i :
+				(parent[i] >= 0 ? nb[parent[i]] : -1);
+	}
+
+	for (x = 0; x < n; x++)
+	{
+		mlm_dec		cv = net->cv[x];
+		mlm_dec		paid = 0;
+		int			paid_t = 0;
+		int			gen = 0;
+		int32		a = x;
+
+		if (cv == 0)
+			continue;
+		/* differential phase (gen = 0) */
+		for (;;)
+		{
+			mlm_dec		r;
+
+			a = up[paid_t][a];
+			if (a < 0)
+				break;
+			r = b->rate_by_rank[d->rank[a]];
+			if (r > paid)
+			{
+				MlmEmitLine(sink, a, x, net->depth[x] - net->depth[a], cv,
+							MLM_VOL_SCALE, r - paid, MLM_RATE_SCALE,
+							MlmDecMul(cv, r - paid));
+				paid = r;
+				paid_t = level_of_rank[d->rank[a]];
+			}
+			if (br >= 0 && d->rank[a] >= br)
+			{
+				gen = 1;
+				break;
+			}
+			if (br < 0 && paid == maxrate)
+				break;
+			a = parent[a];
+			if (a < 0)
+				break;
+		}
+		/* generation phase: a is the breakaway member that set gen = 1 */
+		if (gen == 1)
+		{
+			a = parent[a] >= 0 ? nb[parent[a]] : -1;
+			while (a >= 0 && gen <= b->nrates)
+			{
+				if (d->rank[a] >= b->min_rank[gen - 1] && b->rates[gen - 1] != 0)
+					MlmEmitLine(sink, a, x, gen, cv, MLM_VOL_SCALE,
+								b->rates[gen - 1], MLM_RATE_SCALE,
+								MlmDecMul(cv, b->rates[gen - 1]));
+				gen++;
+				a = parent[a] >= 0 ? nb[parent[a]] : -1;
+			}
+		}
+		if ((x & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+
+	for (t = 0; t < nlevels; t++)
+		pfree(up[t]);
+	pfree(up);
+	if (nb)
+		pfree(nb);
+	pfree(levels);
+	pfree(level_of_rank);
+}

@@ -1,0 +1,423 @@
+/*
+ * engine.c
+ *	  The commission engine: load a period, derive activity, GV and ranks,
+ *	  run every bonus of the plan, round once per (member, bonus), apply the
+ *	  global cap, and return payouts, member results, carry-out, audit lines
+ *	  and totals as rows of mlm.compute (spec sections 5 to 8).
+ *
+ * Money is exact: int128 fixed point (decimal.h); a line amount is the
+ * exact product of its base and rate, sums are exact, and rounding happens
+ * once, on the sum, as the spec says.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "engine.h"
+#include "mlm.h"
+
+PG_FUNCTION_INFO_V1(mlm_compute);
+
+/* columns of mlm.compute */
+enum
+{
+	C_KIND, C_MEMBER, C_BONUS, C_SOURCE, C_LEVEL, C_BASE, C_RATE, C_AMOUNT,
+	C_PV, C_GV, C_ACTIVE, C_RANK, C_CARRY_LEFT, C_CARRY_RIGHT, C_NCOLS
+};
+
+/* which kinds of rows to produce */
+#define K_PAYOUT	0x01
+#define K_MEMBER	0x02
+#define K_LINE		0x04
+#define K_CARRY		0x08
+#define K_TOTAL		0x10
+
+static Datum kind_line;
+
+void
+MlmEmitLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
+				 Datum base, Datum rate, mlm_dec amount)
+{
+	if (amount == 0)
+		return;
+	sink->sum[recipient] = MlmDecAdd(sink->sum[recipient], amount);
+	sink->touched[recipient] = true;
+	sink->nlines++;
+	if (sink->lines)
+	{
+		Datum		vals[C_NCOLS];
+		bool		nulls[C_NCOLS];
+
+		memset(nulls, true, sizeof(nulls));
+		vals[C_KIND] = kind_line;
+		vals[C_MEMBER] = Int64GetDatum(sink->net->v.ids[recipient]);
+		vals[C_BONUS] = CStringGetTextDatum(sink->bonus_name);
+		if (source >= 0)
+			vals[C_SOURCE] = Int64GetDatum(sink->net->v.ids[source]);
+		if (level >= 0)
+			vals[C_LEVEL] = Int32GetDatum(level);
+		vals[C_BASE] = base;
+		vals[C_RATE] = rate;
+		vals[C_AMOUNT] = MlmDecToNumeric(amount, MLM_AMT_SCALE, 2);
+		nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = false;
+		nulls[C_SOURCE] = source < 0;
+		nulls[C_LEVEL] = level < 0;
+		nulls[C_BASE] = nulls[C_RATE] = nulls[C_AMOUNT] = false;
+		tuplestore_putvalues(sink->lines, sink->desc, vals, nulls);
+	}
+}
+
+void
+MlmEmitLine(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
+			mlm_dec base, int base_scale, mlm_dec rate, int rate_scale,
+			mlm_dec amount)
+{
+	if (amount == 0)
+		return;
+	if (sink->lines)
+		MlmEmitLineDatum(sink, recipient, source, level,
+						 MlmDecToNumeric(base, base_scale, Min(base_scale, 2)),
+						 MlmDecToNumeric(rate, rate_scale, 0), amount);
+	else
+		MlmEmitLineDatum(sink, recipient, source, level, (Datum) 0, (Datum) 0, amount);
+}
+
+/* Rounded payouts (currency units) of one bonus, checked into int64. */
+static int64 *
+RoundSums(const MlmPlan *plan, const MlmLineSink *sink, int32 n)
+{
+	int64	   *units = MlmAllocArrayZero(Max(n, 1), sizeof(int64));
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		mlm_dec		u;
+
+		if (!sink->touched[i])
+			continue;
+		u = MlmDecRescale(sink->sum[i], MLM_AMT_SCALE, plan->scale, plan->rounding);
+		if (u > PG_INT64_MAX || u < PG_INT64_MIN)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("payout of member " INT64_FORMAT " is out of range",
+							sink->net->v.ids[i])));
+		units[i] = (int64) u;
+	}
+	return units;
+}
+
+typedef struct ComputeArgs
+{
+	MlmPlan    *plan;
+	MlmSources	src;
+	int			kinds;
+} ComputeArgs;
+
+/* Run the plan and put the requested rows into the tuplestore. */
+static void
+Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
+{
+	MlmPlan    *plan = args->plan;
+	MlmNet	   *net;
+	MlmDerived	d;
+	MlmLineSink sink;
+	int32		n;
+	int32		i;
+	int			b,
+				pass;
+	int64	  **units;			/* rounded payout per bonus per member */
+	mlm_dec    *carry_l = NULL,
+			   *carry_r = NULL;
+	mlm_dec		total_cv = 0;
+	mlm_dec		total = 0;		/* units, before cap */
+	mlm_dec		limit = 0;
+	bool		capped = false;
+	mlm_dec    *bonus_before;
+	mlm_dec    *bonus_after;
+	Datum	   *bonus_names;
+	Datum	   *rank_names;
+	Datum		kind_payout = CStringGetTextDatum("payout");
+	Datum		kind_member = CStringGetTextDatum("member");
+	Datum		kind_carry = CStringGetTextDatum("carry");
+	Datum		kind_total = CStringGetTextDatum("total");
+
+	kind_line = CStringGetTextDatum("line");
+	net = MlmLoadNetwork(&args->src);
+	n = net->n;
+	MlmComputeDerived(plan, net, &d);
+	for (i = 0; i < n; i++)
+		total_cv = MlmDecAdd(total_cv, net->cv[i]);
+
+	memset(&sink, 0, sizeof(sink));
+	sink.net = net;
+	sink.sum = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
+	sink.touched = MlmAllocArray(Max(n, 1), sizeof(bool));
+	sink.desc = desc;
+	sink.lines = (args->kinds & K_LINE) ? ts : NULL;
+	units = palloc0(sizeof(int64 *) * Max(plan->nbonuses, 1));
+	if (plan->binary_bonus >= 0)
+	{
+		carry_l = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+		carry_r = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+	}
+
+	/* non-matching bonuses first: matching pays on their rounded totals */
+	for (pass = 0; pass < 2; pass++)
+	{
+		for (b = 0; b < plan->nbonuses; b++)
+		{
+			const MlmBonus *bo = &plan->bonuses[b];
+
+			if ((bo->type == MLM_BONUS_MATCHING) != (pass == 1))
+				continue;
+			memset(sink.sum, 0, sizeof(mlm_dec) * Max(n, 1));
+			memset(sink.touched, 0, sizeof(bool) * Max(n, 1));
+			sink.bonus = b;
+			sink.bonus_name = bo->name;
+			switch (bo->type)
+			{
+				case MLM_BONUS_PERSONAL:
+					MlmBonusPersonal(plan, bo, net, &d, &sink);
+					break;
+				case MLM_BONUS_UNILEVEL:
+					MlmBonusUnilevel(plan, bo, net, &d, &sink);
+					break;
+				case MLM_BONUS_DIFFERENTIAL:
+					MlmBonusDifferential(plan, bo, net, &d, &sink);
+					break;
+				case MLM_BONUS_FAST_START:
+					MlmBonusFastStart(plan, bo, net, &d, args->src.period_end, &sink);
+					break;
+				case MLM_BONUS_POOL:
+					MlmBonusPool(plan, bo, net, &d, total_cv, &sink);
+					break;
+				case MLM_BONUS_BINARY:
+					MlmBonusBinary(plan, bo, net, &d, carry_l, carry_r, &sink);
+					break;
+				case MLM_BONUS_MATCHING:
+					{
+						mlm_dec    *earn = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+						int			o;
+
+						for (o = 0; o < bo->nof; o++)
+							for (i = 0; i < n; i++)
+								if (units[bo->of[o]][i] != 0)
+									earn[i] = MlmDecAdd(earn[i],
+														MlmDecRescale(units[bo->of[o]][i], plan->scale,
+																	  MLM_VOL_SCALE, MLM_ROUND_TRUNC));
+						MlmBonusMatching(plan, bo, net, &d, earn, &sink);
+						pfree(earn);
+					}
+					break;
+			}
+			units[b] = RoundSums(plan, &sink, n);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+
+	/* totals before the cap, then the cap (section 7) */
+	bonus_before = palloc0(sizeof(mlm_dec) * Max(plan->nbonuses, 1));
+	bonus_after = palloc0(sizeof(mlm_dec) * Max(plan->nbonuses, 1));
+	for (b = 0; b < plan->nbonuses; b++)
+		for (i = 0; i < n; i++)
+			bonus_before[b] = MlmDecAdd(bonus_before[b], units[b][i]);
+	for (b = 0; b < plan->nbonuses; b++)
+		total = MlmDecAdd(total, bonus_before[b]);
+	if (plan->has_cap)
+	{
+		limit = MlmDecRescale(MlmDecMul(plan->cap_pct, total_cv), MLM_AMT_SCALE,
+							  plan->scale, MLM_ROUND_TRUNC);
+		if (limit < 0)
+			limit = 0;
+		if (total > limit)
+		{
+			capped = true;
+			for (b = 0; b < plan->nbonuses; b++)
+				for (i = 0; i < n; i++)
+					if (units[b][i] != 0)
+						units[b][i] = (int64) (MlmDecMul(units[b][i], limit) / total);
+		}
+	}
+	for (b = 0; b < plan->nbonuses; b++)
+		for (i = 0; i < n; i++)
+			bonus_after[b] += units[b][i];
+
+	bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
+	for (b = 0; b < plan->nbonuses; b++)
+		bonus_names[b] = CStringGetTextDatum(plan->bonuses[b].name);
+	rank_names = palloc(sizeof(Datum) * plan->nranks);
+	for (b = 0; b < plan->nranks; b++)
+		rank_names[b] = CStringGetTextDatum(plan->ranks[b].name);
+
+	for (i = 0; i < n; i++)
+	{
+		Datum		vals[C_NCOLS];
+		bool		nulls[C_NCOLS];
+		mlm_dec		paid = 0;
+
+		for (b = 0; b < plan->nbonuses; b++)
+		{
+			if (units[b][i] == 0)
+				continue;
+			paid += units[b][i];
+			if (args->kinds & K_PAYOUT)
+			{
+				memset(nulls, true, sizeof(nulls));
+				vals[C_KIND] = kind_payout;
+				vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
+				vals[C_BONUS] = bonus_names[b];
+				vals[C_AMOUNT] = MlmDecToNumeric(units[b][i], plan->scale, plan->scale);
+				nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = nulls[C_AMOUNT] = false;
+				tuplestore_putvalues(ts, desc, vals, nulls);
+			}
+		}
+		if (args->kinds & K_MEMBER)
+		{
+			memset(nulls, true, sizeof(nulls));
+			vals[C_KIND] = kind_member;
+			vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
+			vals[C_AMOUNT] = MlmDecToNumeric(paid, plan->scale, plan->scale);
+			vals[C_PV] = MlmDecToNumeric(net->pv[i], MLM_VOL_SCALE, 2);
+			vals[C_GV] = MlmDecToNumeric(d.gv[i], MLM_VOL_SCALE, 2);
+			vals[C_ACTIVE] = BoolGetDatum(d.active[i]);
+			vals[C_RANK] = rank_names[d.rank[i]];
+			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_AMOUNT] = false;
+			nulls[C_PV] = nulls[C_GV] = nulls[C_ACTIVE] = nulls[C_RANK] = false;
+			tuplestore_putvalues(ts, desc, vals, nulls);
+		}
+		if ((args->kinds & K_CARRY) && carry_l && (carry_l[i] != 0 || carry_r[i] != 0))
+		{
+			memset(nulls, true, sizeof(nulls));
+			vals[C_KIND] = kind_carry;
+			vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
+			vals[C_CARRY_LEFT] = MlmDecToNumeric(carry_l[i], MLM_VOL_SCALE, 2);
+			vals[C_CARRY_RIGHT] = MlmDecToNumeric(carry_r[i], MLM_VOL_SCALE, 2);
+			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_CARRY_LEFT] = nulls[C_CARRY_RIGHT] = false;
+			tuplestore_putvalues(ts, desc, vals, nulls);
+		}
+		if ((i & 0x3FFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+
+	if (args->kinds & K_TOTAL)
+	{
+		Datum		vals[C_NCOLS];
+		bool		nulls[C_NCOLS];
+		mlm_dec		after = 0;
+		char		hash[17];
+
+		for (b = 0; b < plan->nbonuses; b++)
+		{
+			memset(nulls, true, sizeof(nulls));
+			vals[C_KIND] = kind_total;
+			vals[C_BONUS] = bonus_names[b];
+			vals[C_AMOUNT] = MlmDecToNumeric(bonus_after[b], plan->scale, plan->scale);
+			vals[C_BASE] = MlmDecToNumeric(bonus_before[b], plan->scale, plan->scale);
+			nulls[C_KIND] = nulls[C_BONUS] = nulls[C_AMOUNT] = nulls[C_BASE] = false;
+			tuplestore_putvalues(ts, desc, vals, nulls);
+			after += bonus_after[b];
+		}
+		memset(nulls, true, sizeof(nulls));
+		vals[C_KIND] = kind_total;
+		vals[C_AMOUNT] = MlmDecToNumeric(after, plan->scale, plan->scale);
+		vals[C_BASE] = MlmDecToNumeric(total, plan->scale, plan->scale);
+		vals[C_PV] = MlmDecToNumeric(total_cv, MLM_VOL_SCALE, 2);
+		vals[C_SOURCE] = Int64GetDatum(net->member_rows);
+		vals[C_LEVEL] = Int32GetDatum((int32) Min(net->volume_rows, PG_INT32_MAX));
+		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) net->input_hash);
+		vals[C_RANK] = CStringGetTextDatum(hash);
+		nulls[C_KIND] = nulls[C_AMOUNT] = nulls[C_BASE] = nulls[C_PV] = false;
+		nulls[C_SOURCE] = nulls[C_LEVEL] = nulls[C_RANK] = false;
+		if (plan->has_cap)
+		{
+			vals[C_GV] = MlmDecToNumeric(limit, plan->scale, plan->scale);
+			nulls[C_GV] = false;
+		}
+		if (capped)
+		{
+			vals[C_RATE] = DirectFunctionCall2(numeric_div,
+											   MlmDecToNumeric(limit, plan->scale, plan->scale),
+											   MlmDecToNumeric(total, plan->scale, plan->scale));
+			nulls[C_RATE] = false;
+		}
+		tuplestore_putvalues(ts, desc, vals, nulls);
+	}
+}
+
+static int
+ParseKinds(text *only)
+{
+	char	   *s = text_to_cstring(only);
+	int			k = 0;
+	char	   *tok;
+	char	   *save;
+
+	for (tok = strtok_r(s, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+	{
+		if (strcmp(tok, "payout") == 0)
+			k |= K_PAYOUT;
+		else if (strcmp(tok, "member") == 0)
+			k |= K_MEMBER;
+		else if (strcmp(tok, "line") == 0)
+			k |= K_LINE;
+		else if (strcmp(tok, "carry") == 0)
+			k |= K_CARRY;
+		else if (strcmp(tok, "total") == 0)
+			k |= K_TOTAL;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown result kind \"%s\"", tok),
+					 errhint("Use payout, member, line, carry or total.")));
+	}
+	return k;
+}
+
+/*
+ * mlm.compute(plan, members, volumes, period_start, period_end, carry,
+ * with_lines, only): every result of one period as rows tagged by kind.
+ */
+Datum
+mlm_compute(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ComputeArgs args;
+	int			a;
+
+	for (a = 0; a < 5; a++)
+		if (PG_ARGISNULL(a))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("plan, members, volumes, period_start and period_end must not be null")));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	memset(&args, 0, sizeof(args));
+	args.plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
+	args.src.members = PG_GETARG_OID(1);
+	args.src.volumes = PG_GETARG_OID(2);
+	args.src.period_start = PG_GETARG_DATEADT(3);
+	args.src.period_end = PG_GETARG_DATEADT(4);
+	if (args.src.period_end < args.src.period_start)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period_end is before period_start")));
+	args.src.carry = PG_ARGISNULL(5) ? InvalidOid : PG_GETARG_OID(5);
+	if (args.plan->binary_bonus < 0)
+		args.src.carry = InvalidOid;	/* carry-in is ignored (spec 10) */
+	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
+	args.src.need_placement = args.plan->needs_placement;
+	args.kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
+	if (!PG_ARGISNULL(6) && PG_GETARG_BOOL(6))
+		args.kinds |= K_LINE;
+	if (!PG_ARGISNULL(7))
+		args.kinds = ParseKinds(PG_GETARG_TEXT_PP(7));
+
+	Compute(&args, rsinfo->setResult, rsinfo->setDesc);
+	return (Datum) 0;
+}

@@ -1,0 +1,681 @@
+/*
+ * input.c
+ *	  Load one period's network from the caller's relations (tables or
+ *	  views with the spec's column names) through SPI cursors, validate it
+ *	  (spec section 2) and hold it in preorder arrays.
+ *
+ * Rows are fetched in batches from a portal, never materialized whole, and
+ * read with the calling statement's snapshot (the SQL functions are
+ * STABLE), so rows inserted while a close runs are not seen.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+
+#include "engine.h"
+#include "mlm.h"
+
+#define FETCH_BATCH 10000
+
+/* Accepted types of each kind of column. */
+typedef enum ColKind
+{
+	COL_ID,						/* integer types, read as int8 */
+	COL_INT,					/* integer types, read as int4 */
+	COL_BOOL,
+	COL_DATE,					/* date or timestamp(tz), read as date */
+	COL_AMOUNT					/* numeric or integer, read as numeric */
+} ColKind;
+
+typedef struct ColSpec
+{
+	const char *name;
+	ColKind		kind;
+	bool		required;
+} ColSpec;
+
+static bool
+TypeFits(Oid typid, ColKind kind)
+{
+	switch (kind)
+	{
+		case COL_ID:
+		case COL_INT:
+			return typid == INT2OID || typid == INT4OID || typid == INT8OID;
+		case COL_BOOL:
+			return typid == BOOLOID;
+		case COL_DATE:
+			return typid == DATEOID || typid == TIMESTAMPOID || typid == TIMESTAMPTZOID;
+		case COL_AMOUNT:
+			return typid == NUMERICOID || typid == INT2OID || typid == INT4OID || typid == INT8OID;
+	}
+	return false;
+}
+
+static const char *
+KindText(ColKind kind)
+{
+	switch (kind)
+	{
+		case COL_ID:
+		case COL_INT:
+			return "an integer type";
+		case COL_BOOL:
+			return "boolean";
+		case COL_DATE:
+			return "date or timestamp";
+		case COL_AMOUNT:
+			return "numeric or an integer type (never floating point)";
+	}
+	return "?";
+}
+
+static const char *
+CastOf(ColKind kind)
+{
+	switch (kind)
+	{
+		case COL_ID:
+			return "pg_catalog.int8";
+		case COL_INT:
+			return "pg_catalog.int4";
+		case COL_BOOL:
+			return "pg_catalog.bool";
+		case COL_DATE:
+			return "pg_catalog.date";
+		case COL_AMOUNT:
+			return "pg_catalog.numeric";
+	}
+	return "?";
+}
+
+/*
+ * Check a relation's columns against the specs and build the SELECT that
+ * reads them (absent optional columns read as NULL).  Errors name the
+ * relation and the column.
+ */
+static char *
+BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData sql;
+	char	   *relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+													 RelationGetRelationName(rel));
+	int			c;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "SELECT ");
+	for (c = 0; c < ncols; c++)
+	{
+		int			a;
+		Form_pg_attribute found = NULL;
+
+		for (a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), cols[c].name) == 0)
+			{
+				found = att;
+				break;
+			}
+		}
+		if (c > 0)
+			appendStringInfoString(&sql, ", ");
+		if (found == NULL)
+		{
+			if (cols[c].required)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("%s relation %s has no column \"%s\"",
+								role, relname, cols[c].name),
+						 errhint("The %s relation needs the columns of the compensation spec; extra columns are ignored.", role)));
+			appendStringInfo(&sql, "NULL::%s", CastOf(cols[c].kind));
+			continue;
+		}
+		if (!TypeFits(found->atttypid, cols[c].kind))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of %s relation %s has type %s",
+							cols[c].name, role, relname, format_type_be(found->atttypid)),
+					 errdetail("Expected %s.", KindText(cols[c].kind))));
+		appendStringInfo(&sql, "%s::%s", quote_identifier(cols[c].name), CastOf(cols[c].kind));
+	}
+	appendStringInfo(&sql, " FROM %s", relname);
+	relation_close(rel, AccessShareLock);
+	return sql.data;
+}
+
+/*
+ * Exact numeric -> fixed point at VOL scale, reading numeric's stored form
+ * directly (sign, weight, base-10000 digits): a million volume rows convert
+ * in milliseconds instead of going through text.
+ */
+static mlm_dec
+NumericDatumToVol(Datum d, const char *what, int64 member)
+{
+	struct varlena *num = PG_DETOAST_DATUM_PACKED(d);
+	const char *p = VARDATA_ANY(num);
+	Size		len = VARSIZE_ANY_EXHDR(num);
+	uint16		hdr;
+	bool		neg;
+	int			weight;
+	const char *digits;
+	int			ndigits;
+	int			i;
+	int			exp10;
+	mlm_dec		v = 0;
+
+	memcpy(&hdr, p, sizeof(uint16));
+	if ((hdr & 0xC000) == 0xC000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s of member " INT64_FORMAT " is not a finite number", what, member)));
+	if ((hdr & 0xC000) == 0x8000)
+	{
+		neg = (hdr & 0x2000) != 0;
+		weight = (int) (int16) ((hdr & 0x0040) ? (hdr | 0xFFC0) : (hdr & 0x003F));
+		digits = p + sizeof(uint16);
+		ndigits = (int) ((len - sizeof(uint16)) / sizeof(int16));
+	}
+	else
+	{
+		int16		w;
+
+		neg = (hdr & 0x4000) != 0;
+		memcpy(&w, p + sizeof(uint16), sizeof(int16));
+		weight = w;
+		digits = p + 2 * sizeof(uint16);
+		ndigits = (int) ((len - 2 * sizeof(uint16)) / sizeof(int16));
+	}
+	if (ndigits == 0)
+		return 0;
+	if (weight > 8)
+		goto out_of_range;
+	for (i = 0; i < ndigits; i++)
+	{
+		int16		dg;
+
+		memcpy(&dg, digits + i * sizeof(int16), sizeof(int16));
+		if (__builtin_mul_overflow(v, (mlm_dec) 10000, &v) ||
+			__builtin_add_overflow(v, (mlm_dec) dg, &v))
+			goto out_of_range;
+	}
+	/* value = v * 10000^(weight - ndigits + 1); want it times 10^VOL */
+	exp10 = 4 * (weight - ndigits + 1) + MLM_VOL_SCALE;
+	if (exp10 >= 0)
+	{
+		if (exp10 > 38 || __builtin_mul_overflow(v, MlmPow10[exp10], &v))
+			goto out_of_range;
+	}
+	else
+	{
+		if (-exp10 > 38 || v % MlmPow10[-exp10] != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("%s of member " INT64_FORMAT " has more than %d decimal places",
+							what, member, MLM_VOL_SCALE)));
+		v /= MlmPow10[-exp10];
+	}
+	if (v > MlmPow10[30])
+		goto out_of_range;
+	return neg ? -v : v;
+
+out_of_range:
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s of member " INT64_FORMAT " is too large", what, member)));
+	return 0;
+}
+
+/* Run a SELECT through a cursor, calling fn for every row. */
+typedef void (*RowFn) (void *arg, HeapTuple tup, TupleDesc desc);
+
+static void
+ForEachRow(const char *sql, RowFn fn, void *arg)
+{
+	SPIPlanPtr	plan;
+	Portal		portal;
+
+	plan = SPI_prepare(sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, FETCH_BATCH);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+			fn(arg, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+}
+
+static inline uint64
+Mix(uint64 h)
+{
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb34fe1a85ec3);
+	h ^= h >> 33;
+	return h;
+}
+
+/* Member rows collected before the tree is built. */
+typedef struct MemberRows
+{
+	MemoryContext cxt;
+	MlmTreeInput in;
+	int64		cap;
+	bool	   *status;
+	int32	   *joined;
+	uint64		hash;
+	bool		any_placement;
+} MemberRows;
+
+static void
+MemberRow(void *arg, HeapTuple tup, TupleDesc desc)
+{
+	MemberRows *m = (MemberRows *) arg;
+	MlmTreeInput *in = &m->in;
+	bool		isnull;
+	Datum		d;
+	int64		r = in->n;
+
+	if (r == m->cap)
+	{
+		MemoryContext old = MemoryContextSwitchTo(m->cxt);
+		int64		cap = Max(m->cap * 2, 16384);
+
+		if (cap > MLM_TREE_MAX_MEMBERS)
+		{
+			cap = MLM_TREE_MAX_MEMBERS;
+			if (r >= cap)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("more than %d members", MLM_TREE_MAX_MEMBERS)));
+		}
+		if (m->cap == 0)
+		{
+			in->ids = MlmAllocArray(cap, sizeof(int64));
+			in->parents = MlmAllocArray(cap, sizeof(int64));
+			in->parent_null = MlmAllocArray(cap, sizeof(bool));
+			in->pparents = MlmAllocArray(cap, sizeof(int64));
+			in->pparent_null = MlmAllocArray(cap, sizeof(bool));
+			in->pos = MlmAllocArray(cap, sizeof(int32));
+			in->pos_null = MlmAllocArray(cap, sizeof(bool));
+			m->status = MlmAllocArray(cap, sizeof(bool));
+			m->joined = MlmAllocArray(cap, sizeof(int32));
+		}
+		else
+		{
+			in->ids = MlmReallocArray(in->ids, cap, sizeof(int64));
+			in->parents = MlmReallocArray(in->parents, cap, sizeof(int64));
+			in->parent_null = MlmReallocArray(in->parent_null, cap, sizeof(bool));
+			in->pparents = MlmReallocArray(in->pparents, cap, sizeof(int64));
+			in->pparent_null = MlmReallocArray(in->pparent_null, cap, sizeof(bool));
+			in->pos = MlmReallocArray(in->pos, cap, sizeof(int32));
+			in->pos_null = MlmReallocArray(in->pos_null, cap, sizeof(bool));
+			m->status = MlmReallocArray(m->status, cap, sizeof(bool));
+			m->joined = MlmReallocArray(m->joined, cap, sizeof(int32));
+		}
+		m->cap = cap;
+		MemoryContextSwitchTo(old);
+	}
+
+	d = heap_getattr(tup, 1, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("member id must not be null"),
+				 errdetail("Row " INT64_FORMAT " of the members relation has a null id.", r + 1)));
+	in->ids[r] = DatumGetInt64(d);
+	d = heap_getattr(tup, 2, desc, &isnull);
+	in->parent_null[r] = isnull;
+	in->parents[r] = isnull ? 0 : DatumGetInt64(d);
+	d = heap_getattr(tup, 3, desc, &isnull);
+	in->pparent_null[r] = isnull;
+	in->pparents[r] = isnull ? 0 : DatumGetInt64(d);
+	if (!isnull)
+		m->any_placement = true;
+	d = heap_getattr(tup, 4, desc, &isnull);
+	in->pos_null[r] = isnull;
+	in->pos[r] = isnull ? 0 : DatumGetInt32(d);
+	if (!isnull)
+		m->any_placement = true;
+	d = heap_getattr(tup, 5, desc, &isnull);
+	m->status[r] = isnull ? true : DatumGetBool(d);
+	d = heap_getattr(tup, 6, desc, &isnull);
+	m->joined[r] = isnull ? MLM_NO_DATE : DatumGetDateADT(d);
+	m->hash += Mix((uint64) in->ids[r] * 31 + (in->parent_null[r] ? 7 : (uint64) in->parents[r]) +
+				   ((uint64) m->status[r] << 40) + ((uint64) (uint32) m->joined[r] << 20) +
+				   (in->pparent_null[r] ? 0 : (uint64) in->pparents[r] * 131 + in->pos[r]));
+	in->n = r + 1;
+}
+
+static void
+BuildHash(MlmNet *net)
+{
+	uint64		size = 16;
+	int32		i;
+
+	while (size < (uint64) net->n * 2)
+		size <<= 1;
+	net->hash = MlmAllocArray(size, sizeof(int32));
+	memset(net->hash, 0xFF, size * sizeof(int32));
+	net->hash_mask = size - 1;
+	for (i = 0; i < net->n; i++)
+	{
+		uint64		h = Mix((uint64) net->v.ids[i]) & net->hash_mask;
+
+		while (net->hash[h] != -1)
+			h = (h + 1) & net->hash_mask;
+		net->hash[h] = i;
+	}
+}
+
+int32
+MlmNetFind(const MlmNet *net, int64 id)
+{
+	uint64		h = Mix((uint64) id) & net->hash_mask;
+	int32		i;
+
+	while ((i = net->hash[h]) != -1)
+	{
+		if (net->v.ids[i] == id)
+			return i;
+		h = (h + 1) & net->hash_mask;
+	}
+	return -1;
+}
+
+typedef struct VolumeRows
+{
+	MlmNet	   *net;
+	MlmIdList	orphans;
+	uint64		hash;
+} VolumeRows;
+
+static void
+VolumeRow(void *arg, HeapTuple tup, TupleDesc desc)
+{
+	VolumeRows *vr = (VolumeRows *) arg;
+	MlmNet	   *net = vr->net;
+	bool		isnull;
+	Datum		d;
+	int64		id;
+	int32		i;
+	mlm_dec		pv = 0,
+				cv = 0;
+
+	net->volume_rows++;
+	d = heap_getattr(tup, 1, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("volume row " INT64_FORMAT " has a null member_id", net->volume_rows)));
+	id = DatumGetInt64(d);
+	i = MlmNetFind(net, id);
+	if (i < 0)
+	{
+		MlmIdListAdd(&vr->orphans, id);
+		return;
+	}
+	d = heap_getattr(tup, 2, desc, &isnull);
+	if (!isnull)
+		pv = NumericDatumToVol(d, "pv", id);
+	d = heap_getattr(tup, 3, desc, &isnull);
+	if (!isnull)
+		cv = NumericDatumToVol(d, "cv", id);
+	net->pv[i] = MlmDecAdd(net->pv[i], pv);
+	net->cv[i] = MlmDecAdd(net->cv[i], cv);
+	vr->hash += Mix((uint64) id ^ Mix((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
+					Mix((uint64) cv * 3 + (uint64) (cv >> 64)));
+}
+
+typedef struct CarryRows
+{
+	MlmNet	   *net;
+	bool	   *seen;
+	MlmIdList	orphans;
+	MlmIdList	dups;
+	uint64		hash;
+} CarryRows;
+
+static void
+CarryRow(void *arg, HeapTuple tup, TupleDesc desc)
+{
+	CarryRows  *cr = (CarryRows *) arg;
+	MlmNet	   *net = cr->net;
+	bool		isnull;
+	Datum		d;
+	int64		id;
+	int32		i;
+
+	net->carry_rows++;
+	d = heap_getattr(tup, 1, desc, &isnull);
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("carry row " INT64_FORMAT " has a null member_id", net->carry_rows)));
+	id = DatumGetInt64(d);
+	i = MlmNetFind(net, id);
+	if (i < 0)
+	{
+		MlmIdListAdd(&cr->orphans, id);
+		return;
+	}
+	if (cr->seen[i])
+	{
+		MlmIdListAdd(&cr->dups, id);
+		return;
+	}
+	cr->seen[i] = true;
+	d = heap_getattr(tup, 2, desc, &isnull);
+	net->carry_left[i] = isnull ? 0 : NumericDatumToVol(d, "carry_left", id);
+	d = heap_getattr(tup, 3, desc, &isnull);
+	net->carry_right[i] = isnull ? 0 : NumericDatumToVol(d, "carry_right", id);
+	cr->hash += Mix((uint64) id * 17 + (uint64) net->carry_left[i] * 5 + (uint64) net->carry_right[i]);
+}
+
+/* Check placement positions against the plan's width (spec section 2, 10). */
+static void
+CheckPlacement(const MlmSources *src, MlmNet *net, bool any_placement)
+{
+	MlmIdList	bad = {{0}, 0};
+	int32		i;
+
+	if (src->need_placement && !any_placement && net->n >= 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the plan pays on the placement tree but no member has a placement_id"),
+				 errhint("Fill placement_id and position in the members relation.")));
+	if (src->placement_width <= 0 || net->v.pparent == NULL)
+		return;
+	for (i = 0; i < net->n; i++)
+		if (net->v.pparent[i] >= 0 && net->v.ppos[i] >= src->placement_width)
+			MlmIdListAdd(&bad, net->v.ids[i]);
+	if (bad.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("placement position out of range 0 .. %d", src->placement_width - 1),
+				 MlmIdListDetail("Members", &bad)));
+}
+
+MlmNet *
+MlmLoadNetwork(const MlmSources *src)
+{
+	static const ColSpec member_cols[] = {
+		{"id", COL_ID, true},
+		{"sponsor_id", COL_ID, true},
+		{"placement_id", COL_ID, false},
+		{"position", COL_INT, false},
+		{"active_status", COL_BOOL, false},
+		{"joined", COL_DATE, false},
+	};
+	static const ColSpec volume_cols[] = {
+		{"member_id", COL_ID, true},
+		{"pv", COL_AMOUNT, true},
+		{"cv", COL_AMOUNT, true},
+	};
+	static const ColSpec carry_cols[] = {
+		{"member_id", COL_ID, true},
+		{"carry_left", COL_AMOUNT, true},
+		{"carry_right", COL_AMOUNT, true},
+	};
+	MemoryContext cxt = CurrentMemoryContext;
+	MlmNet	   *net = palloc0(sizeof(MlmNet));
+	MemberRows	mr;
+	VolumeRows	vr;
+	char	   *msql,
+			   *vsql,
+			   *csql = NULL;
+	int32	   *row_to_index;
+	int64		r;
+	int32		i;
+
+	/* column checks first, so a missing column fails before any work */
+	msql = BuildSelect(src->members, "members", member_cols, lengthof(member_cols));
+	vsql = BuildSelect(src->volumes, "volumes", volume_cols, lengthof(volume_cols));
+	if (OidIsValid(src->carry))
+		csql = BuildSelect(src->carry, "carry", carry_cols, lengthof(carry_cols));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	memset(&mr, 0, sizeof(mr));
+	mr.cxt = cxt;
+	ForEachRow(msql, MemberRow, &mr);
+
+	MemoryContextSwitchTo(cxt);
+	mr.in.has_placement = true;
+	net->tree = MlmTreeBuild(&mr.in, &row_to_index);
+	MlmTreeSetView(&net->v, net->tree);
+	net->n = net->v.n;
+	net->member_rows = mr.in.n;
+	net->status = MlmAllocArray(Max(net->n, 1), sizeof(bool));
+	net->joined = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+	for (r = 0; r < mr.in.n; r++)
+	{
+		net->status[row_to_index[r]] = mr.status[r];
+		net->joined[row_to_index[r]] = mr.joined[r];
+	}
+	pfree(row_to_index);
+	pfree(mr.in.ids);
+	pfree(mr.in.parents);
+	pfree(mr.in.parent_null);
+	pfree(mr.in.pparents);
+	pfree(mr.in.pparent_null);
+	pfree(mr.in.pos);
+	pfree(mr.in.pos_null);
+	pfree(mr.status);
+	pfree(mr.joined);
+	CheckPlacement(src, net, mr.any_placement);
+
+	net->depth = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+	for (i = 0; i < net->n; i++)
+		net->depth[i] = net->v.parent[i] < 0 ? 0 : net->depth[net->v.parent[i]] + 1;
+	BuildHash(net);
+
+	net->pv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+	net->cv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+	memset(&vr, 0, sizeof(vr));
+	vr.net = net;
+	ForEachRow(vsql, VolumeRow, &vr);
+	if (vr.orphans.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("volume rows for ids that are not members"),
+				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
+
+	net->input_hash = Mix(mr.hash) ^ Mix(vr.hash + 1);
+	if (csql)
+	{
+		CarryRows	cr;
+
+		MemoryContextSwitchTo(cxt);
+		net->carry_left = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+		net->carry_right = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+		memset(&cr, 0, sizeof(cr));
+		cr.net = net;
+		cr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
+		ForEachRow(csql, CarryRow, &cr);
+		if (cr.orphans.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("carry rows for ids that are not members"),
+					 MlmIdListDetail("Unknown member ids", &cr.orphans)));
+		if (cr.dups.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("more than one carry row for a member"),
+					 MlmIdListDetail("Member ids", &cr.dups)));
+		pfree(cr.seen);
+		net->input_hash ^= Mix(cr.hash + 2);
+	}
+
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	return net;
+}
+
+/*
+ * Members of the placement forest in an order where every placement parent
+ * comes before its children (breadth-first from the placement roots), for
+ * top-down and (reversed) bottom-up passes over the placement tree.
+ */
+void
+MlmNetPlacementOrder(MlmNet *net)
+{
+	int32		n = net->n;
+	int32	   *start;
+	int32	   *list;
+	int32		i,
+				k,
+				len = 0;
+
+	if (net->porder || net->v.pparent == NULL)
+		return;
+	start = MlmAllocArrayZero((Size) n + 2, sizeof(int32));
+	list = MlmAllocArray(Max(n, 1), sizeof(int32));
+	net->porder = MlmAllocArray(Max(n, 1), sizeof(int32));
+	for (i = 0; i < n; i++)
+		if (net->v.pparent[i] >= 0)
+			start[net->v.pparent[i] + 2]++;
+	for (i = 0; i < n; i++)
+		start[i + 2] += start[i + 1];
+	for (i = 0; i < n; i++)
+	{
+		if (net->v.pparent[i] >= 0)
+			list[start[net->v.pparent[i] + 1]++] = i;
+		else
+			net->porder[len++] = i;
+	}
+	for (k = 0; k < len; k++)
+	{
+		int32		u = net->porder[k];
+		int32		j;
+
+		for (j = start[u]; j < start[u + 1]; j++)
+			net->porder[len++] = list[j];
+	}
+	Assert(len == n);
+	net->porder_len = len;
+	pfree(start);
+	pfree(list);
+}

@@ -1,0 +1,98 @@
+-- ---------------------------------------------------------------------------
+-- Commission engine: one period, computed from the caller's relations
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.compute(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date,
+    carry pg_catalog.regclass DEFAULT NULL, with_lines pg_catalog.bool DEFAULT false,
+    kinds pg_catalog.text DEFAULT NULL,
+    OUT kind pg_catalog.text, OUT member_id pg_catalog.int8, OUT bonus pg_catalog.text,
+    OUT source_id pg_catalog.int8, OUT level pg_catalog.int4, OUT base pg_catalog.numeric,
+    OUT rate pg_catalog.numeric, OUT amount pg_catalog.numeric, OUT pv pg_catalog.numeric,
+    OUT gv pg_catalog.numeric, OUT active pg_catalog.bool, OUT rank pg_catalog.text,
+    OUT carry_left pg_catalog.numeric, OUT carry_right pg_catalog.numeric)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_compute' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text) IS
+    'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted';
+
+CREATE FUNCTION @extschema@.payouts(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, bonus pg_catalog.text, amount pg_catalog.numeric)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS $$
+    SELECT c.member_id, c.bonus, c.amount FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'payout') c
+$$;
+COMMENT ON FUNCTION @extschema@.payouts(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
+    'preview: every non-zero payout (member, bonus, amount) after rounding and the cap; writes nothing';
+
+CREATE FUNCTION @extschema@.member_results(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, pv pg_catalog.numeric, gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text, total pg_catalog.numeric)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS $$
+    SELECT c.member_id, c.pv, c.gv, c.active, c.rank, c.amount FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'member') c
+$$;
+COMMENT ON FUNCTION @extschema@.member_results(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
+    'preview: per member PV, GV, activity, rank name and total paid';
+
+CREATE FUNCTION @extschema@.lines(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
+    RETURNS TABLE(recipient_id pg_catalog.int8, bonus pg_catalog.text, source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric, rate pg_catalog.numeric, amount pg_catalog.numeric)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS $$
+    SELECT c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'line') c
+$$;
+COMMENT ON FUNCTION @extschema@.lines(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
+    'preview: the audit lines (recipient, bonus, source, level, base, rate, exact amount)';
+
+CREATE FUNCTION @extschema@.carry_out(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, carry_left pg_catalog.numeric, carry_right pg_catalog.numeric)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS $$
+    SELECT c.member_id, c.carry_left, c.carry_right FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'carry') c
+$$;
+COMMENT ON FUNCTION @extschema@.carry_out(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
+    'preview: binary carry-out of every member with a non-zero carry (the next period carry-in)';
+
+CREATE FUNCTION @extschema@.totals(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
+    RETURNS TABLE(total_cv pg_catalog.numeric, total pg_catalog.numeric, total_before_cap pg_catalog.numeric, cap_limit pg_catalog.numeric, cap_factor pg_catalog.numeric, bonuses pg_catalog.jsonb, bonuses_before_cap pg_catalog.jsonb)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS $$
+    WITH t AS (SELECT * FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'total') c)
+    SELECT o.pv, o.amount, o.base, o.gv, o.rate,
+           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.amount) FROM t b WHERE b.bonus IS NOT NULL),
+           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.base) FROM t b WHERE b.bonus IS NOT NULL)
+      FROM t o WHERE o.bonus IS NULL
+$$;
+COMMENT ON FUNCTION @extschema@.totals(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
+    'preview: total CV, total paid before and after the cap, cap limit and factor, per-bonus totals';
+
+CREATE FUNCTION @extschema@.volume_summary(
+    members pg_catalog.regclass, volumes pg_catalog.regclass,
+    levels pg_catalog.int4 DEFAULT 0, active_min_pv pg_catalog.numeric DEFAULT NULL,
+    OUT member_id pg_catalog.int8, OUT sponsor_id pg_catalog.int8, OUT depth pg_catalog.int4,
+    OUT pv pg_catalog.numeric, OUT cv pg_catalog.numeric, OUT gv pg_catalog.numeric,
+    OUT group_cv pg_catalog.numeric, OUT active pg_catalog.bool, OUT frontline pg_catalog.int4,
+    OUT level_pv pg_catalog.numeric[])
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_volume_summary' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.volume_summary(pg_catalog.regclass, pg_catalog.regclass, pg_catalog.int4, pg_catalog.numeric) IS
+    'downline aggregation in one pass: depth, PV, CV, group volume (GV), group CV, activity, frontline size, PV per level 1..levels';
+
+CREATE FUNCTION @extschema@.leg_volumes(
+    members pg_catalog.regclass, volumes pg_catalog.regclass,
+    OUT member_id pg_catalog.int8, OUT leg_id pg_catalog.int8,
+    OUT volume pg_catalog.numeric, OUT leg_members pg_catalog.int4)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_leg_volumes' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.leg_volumes(pg_catalog.regclass, pg_catalog.regclass) IS
+    'one row per member and frontline leg: the leg''s group volume and member count';
