@@ -49,9 +49,6 @@ typedef struct MlmNet
 	int64		volume_rows;
 	int64		carry_rows;
 	uint64		input_hash;		/* of members, volumes and carry */
-	/* id -> index hash */
-	int32	   *hash;
-	uint64		hash_mask;
 	/* placement tree order (parents first), built on demand */
 	int32	   *porder;
 	int32		porder_len;
@@ -60,7 +57,6 @@ typedef struct MlmNet
 #define MLM_NO_DATE PG_INT32_MIN
 
 extern MlmNet *MlmLoadNetwork(const MlmSources *src);
-extern int32 MlmNetFind(const MlmNet *net, int64 id);
 extern void MlmNetPlacementOrder(MlmNet *net);
 
 /* Quantities derived from the network and the plan (spec section 3, 4). */

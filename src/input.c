@@ -368,38 +368,83 @@ MemberRow(void *arg, HeapTuple tup, TupleDesc desc)
 	in->n = r + 1;
 }
 
-static void
-BuildHash(MlmNet *net)
+/*
+ * Member id -> input row.  Dense ids (ERP serials) use a direct table, so a
+ * volume table in id order is read with sequential memory access; sparse
+ * ids use open addressing with the id stored in the slot.
+ */
+typedef struct IdMapSlot
 {
-	uint64		size = 16;
-	int32		i;
+	int64		id;
+	int32		row;
+} IdMapSlot;
 
-	while (size < (uint64) net->n * 2)
-		size <<= 1;
-	net->hash = MlmAllocArray(size, sizeof(int32));
-	memset(net->hash, 0xFF, size * sizeof(int32));
-	net->hash_mask = size - 1;
-	for (i = 0; i < net->n; i++)
+typedef struct IdMap
+{
+	int32	   *direct;
+	int64		min;
+	uint64		range;
+	IdMapSlot  *slots;
+	uint64		mask;
+} IdMap;
+
+static void
+IdMapBuild(IdMap *map, const int64 *ids, int32 n)
+{
+	int64		min = PG_INT64_MAX,
+				max = PG_INT64_MIN;
+	int32		r;
+
+	memset(map, 0, sizeof(IdMap));
+	for (r = 0; r < n; r++)
 	{
-		uint64		h = Mix((uint64) net->v.ids[i]) & net->hash_mask;
+		min = Min(min, ids[r]);
+		max = Max(max, ids[r]);
+	}
+	if (n > 0 && (uint64) max - (uint64) min < (uint64) n * 3)
+	{
+		map->min = min;
+		map->range = (uint64) max - (uint64) min + 1;
+		map->direct = MlmAllocArray(map->range, sizeof(int32));
+		memset(map->direct, 0xFF, map->range * sizeof(int32));
+		for (r = 0; r < n; r++)
+			map->direct[(uint64) ids[r] - (uint64) min] = r;
+		return;
+	}
+	map->mask = 15;
+	while (map->mask + 1 < (uint64) n * 2)
+		map->mask = map->mask * 2 + 1;
+	map->slots = MlmAllocArray(map->mask + 1, sizeof(IdMapSlot));
+	for (r = 0; r <= (int32) Min(map->mask, (uint64) PG_INT32_MAX - 1); r++)
+		map->slots[r].row = -1;
+	for (r = 0; r < n; r++)
+	{
+		uint64		h = Mix((uint64) ids[r]) & map->mask;
 
-		while (net->hash[h] != -1)
-			h = (h + 1) & net->hash_mask;
-		net->hash[h] = i;
+		while (map->slots[h].row != -1)
+			h = (h + 1) & map->mask;
+		map->slots[h].id = ids[r];
+		map->slots[h].row = r;
 	}
 }
 
-int32
-MlmNetFind(const MlmNet *net, int64 id)
+static inline int32
+IdMapFind(const IdMap *map, int64 id)
 {
-	uint64		h = Mix((uint64) id) & net->hash_mask;
-	int32		i;
+	uint64		h;
 
-	while ((i = net->hash[h]) != -1)
+	if (map->direct)
 	{
-		if (net->v.ids[i] == id)
-			return i;
-		h = (h + 1) & net->hash_mask;
+		uint64		off = (uint64) id - (uint64) map->min;
+
+		return off < map->range ? map->direct[off] : -1;
+	}
+	h = Mix((uint64) id) & map->mask;
+	while (map->slots[h].row != -1)
+	{
+		if (map->slots[h].id == id)
+			return map->slots[h].row;
+		h = (h + 1) & map->mask;
 	}
 	return -1;
 }
@@ -407,6 +452,9 @@ MlmNetFind(const MlmNet *net, int64 id)
 typedef struct VolumeRows
 {
 	MlmNet	   *net;
+	const IdMap *map;
+	mlm_dec    *pv;				/* by input row */
+	mlm_dec    *cv;
 	MlmIdList	orphans;
 	uint64		hash;
 } VolumeRows;
@@ -430,7 +478,7 @@ VolumeRow(void *arg, HeapTuple tup, TupleDesc desc)
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("volume row " INT64_FORMAT " has a null member_id", net->volume_rows)));
 	id = DatumGetInt64(d);
-	i = MlmNetFind(net, id);
+	i = IdMapFind(vr->map, id);
 	if (i < 0)
 	{
 		MlmIdListAdd(&vr->orphans, id);
@@ -442,8 +490,8 @@ VolumeRow(void *arg, HeapTuple tup, TupleDesc desc)
 	d = heap_getattr(tup, 3, desc, &isnull);
 	if (!isnull)
 		cv = NumericDatumToVol(d, "cv", id);
-	net->pv[i] = MlmDecAdd(net->pv[i], pv);
-	net->cv[i] = MlmDecAdd(net->cv[i], cv);
+	vr->pv[i] = MlmDecAdd(vr->pv[i], pv);
+	vr->cv[i] = MlmDecAdd(vr->cv[i], cv);
 	vr->hash += Mix((uint64) id ^ Mix((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
 					Mix((uint64) cv * 3 + (uint64) (cv >> 64)));
 }
@@ -451,6 +499,8 @@ VolumeRow(void *arg, HeapTuple tup, TupleDesc desc)
 typedef struct CarryRows
 {
 	MlmNet	   *net;
+	const IdMap *map;
+	const int32 *row_to_index;
 	bool	   *seen;
 	MlmIdList	orphans;
 	MlmIdList	dups;
@@ -474,12 +524,13 @@ CarryRow(void *arg, HeapTuple tup, TupleDesc desc)
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("carry row " INT64_FORMAT " has a null member_id", net->carry_rows)));
 	id = DatumGetInt64(d);
-	i = MlmNetFind(net, id);
+	i = IdMapFind(cr->map, id);
 	if (i < 0)
 	{
 		MlmIdListAdd(&cr->orphans, id);
 		return;
 	}
+	i = cr->row_to_index[i];
 	if (cr->seen[i])
 	{
 		MlmIdListAdd(&cr->dups, id);
@@ -546,6 +597,7 @@ MlmLoadNetwork(const MlmSources *src)
 			   *vsql,
 			   *csql = NULL;
 	int32	   *row_to_index;
+	IdMap		map;
 	int64		r;
 	int32		i;
 
@@ -575,7 +627,7 @@ MlmLoadNetwork(const MlmSources *src)
 		net->status[row_to_index[r]] = mr.status[r];
 		net->joined[row_to_index[r]] = mr.joined[r];
 	}
-	pfree(row_to_index);
+	IdMapBuild(&map, mr.in.ids, (int32) mr.in.n);
 	pfree(mr.in.ids);
 	pfree(mr.in.parents);
 	pfree(mr.in.parent_null);
@@ -590,18 +642,29 @@ MlmLoadNetwork(const MlmSources *src)
 	net->depth = MlmAllocArray(Max(net->n, 1), sizeof(int32));
 	for (i = 0; i < net->n; i++)
 		net->depth[i] = net->v.parent[i] < 0 ? 0 : net->depth[net->v.parent[i]] + 1;
-	BuildHash(net);
 
-	net->pv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
-	net->cv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+	/* volumes are summed by input row, then moved to preorder once */
 	memset(&vr, 0, sizeof(vr));
 	vr.net = net;
+	vr.map = &map;
+	vr.pv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+	vr.cv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
 	ForEachRow(vsql, VolumeRow, &vr);
 	if (vr.orphans.count > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("volume rows for ids that are not members"),
 				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
+	MemoryContextSwitchTo(cxt);
+	net->pv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+	net->cv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+	for (r = 0; r < net->n; r++)
+	{
+		net->pv[row_to_index[r]] = vr.pv[r];
+		net->cv[row_to_index[r]] = vr.cv[r];
+	}
+	pfree(vr.pv);
+	pfree(vr.cv);
 
 	net->input_hash = Mix(mr.hash) ^ Mix(vr.hash + 1);
 	if (csql)
@@ -613,6 +676,8 @@ MlmLoadNetwork(const MlmSources *src)
 		net->carry_right = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
 		memset(&cr, 0, sizeof(cr));
 		cr.net = net;
+		cr.map = &map;
+		cr.row_to_index = row_to_index;
 		cr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
 		ForEachRow(csql, CarryRow, &cr);
 		if (cr.orphans.count > 0)
@@ -631,6 +696,11 @@ MlmLoadNetwork(const MlmSources *src)
 
 	SPI_finish();
 	MemoryContextSwitchTo(cxt);
+	pfree(row_to_index);
+	if (map.direct)
+		pfree(map.direct);
+	if (map.slots)
+		pfree(map.slots);
 	return net;
 }
 
