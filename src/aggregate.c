@@ -17,6 +17,7 @@
 #include "mlm.h"
 
 PG_FUNCTION_INFO_V1(mlm_volume_summary);
+PG_FUNCTION_INFO_V1(mlm_volume_summary_snapshot);
 PG_FUNCTION_INFO_V1(mlm_leg_volumes);
 
 /* Does member i meet every requirement of rank j?  Children are done. */
@@ -118,12 +119,15 @@ MlmComputeDerived(const MlmPlan *plan, const MlmNet *net, MlmDerived *d)
 	pfree(maxsub);
 }
 
-/* Sources from the SQL arguments members, volumes (no carry, no plan). */
+/* Sources from the SQL arguments members (or a tree), volumes. */
 static void
-SourcesFromArgs(FunctionCallInfo fcinfo, MlmSources *src)
+SourcesFromArgs(FunctionCallInfo fcinfo, MlmSources *src, bool snapshot)
 {
 	memset(src, 0, sizeof(MlmSources));
-	src->members = PG_GETARG_OID(0);
+	if (snapshot)
+		src->snapshot = DatumGetMlmTreeP(PG_GETARG_DATUM(0));
+	else
+		src->members = PG_GETARG_OID(0);
 	src->volumes = PG_GETARG_OID(1);
 	src->carry = InvalidOid;
 }
@@ -133,8 +137,8 @@ SourcesFromArgs(FunctionCallInfo fcinfo, MlmSources *src)
  * depth, PV, CV, GV, group CV, frontline and active frontline counts, and
  * the PV of each level 1..levels below it.
  */
-Datum
-mlm_volume_summary(PG_FUNCTION_ARGS)
+static Datum
+VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MlmSources	src;
@@ -158,7 +162,7 @@ mlm_volume_summary(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("levels must be between 0 and 1000")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	SourcesFromArgs(fcinfo, &src);
+	SourcesFromArgs(fcinfo, &src, snapshot);
 	net = MlmLoadNetwork(&src);
 
 	/* a minimal plan: only the activity rule */
@@ -233,6 +237,18 @@ mlm_volume_summary(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+Datum
+mlm_volume_summary(PG_FUNCTION_ARGS)
+{
+	return VolumeSummary(fcinfo, false);
+}
+
+Datum
+mlm_volume_summary_snapshot(PG_FUNCTION_ARGS)
+{
+	return VolumeSummary(fcinfo, true);
+}
+
 /* mlm.leg_volumes(members, volumes): one row per (member, frontline leg). */
 Datum
 mlm_leg_volumes(PG_FUNCTION_ARGS)
@@ -249,7 +265,7 @@ mlm_leg_volumes(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("members and volumes relations must not be null")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	SourcesFromArgs(fcinfo, &src);
+	SourcesFromArgs(fcinfo, &src, false);
 	net = MlmLoadNetwork(&src);
 	memset(&plan, 0, sizeof(plan));
 	plan.nranks = 1;

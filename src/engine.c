@@ -23,6 +23,7 @@
 #include "mlm.h"
 
 PG_FUNCTION_INFO_V1(mlm_compute);
+PG_FUNCTION_INFO_V1(mlm_compute_snapshot);
 
 /* columns of mlm.compute */
 enum
@@ -381,10 +382,12 @@ ParseKinds(text *only)
 
 /*
  * mlm.compute(plan, members, volumes, period_start, period_end, carry,
- * with_lines, only): every result of one period as rows tagged by kind.
+ * with_lines, kinds): every result of one period as rows tagged by kind.
+ * With snapshot, the members come from an mlm.tree value instead of a
+ * relation.
  */
-Datum
-mlm_compute(PG_FUNCTION_ARGS)
+static Datum
+ComputeEntry(FunctionCallInfo fcinfo, bool snapshot)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ComputeArgs args;
@@ -399,7 +402,10 @@ mlm_compute(PG_FUNCTION_ARGS)
 
 	memset(&args, 0, sizeof(args));
 	args.plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
-	args.src.members = PG_GETARG_OID(1);
+	if (snapshot)
+		args.src.snapshot = DatumGetMlmTreeP(PG_GETARG_DATUM(1));
+	else
+		args.src.members = PG_GETARG_OID(1);
 	args.src.volumes = PG_GETARG_OID(2);
 	args.src.period_start = PG_GETARG_DATEADT(3);
 	args.src.period_end = PG_GETARG_DATEADT(4);
@@ -420,4 +426,16 @@ mlm_compute(PG_FUNCTION_ARGS)
 
 	Compute(&args, rsinfo->setResult, rsinfo->setDesc);
 	return (Datum) 0;
+}
+
+Datum
+mlm_compute(PG_FUNCTION_ARGS)
+{
+	return ComputeEntry(fcinfo, false);
+}
+
+Datum
+mlm_compute_snapshot(PG_FUNCTION_ARGS)
+{
+	return ComputeEntry(fcinfo, true);
 }

@@ -23,6 +23,7 @@
 typedef struct MlmSources
 {
 	Oid			members;		/* relation with id, sponsor_id, ... */
+	MlmTreeHeader *snapshot;	/* or the members of a stored mlm.tree */
 	Oid			volumes;		/* relation with member_id, pv, cv[, rv] */
 	Oid			carry;			/* relation with member_id, carry_left,
 								 * carry_right, or InvalidOid */

@@ -591,9 +591,9 @@ MlmLoadNetwork(const MlmSources *src)
 	};
 	MemoryContext cxt = CurrentMemoryContext;
 	MlmNet	   *net = palloc0(sizeof(MlmNet));
-	MemberRows	mr;
+	MemberRows	mr = {0};
 	VolumeRows	vr;
-	char	   *msql,
+	char	   *msql = NULL,
 			   *vsql,
 			   *csql = NULL;
 	int32	   *row_to_index;
@@ -602,7 +602,8 @@ MlmLoadNetwork(const MlmSources *src)
 	int32		i;
 
 	/* column checks first, so a missing column fails before any work */
-	msql = BuildSelect(src->members, "members", member_cols, lengthof(member_cols));
+	if (src->snapshot == NULL)
+		msql = BuildSelect(src->members, "members", member_cols, lengthof(member_cols));
 	vsql = BuildSelect(src->volumes, "volumes", volume_cols, lengthof(volume_cols));
 	if (OidIsValid(src->carry))
 		csql = BuildSelect(src->carry, "carry", carry_cols, lengthof(carry_cols));
@@ -610,33 +611,58 @@ MlmLoadNetwork(const MlmSources *src)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	memset(&mr, 0, sizeof(mr));
-	mr.cxt = cxt;
-	ForEachRow(msql, MemberRow, &mr);
-
-	MemoryContextSwitchTo(cxt);
-	mr.in.has_placement = true;
-	net->tree = MlmTreeBuild(&mr.in, &row_to_index);
-	MlmTreeSetView(&net->v, net->tree);
-	net->n = net->v.n;
-	net->member_rows = mr.in.n;
-	net->status = MlmAllocArray(Max(net->n, 1), sizeof(bool));
-	net->joined = MlmAllocArray(Max(net->n, 1), sizeof(int32));
-	for (r = 0; r < mr.in.n; r++)
+	if (src->snapshot)
 	{
-		net->status[row_to_index[r]] = mr.status[r];
-		net->joined[row_to_index[r]] = mr.joined[r];
+		/* members from a stored mlm.tree: all active_status true, no dates */
+		MemoryContextSwitchTo(cxt);
+		net->tree = MemoryContextAllocHuge(cxt, VARSIZE(src->snapshot));
+		memcpy(net->tree, src->snapshot, VARSIZE(src->snapshot));
+		MlmTreeSetView(&net->v, net->tree);
+		net->n = net->v.n;
+		net->member_rows = net->n;
+		net->status = MlmAllocArray(Max(net->n, 1), sizeof(bool));
+		net->joined = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+		row_to_index = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+		for (i = 0; i < net->n; i++)
+		{
+			net->status[i] = true;
+			net->joined[i] = MLM_NO_DATE;
+			row_to_index[i] = i;
+			if (net->v.pparent && net->v.pparent[i] >= 0)
+				mr.any_placement = true;
+			mr.hash += Mix((uint64) net->v.ids[i] * 31 + (uint64) net->v.parent[i]);
+		}
+		IdMapBuild(&map, net->v.ids, net->n);
 	}
-	IdMapBuild(&map, mr.in.ids, (int32) mr.in.n);
-	pfree(mr.in.ids);
-	pfree(mr.in.parents);
-	pfree(mr.in.parent_null);
-	pfree(mr.in.pparents);
-	pfree(mr.in.pparent_null);
-	pfree(mr.in.pos);
-	pfree(mr.in.pos_null);
-	pfree(mr.status);
-	pfree(mr.joined);
+	else
+	{
+		mr.cxt = cxt;
+		ForEachRow(msql, MemberRow, &mr);
+
+		MemoryContextSwitchTo(cxt);
+		mr.in.has_placement = true;
+		net->tree = MlmTreeBuild(&mr.in, &row_to_index);
+		MlmTreeSetView(&net->v, net->tree);
+		net->n = net->v.n;
+		net->member_rows = mr.in.n;
+		net->status = MlmAllocArray(Max(net->n, 1), sizeof(bool));
+		net->joined = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+		for (r = 0; r < mr.in.n; r++)
+		{
+			net->status[row_to_index[r]] = mr.status[r];
+			net->joined[row_to_index[r]] = mr.joined[r];
+		}
+		IdMapBuild(&map, mr.in.ids, (int32) mr.in.n);
+		pfree(mr.in.ids);
+		pfree(mr.in.parents);
+		pfree(mr.in.parent_null);
+		pfree(mr.in.pparents);
+		pfree(mr.in.pparent_null);
+		pfree(mr.in.pos);
+		pfree(mr.in.pos_null);
+		pfree(mr.status);
+		pfree(mr.joined);
+	}
 	CheckPlacement(src, net, mr.any_placement);
 
 	net->depth = MlmAllocArray(Max(net->n, 1), sizeof(int32));

@@ -96,3 +96,39 @@ CREATE FUNCTION @extschema@.leg_volumes(
     AS 'MODULE_PATHNAME', 'mlm_leg_volumes' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.leg_volumes(pg_catalog.regclass, pg_catalog.regclass) IS
     'one row per member and frontline leg: the leg''s group volume and member count';
+
+-- The same, with the members taken from a stored mlm.tree snapshot (every
+-- member active_status true, no joined dates): for composing in SQL.
+
+CREATE FUNCTION @extschema@.compute_snapshot(
+    plan pg_catalog.jsonb, network @extschema@.tree, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date,
+    carry pg_catalog.regclass DEFAULT NULL, with_lines pg_catalog.bool DEFAULT false,
+    kinds pg_catalog.text DEFAULT NULL,
+    OUT kind pg_catalog.text, OUT member_id pg_catalog.int8, OUT bonus pg_catalog.text,
+    OUT source_id pg_catalog.int8, OUT level pg_catalog.int4, OUT base pg_catalog.numeric,
+    OUT rate pg_catalog.numeric, OUT amount pg_catalog.numeric, OUT pv pg_catalog.numeric,
+    OUT gv pg_catalog.numeric, OUT active pg_catalog.bool, OUT rank pg_catalog.text,
+    OUT carry_left pg_catalog.numeric, OUT carry_right pg_catalog.numeric)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_compute_snapshot' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.compute_snapshot(pg_catalog.jsonb, @extschema@.tree, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text) IS
+    'mlm.compute with the members of an mlm.tree snapshot (all active_status true, no joined dates)';
+
+CREATE FUNCTION @extschema@.volume_summary_snapshot(
+    network @extschema@.tree, volumes pg_catalog.regclass,
+    levels pg_catalog.int4 DEFAULT 0, active_min_pv pg_catalog.numeric DEFAULT NULL,
+    OUT member_id pg_catalog.int8, OUT sponsor_id pg_catalog.int8, OUT depth pg_catalog.int4,
+    OUT pv pg_catalog.numeric, OUT cv pg_catalog.numeric, OUT gv pg_catalog.numeric,
+    OUT group_cv pg_catalog.numeric, OUT active pg_catalog.bool, OUT frontline pg_catalog.int4,
+    OUT level_pv pg_catalog.numeric[])
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_volume_summary_snapshot' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.volume_summary_snapshot(@extschema@.tree, pg_catalog.regclass, pg_catalog.int4, pg_catalog.numeric) IS
+    'mlm.volume_summary over the members of an mlm.tree snapshot';
+
+CREATE FUNCTION @extschema@._decimal_selfcheck(value pg_catalog.numeric, scale pg_catalog.int4, minscale pg_catalog.int4)
+    RETURNS pg_catalog.bool
+    AS 'MODULE_PATHNAME', 'mlm_decimal_selfcheck' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._decimal_selfcheck(pg_catalog.numeric, pg_catalog.int4, pg_catalog.int4) IS
+    'internal test hook: true when the fast fixed-point to numeric conversion matches numeric_in byte for byte';
