@@ -12,6 +12,7 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -109,6 +110,9 @@ BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
 	StringInfoData sql;
 	char	   *relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 													 RelationGetRelationName(rel));
+	/* in messages, the name as the caller would write it */
+	const char *shown = RelationIsVisible(relid) ?
+		quote_identifier(RelationGetRelationName(rel)) : relname;
 	int			c;
 
 	initStringInfo(&sql);
@@ -136,7 +140,7 @@ BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNDEFINED_COLUMN),
 						 errmsg("%s relation %s has no column \"%s\"",
-								role, relname, cols[c].name),
+								role, shown, cols[c].name),
 						 errhint("The %s relation needs the columns of the compensation spec; extra columns are ignored.", role)));
 			appendStringInfo(&sql, "NULL::%s", CastOf(cols[c].kind));
 			continue;
@@ -145,7 +149,7 @@ BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" of %s relation %s has type %s",
-							cols[c].name, role, relname, format_type_be(found->atttypid)),
+							cols[c].name, role, shown, format_type_be(found->atttypid)),
 					 errdetail("Expected %s.", KindText(cols[c].kind))));
 		appendStringInfo(&sql, "%s::%s", quote_identifier(cols[c].name), CastOf(cols[c].kind));
 	}
