@@ -111,8 +111,7 @@ CREATE TABLE @extschema@.run_payout (
     member_id bigint  NOT NULL,
     bonus     text    NOT NULL,
     amount    numeric NOT NULL,
-    CONSTRAINT run_payout_pkey PRIMARY KEY (run_id, member_id, bonus),
-    CONSTRAINT run_payout_run_id_fkey FOREIGN KEY (run_id) REFERENCES @extschema@.run (run_id)
+    CONSTRAINT run_payout_pkey PRIMARY KEY (run_id, member_id, bonus)
 );
 COMMENT ON TABLE @extschema@.run_payout IS
   'Payouts of a run: (member, bonus, amount after the cap), every non-zero rounded payout. Adjustments are separate (mlm.adjustment, mlm.payout_totals).';
@@ -125,8 +124,7 @@ CREATE TABLE @extschema@.run_member (
     active    boolean,
     rank      text,
     amount    numeric,
-    CONSTRAINT run_member_pkey PRIMARY KEY (run_id, member_id),
-    CONSTRAINT run_member_run_id_fkey FOREIGN KEY (run_id) REFERENCES @extschema@.run (run_id)
+    CONSTRAINT run_member_pkey PRIMARY KEY (run_id, member_id)
 );
 COMMENT ON TABLE @extschema@.run_member IS
   'Member results of a run: pv, gv, active, rank name and total paid (before adjustments), one row per member read.';
@@ -136,8 +134,7 @@ CREATE TABLE @extschema@.run_carry (
     member_id   bigint  NOT NULL,
     carry_left  numeric NOT NULL,
     carry_right numeric NOT NULL,
-    CONSTRAINT run_carry_pkey PRIMARY KEY (run_id, member_id),
-    CONSTRAINT run_carry_run_id_fkey FOREIGN KEY (run_id) REFERENCES @extschema@.run (run_id)
+    CONSTRAINT run_carry_pkey PRIMARY KEY (run_id, member_id)
 );
 COMMENT ON TABLE @extschema@.run_carry IS
   'Binary carry-out of a run (non-zero carries only). The carry-out of the latest finalized earlier period is the carry-in of the next close of the plan.';
@@ -152,8 +149,7 @@ CREATE TABLE @extschema@.run_line (
     base      numeric,
     rate      numeric,
     amount    numeric NOT NULL,
-    CONSTRAINT run_line_pkey PRIMARY KEY (run_id, line_no),
-    CONSTRAINT run_line_run_id_fkey FOREIGN KEY (run_id) REFERENCES @extschema@.run (run_id)
+    CONSTRAINT run_line_pkey PRIMARY KEY (run_id, line_no)
 );
 CREATE INDEX run_line_member_idx ON @extschema@.run_line (run_id, member_id);
 COMMENT ON TABLE @extschema@.run_line IS
@@ -164,8 +160,7 @@ CREATE TABLE @extschema@.run_bonus_total (
     bonus            text    NOT NULL,
     total_before_cap numeric,
     total_paid       numeric,
-    CONSTRAINT run_bonus_total_pkey PRIMARY KEY (run_id, bonus),
-    CONSTRAINT run_bonus_total_run_id_fkey FOREIGN KEY (run_id) REFERENCES @extschema@.run (run_id)
+    CONSTRAINT run_bonus_total_pkey PRIMARY KEY (run_id, bonus)
 );
 COMMENT ON TABLE @extschema@.run_bonus_total IS
   'Per-bonus totals of a run, before and after the cap.';
@@ -241,6 +236,14 @@ BEGIN
                   HINT = 'post corrections with mlm.adjust(run_id, member_id, amount, reason)';
     END IF;
     IF TG_OP = 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM @extschema@.run_payout x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_member x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_carry x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_line x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id) THEN
+            RAISE EXCEPTION 'run % still has result rows', OLD.run_id
+                USING ERRCODE = '23503', HINT = 'discard a draft with mlm.discard_draft(run_id)';
+        END IF;
         RETURN OLD;
     END IF;
     IF NEW.run_id <> OLD.run_id OR NEW.plan_name <> OLD.plan_name
@@ -252,57 +255,72 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._run_guard() IS
-  'Trigger on mlm.run: a finalized run is frozen (no UPDATE, no DELETE); a draft keeps its identity.';
+  'Trigger on mlm.run: a finalized run is frozen (no UPDATE, no DELETE); a draft keeps its identity and is deleted only without result rows.';
 
 CREATE TRIGGER run_frozen BEFORE UPDATE OR DELETE ON @extschema@.run
     FOR EACH ROW EXECUTE FUNCTION @extschema@._run_guard();
 
 -- Result rows of a finalized run are frozen.  The checks are per statement
 -- (transition tables), so a close of hundreds of thousands of members pays
--- one join, not one lookup per row.  Inserting into a finalized run is only
+-- one join, not one lookup per row; for the same reason the result tables
+-- have no foreign key to mlm.run (row-by-row checks doubled the time of a
+-- 300k-member close): the insert check below verifies that the run exists,
+-- and mlm.run refuses to delete a run that still has rows.  Inserting into a finalized run is only
 -- accepted up to the row count recorded in its header: that lets pg_dump's
 -- restore reload the history, and nothing else add to it.
 CREATE FUNCTION @extschema@._run_rows_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off
 AS $$
 DECLARE
-    bad record;
+    rid   bigint;
+    hdr   @extschema@.run;
+    n     bigint;
+    limit_rows bigint;
 BEGIN
     IF TG_OP = 'DELETE' THEN
-        SELECT r.run_id, r.plan_name, r.period_label INTO bad
-          FROM @extschema@.run r
-         WHERE r.status = 'final'
-           AND r.run_id IN (SELECT DISTINCT o.run_id FROM old_rows o)
-         LIMIT 1;
-    ELSE
-        EXECUTE pg_catalog.format(
-            'SELECT r.run_id, r.plan_name, r.period_label
-               FROM @extschema@.run r
-               JOIN (SELECT DISTINCT n.run_id FROM new_rows n) n ON n.run_id = r.run_id
-              WHERE r.status = ''final''
-                AND (SELECT pg_catalog.count(*) FROM %I.%I x WHERE x.run_id = r.run_id)
-                    > COALESCE(r.%I, 0)
-              LIMIT 1',
-            TG_TABLE_SCHEMA, TG_TABLE_NAME,
-            CASE TG_TABLE_NAME
-                WHEN 'run_payout' THEN 'payout_rows'
-                WHEN 'run_member' THEN 'member_result_rows'
-                WHEN 'run_carry' THEN 'carry_out_rows'
-                WHEN 'run_line' THEN 'line_rows'
-                WHEN 'run_bonus_total' THEN 'bonus_rows' END)
-          INTO bad;
+        FOR rid IN SELECT DISTINCT o.run_id FROM old_rows o LOOP
+            SELECT r.* INTO hdr FROM @extschema@.run r WHERE r.run_id = rid;
+            IF hdr.status = 'final' THEN
+                RAISE EXCEPTION 'run % (plan "%", period "%") is finalized: its rows in %.% cannot be changed',
+                                hdr.run_id, hdr.plan_name, hdr.period_label, TG_TABLE_SCHEMA, TG_TABLE_NAME
+                    USING ERRCODE = '55000',
+                          HINT = 'post corrections with mlm.adjust(run_id, member_id, amount, reason)';
+            END IF;
+        END LOOP;
+        RETURN NULL;
     END IF;
-    IF bad.run_id IS NOT NULL THEN
-        RAISE EXCEPTION 'run % (plan "%", period "%") is finalized: its rows in %.% cannot be changed',
-                        bad.run_id, bad.plan_name, bad.period_label, TG_TABLE_SCHEMA, TG_TABLE_NAME
-            USING ERRCODE = '55000',
-                  HINT = 'post corrections with mlm.adjust(run_id, member_id, amount, reason)';
-    END IF;
+
+    FOR rid IN SELECT DISTINCT x.run_id FROM new_rows x LOOP
+        SELECT r.* INTO hdr FROM @extschema@.run r WHERE r.run_id = rid;
+        IF NOT FOUND THEN
+            -- the run must exist (a foreign key would check row by row)
+            RAISE EXCEPTION 'insert into %.% refers to run %, which does not exist',
+                            TG_TABLE_SCHEMA, TG_TABLE_NAME, rid
+                USING ERRCODE = '23503';
+        END IF;
+        IF hdr.status = 'final' THEN
+            limit_rows := CASE TG_TABLE_NAME
+                              WHEN 'run_payout' THEN hdr.payout_rows
+                              WHEN 'run_member' THEN hdr.member_result_rows
+                              WHEN 'run_carry' THEN hdr.carry_out_rows
+                              WHEN 'run_line' THEN hdr.line_rows
+                              WHEN 'run_bonus_total' THEN hdr.bonus_rows END;
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I x WHERE x.run_id = $1',
+                                      TG_TABLE_SCHEMA, TG_TABLE_NAME)
+              INTO n USING rid;
+            IF n > COALESCE(limit_rows, 0) THEN
+                RAISE EXCEPTION 'run % (plan "%", period "%") is finalized: its rows in %.% cannot be changed',
+                                hdr.run_id, hdr.plan_name, hdr.period_label, TG_TABLE_SCHEMA, TG_TABLE_NAME
+                    USING ERRCODE = '55000',
+                          HINT = 'post corrections with mlm.adjust(run_id, member_id, amount, reason)';
+            END IF;
+        END IF;
+    END LOOP;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._run_rows_guard() IS
-  'Statement trigger on the result tables of runs: refuses deleting rows of finalized runs and adding rows beyond the counts recorded in their header.';
+  'Statement trigger on the result tables of runs: inserted rows must belong to an existing run; refuses deleting rows of finalized runs and adding rows beyond the counts recorded in their header.';
 
 CREATE TRIGGER run_payout_insert AFTER INSERT ON @extschema@.run_payout
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();

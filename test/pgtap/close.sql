@@ -213,6 +213,10 @@ SELECT is(mlm.size((SELECT snapshot FROM mlm.run WHERE run_id = :run1)), 7, 'the
 SELECT set_eq(format('SELECT member_id FROM mlm.run_downline(%s, 2)', :run1), $$VALUES (4::bigint), (5)$$,
               'run_downline answers from the snapshot');
 SELECT is(erp_t.leftover_views(), 0::bigint, 'close leaves no temporary view behind');
+SELECT throws_ok($$INSERT INTO mlm.run_payout VALUES (-1, 1, 'binary', 1.00)$$, '23503',
+                 'insert into mlm.run_payout refers to run -1, which does not exist', 'result rows need an existing run');
+SELECT throws_ok(format('DELETE FROM mlm.run WHERE run_id = %s', :run1), '23503',
+                 format('run %s still has result rows', :run1), 'a run header is not deleted under its rows');
 
 -- ---------------------------------------------------------------------------
 -- Re-run of the draft: replaces it, same run_id
