@@ -149,9 +149,10 @@ CREATE TABLE @extschema@.run_line (
     base      numeric,
     rate      numeric,
     amount    numeric NOT NULL,
-    CONSTRAINT run_line_pkey PRIMARY KEY (run_id, line_no)
+    -- line_no is unique within a run; leading with member_id lets the one
+    -- index serve "the lines of member m in run r" as well
+    CONSTRAINT run_line_pkey PRIMARY KEY (run_id, member_id, line_no)
 );
-CREATE INDEX run_line_member_idx ON @extschema@.run_line (run_id, member_id);
 COMMENT ON TABLE @extschema@.run_line IS
   'Audit lines of a run closed with with_lines => true: (recipient, bonus, source member, level, base, rate, exact amount before rounding and cap).';
 
