@@ -90,8 +90,6 @@ CREATE TABLE @extschema@.run (
     CONSTRAINT run_period_key UNIQUE (plan_name, period_label),
     CONSTRAINT run_plan_version_fkey FOREIGN KEY (plan_name, plan_version)
         REFERENCES @extschema@.plan_version (plan_name, version),
-    CONSTRAINT run_carry_from_run_id_fkey FOREIGN KEY (carry_from_run_id)
-        REFERENCES @extschema@.run (run_id),
     CONSTRAINT run_period_check CHECK (period_start <= period_end),
     CONSTRAINT run_label_check CHECK (period_label <> ''),
     CONSTRAINT run_status_check CHECK (status IN ('draft', 'final')),
@@ -101,7 +99,7 @@ CREATE INDEX run_plan_period_idx ON @extschema@.run (plan_name, period_start);
 COMMENT ON TABLE @extschema@.run IS
   'One row per closed period of a plan (unique per plan and period label): pinned plan version, inputs (relations, row counts, checksum), totals, cap factor, timings, who ran and who finalized it, and the genealogy snapshot used. status draft: replaced by the next mlm.close of the period; final: frozen.';
 COMMENT ON COLUMN @extschema@.run.attempt IS 'How many times the period was closed; a re-run of a draft keeps run_id and increments attempt.';
-COMMENT ON COLUMN @extschema@.run.carry_from_run_id IS 'The finalized run whose carry-out was this run''s carry-in (NULL: opening carry of the source, or none).';
+COMMENT ON COLUMN @extschema@.run.carry_from_run_id IS 'The finalized run whose carry-out was this run''s carry-in (NULL: opening carry of the source, or none). Finalized runs are never deleted, so no foreign key is needed (a self-reference would make pg_dump warn about circular constraints).';
 COMMENT ON COLUMN @extschema@.run.snapshot IS 'The sponsor/placement tree of the members read by this run (mlm.tree): who was in whose downline when the period was paid.';
 COMMENT ON COLUMN @extschema@.run.run_by IS 'SESSION_USER of the last close (the login role, also behind SET ROLE).';
 COMMENT ON COLUMN @extschema@.run.lock_wait IS 'Time the last close waited for the period lock.';
@@ -418,7 +416,7 @@ COMMENT ON FUNCTION @extschema@._plan_lock_key(text) IS
   'Advisory lock key (transaction level) of a plan: taken by finalize (after the period lock) and add_plan_version.';
 
 CREATE FUNCTION @extschema@._lock_holders(key bigint) RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE sql VOLATILE STRICT
 BEGIN ATOMIC
     SELECT pg_catalog.string_agg(l.pid::text, ', ' ORDER BY l.pid)
       FROM pg_catalog.pg_locks l

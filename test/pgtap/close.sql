@@ -29,7 +29,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT no_plan();
+SELECT plan(148);
 
 -- ---------------------------------------------------------------------------
 -- Inputs: the binary example as ERP tables
@@ -95,6 +95,20 @@ SELECT is(
   (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname = 'mlm' AND c.relkind IN ('r', 'v') AND obj_description(c.oid, 'pg_class') IS NULL),
   0::bigint, 'every table and view is commented');
+SELECT is(
+  (SELECT string_agg(p.oid::regprocedure::text, ', ') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'mlm' AND obj_description(p.oid, 'pg_proc') IS NULL
+      AND p.proname IN ('add_plan_version', 'plan', 'plan_versions', 'register_source', 'preview', 'close',
+                        'finalize', 'discard_draft', 'adjust', 'run_downline', '_refuse_change', '_run_guard',
+                        '_run_rows_guard', '_period_lock_key', '_plan_lock_key', '_lock_holders', '_acquire',
+                        '_base_type', '_check_column', '_check_relation', '_period_inputs', '_drop_views',
+                        '_plan_version', '_check_period', '_carry_source_run')),
+  NULL, 'every function of the close is commented');
+SELECT is(
+  (SELECT string_agg(p.proname, ', ') FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'mlm' AND p.prosecdef
+      AND (p.proconfig IS NULL OR NOT 'search_path=pg_catalog, pg_temp' = ANY (p.proconfig))),
+  NULL, 'SECURITY DEFINER functions run with search_path = pg_catalog, pg_temp');
 
 -- ---------------------------------------------------------------------------
 -- Plan registry
@@ -440,6 +454,21 @@ SELECT is(erp_t.as_role('close_t_operator', $$SELECT mlm.add_plan_version('close
 SELECT is(erp_t.as_role('close_t_operator', $$SELECT mlm.register_source('close_y', 'erp_t.members', 'erp_t.volumes', 'period')$$),
           '42501', 'the operator cannot register sources');
 SELECT is(erp_t.as_role('close_t_outsider', 'SELECT count(*) FROM mlm.run_payout'), '42501', 'a role without grants reads nothing');
+
+CREATE ROLE close_t_admin NOLOGIN IN ROLE close_t_operator;
+GRANT EXECUTE ON FUNCTION mlm.add_plan_version(text, jsonb),
+                          mlm.register_source(text, regclass, regclass, text, regclass, boolean)
+  TO close_t_admin;
+GRANT INSERT, UPDATE, DELETE ON mlm.source TO close_t_admin;
+GRANT SELECT ON erp_t.members, erp_t.volumes TO close_t_admin;
+SELECT is(erp_t.as_role('close_t_admin', $$SELECT mlm.register_source('close_adm', 'erp_t.members', 'erp_t.volumes', 'period')$$),
+          'ok', 'the admin registers sources');
+SELECT is(erp_t.as_role('close_t_admin', $$SELECT mlm.register_source('close_adm2', 'erp_t.members', 'erp_t.volumes', 'period', 'erp_t.opening')$$),
+          '42501', 'but only relations it may read');
+SELECT is(erp_t.as_role('close_t_admin', format('SELECT mlm.add_plan_version(%L, %L)', 'close_adm', :'plan_c')),
+          'ok', 'the admin adds plan versions');
+SELECT is((SELECT created_by FROM mlm.plan_version WHERE plan_name = 'close_adm'), session_user,
+          'created_by is the login role');
 
 -- A view owned by a role that could not act as the extension owner would run
 -- its code with the owner's rights inside close: refused.
