@@ -34,8 +34,20 @@ SELECT plan(148);
 -- ---------------------------------------------------------------------------
 -- Inputs: the binary example as ERP tables
 -- ---------------------------------------------------------------------------
-\set dir test/fixtures/c_binary
-\i test/fixtures/load_example.psql
+-- spec example (c) (/work/shared/spec/examples/c_binary), inline so that the
+-- test depends on no loader
+CREATE TEMP TABLE ex_members (id bigint, sponsor_id bigint, placement_id bigint, position integer,
+                              active_status boolean, joined date);
+INSERT INTO ex_members VALUES
+  (1, NULL, NULL, NULL, true, NULL), (2, 1, 1, 0, true, NULL), (3, 1, 1, 1, true, NULL),
+  (4, 2, 2, 0, true, NULL), (5, 2, 2, 1, true, NULL), (6, 3, 3, 0, true, NULL), (7, 1, 3, 1, true, NULL);
+CREATE TEMP TABLE ex_volumes (member_id bigint, pv numeric, cv numeric, rv numeric);
+INSERT INTO ex_volumes VALUES
+  (1, 50, 50, 0), (2, 100, 100, 0), (3, 200, 200, 0), (4, 500, 500, 0), (5, 300, 300, 0),
+  (6, 400, 400, 0), (7, 800, 800, 0);
+CREATE TEMP TABLE ex_carry (member_id bigint, carry_left numeric, carry_right numeric);
+INSERT INTO ex_carry VALUES (1, 1000, 0), (2, 0, 250), (3, 0, 700);
+\set plan_c '{"name": "example c: binary with carry-in, cap, max_carry, one unqualified member", "currency": {"scale": 2}, "active": {"min_pv": 50}, "ranks": [{"name": "Member"}], "bonuses": [{"name": "binary", "type": "binary", "rate": 0.10, "cap": 120, "max_carry": 1200}]}'
 
 CREATE SCHEMA erp_t;
 CREATE TABLE erp_t.members AS SELECT * FROM ex_members;
@@ -49,8 +61,6 @@ CREATE TABLE erp_t.vol_nocv (member_id bigint, pv numeric, period text);
 CREATE TABLE erp_t.vol_textcv (member_id bigint, pv numeric, cv text, period text);
 CREATE TABLE erp_t.mem_nosponsor (id bigint, parent bigint);
 CREATE TABLE erp_t.vol_floatperiod (member_id bigint, pv numeric, cv numeric, period float8);
-
-\set plan_c `cat test/fixtures/c_binary/plan.json`
 
 -- helper: number of rows in every table the close writes
 CREATE FUNCTION erp_t.written() RETURNS bigint LANGUAGE sql AS $$
