@@ -159,3 +159,15 @@ FROM (VALUES (1, NULL), (2, 1)) v(id, sponsor_id);
 SELECT '{9223372036854775807,-9223372036854775808:9223372036854775807,0:-9223372036854775808}'::mlm.tree AS t;
 SELECT mlm.path('{9223372036854775807,-9223372036854775808:9223372036854775807,0:-9223372036854775808}', 0);
 SELECT mlm.depth('{9223372036854775807,-9223372036854775808:9223372036854775807,0:-9223372036854775808}', -9223372036854775808);
+
+--
+-- One call site fed two different trees, row after row: each row must get
+-- the answers of its own tree.  These two have the same member count and
+-- byte length (and, as it happens, the same header checksum).
+--
+SELECT k, mlm.contains(t, 3) AS has3, mlm.contains(t, 131075) AS has131075,
+       mlm.depth(t, 131075) AS d, mlm.parent(t, 3) AS p3
+FROM (VALUES (1, '{1,2:1,3:2}'::mlm.tree), (2, '{1,2:1,131075:1}'::mlm.tree)) v(k, t);
+CREATE TEMP TABLE tc (k int, t mlm.tree);
+INSERT INTO tc VALUES (1, '{1,2:1,3:2}'), (2, '{1,2:1,131075:1}'), (3, '{1,2:1,3:2}');
+SELECT k, mlm.contains(t, 3) AS has3, mlm.path(t, 131075) AS p FROM tc ORDER BY k;
