@@ -5,8 +5,9 @@
  *	  detoasts it once, not once per row.
  *
  * The key is the TOAST pointer when the value is stored out of line (same
- * pointer = same immutable value), otherwise the checksum, member count and
- * length from the header.  Lookups start as binary searches over the id
+ * pointer = same immutable value); otherwise the member count, length and
+ * 64-bit content hash from the header, and the bytes themselves for values
+ * up to 64 kB.  Lookups start as binary searches over the id
  * index; when a call site proves busy, a hash table and a depth array are
  * built once so each later call costs O(1).
  */
@@ -17,6 +18,9 @@
 
 #include "mlm.h"
 #include "tree.h"
+
+/* in-memory values up to this size are compared bytewise, not by hash */
+#define MLM_CACHE_MEMCMP_LIMIT 65536
 
 /* lookups after which a call site builds its hash table / depth array */
 #define MLM_HOT_LOOKUPS 64
@@ -169,9 +173,14 @@ KeyMatches(MlmTree *t, struct varlena *raw, MlmTreeHeader *hdr_if_inline)
 			memcmp(t->key_toast, raw, t->key_toast_len) == 0;
 	if (t->key_external || hdr_if_inline == NULL)
 		return false;
-	return t->key_checksum == hdr_if_inline->checksum &&
-		t->key_n == hdr_if_inline->n &&
-		t->key_len == VARSIZE(hdr_if_inline);
+	if (t->key_checksum != hdr_if_inline->checksum ||
+		t->key_n != hdr_if_inline->n ||
+		t->key_len != VARSIZE(hdr_if_inline))
+		return false;
+	/* small values are cheap to compare whole: no reliance on the hash */
+	if (t->key_len <= MLM_CACHE_MEMCMP_LIMIT)
+		return memcmp(t->hdr, hdr_if_inline, t->key_len) == 0;
+	return true;
 }
 
 MlmTree *
