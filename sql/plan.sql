@@ -405,3 +405,5 @@ INSERT INTO plans SELECT 'spec', plan FROM spec;
 INSERT INTO plans VALUES ('typo', '{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "r", "type": "personal", "rtae": 0.05}]}');
 SELECT name FROM plans;
+-- an empty per-rank object is legal: every rank takes 0 (spec section 4)
+SELECT mlm.plan_summary('{"ranks":[{"name":"M"},{"name":"G","min_pv":1}],"bonuses":[{"name":"p","type":"personal","rate_by_rank":{}}]}')->'bonuses'->0->'rate_by_rank' AS zeros;

@@ -706,11 +706,7 @@ get_per_rank(PState *ps, const JNode *n, const char *path, const char *label,
 
 	if (!expect_kind(ps, n, JN_OBJECT, path, label))
 		return false;
-	if (n->n == 0)
-	{
-		problem(ps, path, NULL, "%s must not be empty", label);
-		return false;
-	}
+	/* an empty object is legal: every rank takes 0 (spec section 4) */
 	for (i = 0; i < n->n; i++)
 	{
 		char	   *kp = path_key(path, n->keys[i]);
