@@ -292,6 +292,51 @@ typedef struct MemberRows
 	bool		any_placement;
 } MemberRows;
 
+/* Make room for more member rows (doubling; the first call allocates). */
+static void
+MemberRowsGrow(MemberRows *m)
+{
+	MlmTreeInput *in = &m->in;
+	int64		r = in->n;
+	MemoryContext old = MemoryContextSwitchTo(m->cxt);
+	int64		cap = Max(m->cap * 2, 16384);
+
+	if (cap > MLM_TREE_MAX_MEMBERS)
+	{
+		cap = MLM_TREE_MAX_MEMBERS;
+		if (r >= cap)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("more than %d members", MLM_TREE_MAX_MEMBERS)));
+	}
+	if (m->cap == 0)
+	{
+		in->ids = MlmAllocArray(cap, sizeof(int64));
+		in->parents = MlmAllocArray(cap, sizeof(int64));
+		in->parent_null = MlmAllocArray(cap, sizeof(bool));
+		in->pparents = MlmAllocArray(cap, sizeof(int64));
+		in->pparent_null = MlmAllocArray(cap, sizeof(bool));
+		in->pos = MlmAllocArray(cap, sizeof(int32));
+		in->pos_null = MlmAllocArray(cap, sizeof(bool));
+		m->status = MlmAllocArray(cap, sizeof(bool));
+		m->joined = MlmAllocArray(cap, sizeof(int32));
+	}
+	else
+	{
+		in->ids = MlmReallocArray(in->ids, cap, sizeof(int64));
+		in->parents = MlmReallocArray(in->parents, cap, sizeof(int64));
+		in->parent_null = MlmReallocArray(in->parent_null, cap, sizeof(bool));
+		in->pparents = MlmReallocArray(in->pparents, cap, sizeof(int64));
+		in->pparent_null = MlmReallocArray(in->pparent_null, cap, sizeof(bool));
+		in->pos = MlmReallocArray(in->pos, cap, sizeof(int32));
+		in->pos_null = MlmReallocArray(in->pos_null, cap, sizeof(bool));
+		m->status = MlmReallocArray(m->status, cap, sizeof(bool));
+		m->joined = MlmReallocArray(m->joined, cap, sizeof(int32));
+	}
+	m->cap = cap;
+	MemoryContextSwitchTo(old);
+}
+
 static void
 MemberRow(void *arg, HeapTuple tup, TupleDesc desc)
 {
@@ -302,45 +347,7 @@ MemberRow(void *arg, HeapTuple tup, TupleDesc desc)
 	int64		r = in->n;
 
 	if (r == m->cap)
-	{
-		MemoryContext old = MemoryContextSwitchTo(m->cxt);
-		int64		cap = Max(m->cap * 2, 16384);
-
-		if (cap > MLM_TREE_MAX_MEMBERS)
-		{
-			cap = MLM_TREE_MAX_MEMBERS;
-			if (r >= cap)
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("more than %d members", MLM_TREE_MAX_MEMBERS)));
-		}
-		if (m->cap == 0)
-		{
-			in->ids = MlmAllocArray(cap, sizeof(int64));
-			in->parents = MlmAllocArray(cap, sizeof(int64));
-			in->parent_null = MlmAllocArray(cap, sizeof(bool));
-			in->pparents = MlmAllocArray(cap, sizeof(int64));
-			in->pparent_null = MlmAllocArray(cap, sizeof(bool));
-			in->pos = MlmAllocArray(cap, sizeof(int32));
-			in->pos_null = MlmAllocArray(cap, sizeof(bool));
-			m->status = MlmAllocArray(cap, sizeof(bool));
-			m->joined = MlmAllocArray(cap, sizeof(int32));
-		}
-		else
-		{
-			in->ids = MlmReallocArray(in->ids, cap, sizeof(int64));
-			in->parents = MlmReallocArray(in->parents, cap, sizeof(int64));
-			in->parent_null = MlmReallocArray(in->parent_null, cap, sizeof(bool));
-			in->pparents = MlmReallocArray(in->pparents, cap, sizeof(int64));
-			in->pparent_null = MlmReallocArray(in->pparent_null, cap, sizeof(bool));
-			in->pos = MlmReallocArray(in->pos, cap, sizeof(int32));
-			in->pos_null = MlmReallocArray(in->pos_null, cap, sizeof(bool));
-			m->status = MlmReallocArray(m->status, cap, sizeof(bool));
-			m->joined = MlmReallocArray(m->joined, cap, sizeof(int32));
-		}
-		m->cap = cap;
-		MemoryContextSwitchTo(old);
-	}
+		MemberRowsGrow(m);
 
 	d = heap_getattr(tup, 1, desc, &isnull);
 	if (isnull)
@@ -641,6 +648,7 @@ MlmLoadNetwork(const MlmSources *src)
 	else
 	{
 		mr.cxt = cxt;
+		MemberRowsGrow(&mr);	/* allocated even when there are no rows */
 		ForEachRow(msql, MemberRow, &mr);
 
 		MemoryContextSwitchTo(cxt);

@@ -62,6 +62,7 @@ typedef struct Placer
 	BfsState  **bfs;
 	int32	   *extreme[2];		/* last node reached going left/right */
 	/* weaker leg */
+	bool	   *anonymous;		/* node is a probe without an id */
 	bool		by_volume;
 	mlm_dec    *volume;			/* subtree CV of snapshot nodes */
 	int32	   *ppre;			/* placement preorder of snapshot nodes */
@@ -246,6 +247,7 @@ Reserve(Placer *p, int32 need)
 		p->parent = MlmAllocArray(1, sizeof(int32));
 		p->child = MlmAllocArray(1, sizeof(int32));
 		p->bfs = MlmAllocArray(1, sizeof(BfsState *));
+		p->anonymous = MlmAllocArray(1, sizeof(bool));
 		p->extreme[0] = MlmAllocArray(1, sizeof(int32));
 		p->extreme[1] = MlmAllocArray(1, sizeof(int32));
 		if (p->fenwick)
@@ -258,6 +260,7 @@ Reserve(Placer *p, int32 need)
 	p->parent = MlmReallocArray(p->parent, cap, sizeof(int32));
 	p->child = MlmReallocArray(p->child, (Size) cap * p->width, sizeof(int32));
 	p->bfs = MlmReallocArray(p->bfs, cap, sizeof(BfsState *));
+	p->anonymous = MlmReallocArray(p->anonymous, cap, sizeof(bool));
 	p->extreme[0] = MlmReallocArray(p->extreme[0], cap, sizeof(int32));
 	p->extreme[1] = MlmReallocArray(p->extreme[1], cap, sizeof(int32));
 	if (p->fenwick)
@@ -268,6 +271,7 @@ Reserve(Placer *p, int32 need)
 	for (i = old; i < cap; i++)
 	{
 		p->bfs[i] = NULL;
+		p->anonymous[i] = false;
 		p->extreme[0][i] = p->extreme[1][i] = -1;
 	}
 	memset(p->child + (Size) old * p->width, 0xFF, sizeof(int32) * (Size) (cap - old) * p->width);
@@ -369,8 +373,18 @@ mlm_place_many(PG_FUNCTION_ARGS)
 		p.parent[i] = v.pparent ? v.pparent[i] : -1;
 	}
 	for (i = 0; i < v.n; i++)
-		if (p.parent[i] >= 0 && v.ppos[i] < width)
-			p.child[(Size) p.parent[i] * width + v.ppos[i]] = i;
+	{
+		if (p.parent[i] < 0)
+			continue;
+		/* a slot the method cannot see would make its answer wrong */
+		if (v.ppos[i] >= width)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("member " INT64_FORMAT " is at position %d, outside width %d",
+							v.ids[i], v.ppos[i], width),
+					 errhint("Place with the width the placement tree was built with.")));
+		p.child[(Size) p.parent[i] * width + v.ppos[i]] = i;
+	}
 	p.mask = 15;
 	while (p.mask + 1 < (uint64) (v.n + nnew) * 2)
 		p.mask = p.mask * 2 + 1;
@@ -470,6 +484,11 @@ mlm_place_many(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("member " INT64_FORMAT " is already placed", id)));
 		s = FindNode(&p, DatumGetInt64(sp_d[k]));
+		if (s < 0 && ids_null[k])
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("sponsor " INT64_FORMAT " is not in the tree",
+							DatumGetInt64(sp_d[k]))));
 		if (s < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -492,6 +511,7 @@ mlm_place_many(PG_FUNCTION_ARGS)
 		}
 		node = p.n++;
 		p.ids[node] = id;
+		p.anonymous[node] = ids_null[k];
 		if (!ids_null[k])
 			AddToHash(&p, node);
 		Link(&p, node, parent, pos);
@@ -499,7 +519,9 @@ mlm_place_many(PG_FUNCTION_ARGS)
 		vals[0] = Int64GetDatum(id);
 		nulls[0] = ids_null[k];
 		vals[1] = sp_d[k];
+		/* below an anonymous probe of this batch the parent has no id */
 		vals[2] = Int64GetDatum(p.ids[parent]);
+		nulls[2] = p.anonymous[parent];
 		vals[3] = Int32GetDatum(pos);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
 		CHECK_FOR_INTERRUPTS();
