@@ -76,9 +76,14 @@ IndexIds(const MlmTreeInput *in, IdIndex *ix)
 		{
 			int32	   *sl = &ix->slot[(uint64) in->ids[k] - (uint64) min];
 
-			if (*sl != -1)
+			/* -2 marks an id already reported, so each is named once */
+			if (*sl >= 0)
+			{
 				MlmIdListAdd(&dups, in->ids[k]);
-			*sl = k;
+				*sl = -2;
+			}
+			else if (*sl == -1)
+				*sl = k;
 		}
 		if (dups.count > 0)
 			DuplicateError(&dups);

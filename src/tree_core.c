@@ -124,7 +124,7 @@ MlmTreeProblemText(MlmTreeProblem p)
 		case MLM_TREE_BAD_PARENT:
 			return "sponsor index out of range";
 		case MLM_TREE_BAD_ORDER:
-			return "members are not in sponsor preorder";
+			return "members are not in canonical sponsor preorder";
 		case MLM_TREE_BAD_INDEX:
 			return "id index is not a sorted permutation";
 		case MLM_TREE_DUPLICATE_ID:
@@ -371,6 +371,7 @@ MlmTreeValidate(const void *data, size_t len, int32 *bad_index)
 		for (i = 0; i <= n; i++)
 		{
 			int32		p = (i < n) ? v.parent[i] : -1;
+			int32		prev = -1;	/* previous sibling of i, if any */
 
 			while (top > 0 && stack[top - 1] != p)
 			{
@@ -382,9 +383,17 @@ MlmTreeValidate(const void *data, size_t len, int32 *bad_index)
 					MLM_CORE_FREE(stack);
 					return MLM_TREE_BAD_ORDER;
 				}
+				prev = done;
 			}
 			if (i == n)
 				break;
+			/* canonical form: roots and siblings in ascending id order */
+			if (prev >= 0 && v.parent[prev] == p && v.ids[prev] >= v.ids[i])
+			{
+				*bad_index = i;
+				MLM_CORE_FREE(stack);
+				return MLM_TREE_BAD_ORDER;
+			}
 			if (p != -1 && top == 0)
 			{
 				*bad_index = i;
