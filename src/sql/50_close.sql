@@ -623,7 +623,7 @@ BEGIN
         cols := cols || ', m.placement_id::pg_catalog.int8 AS placement_id, m."position"::pg_catalog.int4 AS "position"';
     END IF;
     IF @extschema@._check_column(m_rel, 'members', 'active_status', 'bool', false) IS NOT NULL THEN
-        cols := cols || ', m.active_status';
+        cols := cols || ', m.active_status::pg_catalog.bool AS active_status';
     END IF;
     IF @extschema@._check_column(m_rel, 'members', 'joined', 'date', false) IS NOT NULL THEN
         cols := cols || ', m.joined::pg_catalog.date AS joined';
@@ -644,6 +644,12 @@ BEGIN
         cols := cols || ', v.rv::pg_catalog.numeric AS rv';
     END IF;
     ptyp := @extschema@._check_column(v_rel, 'volumes', src.period_column, 'period', true);
+    IF (ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)) <> (src.period_kind = 'label') THEN
+        RAISE EXCEPTION 'the period column "%" of % is now of type %, but source "%" was registered with a % period column',
+                        src.period_column, v_rel, ptyp, p_source,
+                        CASE WHEN src.period_kind = 'label' THEN 'text (label)' ELSE 'date' END
+            USING ERRCODE = '42804', HINT = 'register the source again with mlm.register_source(..., replace => true)';
+    END IF;
     IF src.period_kind = 'label' THEN
         cond := pg_catalog.format('v.%I OPERATOR(pg_catalog.=) %L::pg_catalog.text', src.period_column, p_label);
     ELSIF ptyp = 'date'::regtype THEN

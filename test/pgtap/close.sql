@@ -29,7 +29,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(148);
+SELECT plan(150);
 
 -- ---------------------------------------------------------------------------
 -- Inputs: the binary example as ERP tables
@@ -209,6 +209,14 @@ SELECT throws_ok($$SELECT mlm.close('close_bin', '', '2024-03-01', '2024-03-31',
                  '22023', 'the period label is empty', 'close: empty label');
 SELECT throws_ok($$SELECT mlm.close('close_bin', NULL, '2024-03-01', '2024-03-31', 'close_erp')$$,
                  '22004', NULL, 'close: null arguments');
+CREATE TABLE erp_t.tmpvol AS SELECT * FROM erp_t.volumes;
+SELECT mlm.register_source('close_tmp', 'erp_t.members', 'erp_t.tmpvol', 'period');
+ALTER TABLE erp_t.tmpvol DROP COLUMN cv;
+SELECT throws_ok($$SELECT mlm.close('close_bin', '2024-03', '2024-03-01', '2024-03-31', 'close_tmp')$$,
+                 '42703', 'the volumes relation erp_t.tmpvol has no column "cv"', 'close re-checks the columns of its source');
+DROP TABLE erp_t.tmpvol;
+SELECT throws_ok($$SELECT mlm.close('close_bin', '2024-03', '2024-03-01', '2024-03-31', 'close_tmp')$$,
+                 '42P01', 'relation erp_t.tmpvol of source "close_tmp" does not exist', 'close: a relation of the source was dropped');
 SELECT is(erp_t.written(), :written_before::bigint, 'failed closes write nothing');
 
 -- ---------------------------------------------------------------------------
