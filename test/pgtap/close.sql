@@ -29,7 +29,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(150);
+SELECT plan(152);
 
 -- ---------------------------------------------------------------------------
 -- Inputs: the binary example as ERP tables
@@ -375,6 +375,16 @@ SELECT mlm.close('close_bin', '2024-07', '2024-07-01', '2024-07-31', 'close_erp'
 SELECT lives_ok(format('SELECT mlm.discard_draft(%s)', :run5), 'a draft can be discarded');
 SELECT ok(NOT EXISTS (SELECT 1 FROM mlm.run WHERE run_id = :run5), 'the discarded draft is gone');
 SELECT is((SELECT count(*) FROM mlm.run_member WHERE run_id = :run5), 0::bigint, 'with its rows');
+
+-- An ERP without members yet: an empty run, not an error.
+CREATE TABLE erp_t.no_members (id bigint, sponsor_id bigint);
+CREATE TABLE erp_t.no_volumes (member_id bigint, pv numeric, cv numeric, period text);
+SELECT mlm.register_source('close_empty', 'erp_t.no_members', 'erp_t.no_volumes', 'period');
+SELECT mlm.add_plan_version('close_empty', '{"ranks": [{"name": "M"}], "bonuses": [{"name": "r", "type": "personal", "rate": 0.1}]}') \gset
+SELECT mlm.close('close_empty', '2031-01', '2031-01-01', '2031-01-31', 'close_empty') AS run_empty \gset
+SELECT results_eq(format('SELECT member_rows, volume_rows, total_paid, payout_rows FROM mlm.run WHERE run_id = %s', :run_empty),
+                  $$VALUES (0::bigint, 0::bigint, 0::numeric, 0::bigint)$$, 'a close of an empty network is an empty run');
+SELECT lives_ok(format('SELECT mlm.discard_draft(%s)', :run_empty), 'and can be discarded');
 
 -- A computation that fails (a volume row of a non-member, spec section 2)
 -- writes nothing.
