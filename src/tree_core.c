@@ -424,7 +424,8 @@ MlmTreeValidate(const void *data, size_t len, int32 *bad_index)
 			if (v.ids[k] == prev)
 			{
 				*bad_index = k;
-				return MLM_TREE_DUPLICATE_ID;
+				/* the same index twice is a broken index, not a duplicate */
+				return k == v.byid[i - 1] ? MLM_TREE_BAD_INDEX : MLM_TREE_DUPLICATE_ID;
 			}
 			if (v.ids[k] < prev)
 			{
