@@ -29,7 +29,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(152);
+SELECT plan(155);
 
 -- ---------------------------------------------------------------------------
 -- Inputs: the binary example as ERP tables
@@ -290,6 +290,11 @@ SELECT throws_ok($$SELECT mlm.close('close_bin', '2024-03', '2024-03-01', '2024-
                  're-running a finalized period is refused');
 SELECT throws_ok(format('SELECT mlm.discard_draft(%s)', :run1), '55000', NULL, 'a finalized run cannot be discarded');
 SELECT throws_ok($$SELECT mlm.finalize(-1)$$, '42704', 'run -1 does not exist', 'finalize: unknown run');
+SELECT throws_ok($$SELECT mlm.discard_draft(-1)$$, '42704', 'run -1 does not exist', 'discard_draft: unknown run');
+SELECT throws_ok($$SELECT * FROM mlm.preview('close_bin', '2024-03', '2024-03-01', '2024-03-31', 'nope')$$,
+                 '42704', 'unknown source "nope"', 'preview: unknown source');
+SELECT throws_ok($$SELECT * FROM mlm.preview('close_nope', '2024-03', '2024-03-01', '2024-03-31', 'close_erp')$$,
+                 '42704', 'unknown plan "close_nope"', 'preview: unknown plan');
 SELECT throws_ok($$SELECT mlm.finalize('close_bin', '1999-01')$$, '42704',
                  'period "1999-01" of plan "close_bin" has not been closed', 'finalize: unknown period');
 -- frozen rows, even for the table owner
