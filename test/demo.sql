@@ -4,7 +4,9 @@
 \set ON_ERROR_STOP on
 \pset footer off
 \timing off
+\o /dev/null
 SELECT setseed(0.42);
+\o
 
 \echo '=== 1. CREATE EXTENSION mlm'
 CREATE EXTENSION mlm;
@@ -112,7 +114,10 @@ SELECT * FROM mlm.validate_plan('{"ranks":[{"name":"Member"}],
 \echo '=== 5. The ERP registers where members and period volumes come from'
 CREATE VIEW period_volume AS
   SELECT member_id, sold_on, pv, cv FROM sale;
+\o /dev/null
 SELECT mlm.register_source('erp', 'distributor', 'period_volume', 'sold_on');
+\o
+SELECT source_name, members, volumes, period_column, period_kind FROM mlm.source;
 
 \echo ''
 \echo '=== 6. March: preview (writes nothing), then close as a draft'
@@ -120,7 +125,12 @@ SELECT kind, count(*) AS rows FROM mlm.preview('example', '2024-03', '2024-03-01
  GROUP BY kind ORDER BY kind;
 SELECT mlm.close('example', '2024-03', '2024-03-01', '2024-03-31', 'erp') AS march_run \gset
 \x on
-SELECT * FROM mlm.run WHERE run_id = :march_run;
+SELECT run_id, plan_name, plan_version, period_label, period_start, period_end, status,
+       source_name, attempt, member_rows, volume_rows, input_checksum, total_cv,
+       total_before_cap, cap_limit, cap_factor, total_paid, payout_rows,
+       member_result_rows, carry_out_rows, duration, run_by,
+       pg_size_pretty(pg_column_size(snapshot)::bigint) AS snapshot_kept
+  FROM mlm.run WHERE run_id = :march_run;
 \x off
 
 \echo '--- top earners of March per bonus'
