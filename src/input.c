@@ -269,16 +269,6 @@ ForEachRow(const char *sql, RowFn fn, void *arg)
 	SPI_freeplan(plan);
 }
 
-static inline uint64
-Mix(uint64 h)
-{
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64_C(0xc4ceb34fe1a85ec3);
-	h ^= h >> 33;
-	return h;
-}
 
 /* Member rows collected before the tree is built. */
 typedef struct MemberRows
@@ -373,7 +363,7 @@ MemberRow(void *arg, HeapTuple tup, TupleDesc desc)
 	m->status[r] = isnull ? true : DatumGetBool(d);
 	d = heap_getattr(tup, 6, desc, &isnull);
 	m->joined[r] = isnull ? MLM_NO_DATE : DatumGetDateADT(d);
-	m->hash += Mix((uint64) in->ids[r] * 31 + (in->parent_null[r] ? 7 : (uint64) in->parents[r]) +
+	m->hash += MlmMix64((uint64) in->ids[r] * 31 + (in->parent_null[r] ? 7 : (uint64) in->parents[r]) +
 				   ((uint64) m->status[r] << 40) + ((uint64) (uint32) m->joined[r] << 20) +
 				   (in->pparent_null[r] ? 0 : (uint64) in->pparents[r] * 131 + in->pos[r]));
 	in->n = r + 1;
@@ -430,7 +420,7 @@ IdMapBuild(IdMap *map, const int64 *ids, int32 n)
 		map->slots[r].row = -1;
 	for (r = 0; r < n; r++)
 	{
-		uint64		h = Mix((uint64) ids[r]) & map->mask;
+		uint64		h = MlmMix64((uint64) ids[r]) & map->mask;
 
 		while (map->slots[h].row != -1)
 			h = (h + 1) & map->mask;
@@ -450,7 +440,7 @@ IdMapFind(const IdMap *map, int64 id)
 
 		return off < map->range ? map->direct[off] : -1;
 	}
-	h = Mix((uint64) id) & map->mask;
+	h = MlmMix64((uint64) id) & map->mask;
 	while (map->slots[h].row != -1)
 	{
 		if (map->slots[h].id == id)
@@ -503,8 +493,8 @@ VolumeRow(void *arg, HeapTuple tup, TupleDesc desc)
 		cv = NumericDatumToVol(d, "cv", id);
 	vr->pv[i] = MlmDecAdd(vr->pv[i], pv);
 	vr->cv[i] = MlmDecAdd(vr->cv[i], cv);
-	vr->hash += Mix((uint64) id ^ Mix((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
-					Mix((uint64) cv * 3 + (uint64) (cv >> 64)));
+	vr->hash += MlmMix64((uint64) id ^ MlmMix64((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
+					MlmMix64((uint64) cv * 3 + (uint64) (cv >> 64)));
 }
 
 typedef struct CarryRows
@@ -552,7 +542,7 @@ CarryRow(void *arg, HeapTuple tup, TupleDesc desc)
 	net->carry_left[i] = isnull ? 0 : NumericDatumToVol(d, "carry_left", id);
 	d = heap_getattr(tup, 3, desc, &isnull);
 	net->carry_right[i] = isnull ? 0 : NumericDatumToVol(d, "carry_right", id);
-	cr->hash += Mix((uint64) id * 17 + (uint64) net->carry_left[i] * 5 + (uint64) net->carry_right[i]);
+	cr->hash += MlmMix64((uint64) id * 17 + (uint64) net->carry_left[i] * 5 + (uint64) net->carry_right[i]);
 }
 
 /* Check placement positions against the plan's width (spec section 2, 10). */
@@ -641,7 +631,7 @@ MlmLoadNetwork(const MlmSources *src)
 			row_to_index[i] = i;
 			if (net->v.pparent && net->v.pparent[i] >= 0)
 				mr.any_placement = true;
-			mr.hash += Mix((uint64) net->v.ids[i] * 31 + (uint64) net->v.parent[i]);
+			mr.hash += MlmMix64((uint64) net->v.ids[i] * 31 + (uint64) net->v.parent[i]);
 		}
 		IdMapBuild(&map, net->v.ids, net->n);
 	}
@@ -704,7 +694,7 @@ MlmLoadNetwork(const MlmSources *src)
 	pfree(vr.pv);
 	pfree(vr.cv);
 
-	net->input_hash = Mix(mr.hash) ^ Mix(vr.hash + 1);
+	net->input_hash = MlmMix64(mr.hash) ^ MlmMix64(vr.hash + 1);
 	if (csql)
 	{
 		CarryRows	cr;
@@ -729,7 +719,7 @@ MlmLoadNetwork(const MlmSources *src)
 					 errmsg("more than one carry row for a member"),
 					 MlmIdListDetail("Member ids", &cr.dups)));
 		pfree(cr.seen);
-		net->input_hash ^= Mix(cr.hash + 2);
+		net->input_hash ^= MlmMix64(cr.hash + 2);
 	}
 
 	SPI_finish();

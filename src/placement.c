@@ -72,18 +72,11 @@ typedef struct Placer
 	int32	   *new_size;		/* subtree size of placed nodes */
 } Placer;
 
-static inline uint64
-HashId(int64 id)
-{
-	uint64		h = (uint64) id * UINT64_C(0x9E3779B97F4A7C15);
-
-	return h ^ (h >> 29);
-}
 
 static int32
 FindNode(Placer *p, int64 id)
 {
-	uint64		h = HashId(id) & p->mask;
+	uint64		h = MlmMix64((uint64) id) & p->mask;
 
 	while (p->hash[h] != -1)
 	{
@@ -97,7 +90,7 @@ FindNode(Placer *p, int64 id)
 static void
 AddToHash(Placer *p, int32 node)
 {
-	uint64		h = HashId(p->ids[node]) & p->mask;
+	uint64		h = MlmMix64((uint64) p->ids[node]) & p->mask;
 
 	while (p->hash[h] != -1)
 		h = (h + 1) & p->mask;

@@ -25,13 +25,6 @@
 /* lookups after which a call site builds its hash table / depth array */
 #define MLM_HOT_LOOKUPS 64
 
-static inline uint64
-HashId(int64 id)
-{
-	uint64		h = (uint64) id * UINT64_C(0x9E3779B97F4A7C15);
-
-	return h ^ (h >> 31);
-}
 
 /* Binary search of the byid index; -1 when absent. */
 int32
@@ -69,7 +62,7 @@ BuildHash(MlmTree *t)
 	t->hash_mask = size - 1;
 	for (i = 0; i < t->v.n; i++)
 	{
-		uint64		h = HashId(t->v.ids[i]) & t->hash_mask;
+		uint64		h = MlmMix64((uint64) t->v.ids[i]) & t->hash_mask;
 
 		while (t->hash[h] != -1)
 			h = (h + 1) & t->hash_mask;
@@ -87,7 +80,7 @@ MlmTreeFind(MlmTree *t, int64 id)
 		BuildHash(t);
 	if (t->hash)
 	{
-		uint64		h = HashId(id) & t->hash_mask;
+		uint64		h = MlmMix64((uint64) id) & t->hash_mask;
 		int32		i;
 
 		while ((i = t->hash[h]) != -1)

@@ -73,18 +73,6 @@ MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h)
 	}
 }
 
-/* A 64-bit finalizer (murmur3's): every input bit affects every output bit. */
-static inline uint64
-Mix64(uint64 x)
-{
-	x ^= x >> 33;
-	x *= UINT64_C(0xff51afd7ed558ccd);
-	x ^= x >> 33;
-	x *= UINT64_C(0xc4ceb34fe1a85ec3);
-	x ^= x >> 33;
-	return x;
-}
-
 /*
  * Order-dependent hash of the member arrays, used as the cache key of
  * values that are not stored out of line; not cryptographic.
@@ -92,18 +80,18 @@ Mix64(uint64 x)
 uint64
 MlmTreeChecksum(const MlmTreeView *v)
 {
-	uint64		h = Mix64((uint64) v->n ^ UINT64_C(0x6d6c6d2e74726565));
+	uint64		h = MlmMix64((uint64) v->n ^ UINT64_C(0x6d6c6d2e74726565));
 	int32		i;
 
 	for (i = 0; i < v->n; i++)
 	{
-		uint64		x = Mix64((uint64) v->ids[i]) ^
-			Mix64(((uint64) (uint32) v->parent[i] << 1) | 1);
+		uint64		x = MlmMix64((uint64) v->ids[i]) ^
+			MlmMix64(((uint64) (uint32) v->parent[i] << 1) | 1);
 
 		if (v->pparent)
-			x ^= Mix64(((uint64) (uint32) v->pparent[i] << 32) ^
+			x ^= MlmMix64(((uint64) (uint32) v->pparent[i] << 32) ^
 					   (uint64) (uint32) v->ppos[i] ^ UINT64_C(0x9e3779b97f4a7c15));
-		h = Mix64(h ^ x) + (uint64) i;
+		h = MlmMix64(h ^ x) + (uint64) i;
 		if ((i & 0xFFFF) == 0)
 			MLM_CHECK_INTERRUPTS();
 	}

@@ -88,6 +88,19 @@ typedef enum MlmTreeProblem
 	MLM_TREE_BAD_CHECKSUM
 } MlmTreeProblem;
 
+/* A 64-bit finalizer (murmur3's): every input bit affects every output
+ * bit.  Used for the snapshot checksum and every id hash table. */
+static inline uint64
+MlmMix64(uint64 x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	x *= UINT64_C(0xc4ceb34fe1a85ec3);
+	x ^= x >> 33;
+	return x;
+}
+
 extern size_t MlmTreeBytes(int32 n, bool placement);
 extern uint64 MlmTreeChecksum(const MlmTreeView *v);
 extern void MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h);

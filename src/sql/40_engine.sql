@@ -2,17 +2,22 @@
 -- Commission engine: one period, computed from the caller's relations
 -- ---------------------------------------------------------------------------
 
+-- One row of a period's results; which columns are set depends on kind.
+CREATE TYPE @extschema@.period_result AS (
+    kind pg_catalog.text, member_id pg_catalog.int8, bonus pg_catalog.text,
+    source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric,
+    rate pg_catalog.numeric, amount pg_catalog.numeric, pv pg_catalog.numeric,
+    gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text,
+    carry_left pg_catalog.numeric, carry_right pg_catalog.numeric);
+COMMENT ON TYPE @extschema@.period_result IS
+    'a row of mlm.compute: kind payout, member, line, carry or total; see the README for the columns of each kind';
+
 CREATE FUNCTION @extschema@.compute(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date,
     carry pg_catalog.regclass DEFAULT NULL, with_lines pg_catalog.bool DEFAULT false,
-    kinds pg_catalog.text DEFAULT NULL,
-    OUT kind pg_catalog.text, OUT member_id pg_catalog.int8, OUT bonus pg_catalog.text,
-    OUT source_id pg_catalog.int8, OUT level pg_catalog.int4, OUT base pg_catalog.numeric,
-    OUT rate pg_catalog.numeric, OUT amount pg_catalog.numeric, OUT pv pg_catalog.numeric,
-    OUT gv pg_catalog.numeric, OUT active pg_catalog.bool, OUT rank pg_catalog.text,
-    OUT carry_left pg_catalog.numeric, OUT carry_right pg_catalog.numeric)
-    RETURNS SETOF record
+    kinds pg_catalog.text DEFAULT NULL)
+    RETURNS SETOF @extschema@.period_result
     AS 'MODULE_PATHNAME', 'mlm_compute' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text) IS
     'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted';
@@ -104,13 +109,8 @@ CREATE FUNCTION @extschema@.compute_snapshot(
     plan pg_catalog.jsonb, network @extschema@.tree, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date,
     carry pg_catalog.regclass DEFAULT NULL, with_lines pg_catalog.bool DEFAULT false,
-    kinds pg_catalog.text DEFAULT NULL,
-    OUT kind pg_catalog.text, OUT member_id pg_catalog.int8, OUT bonus pg_catalog.text,
-    OUT source_id pg_catalog.int8, OUT level pg_catalog.int4, OUT base pg_catalog.numeric,
-    OUT rate pg_catalog.numeric, OUT amount pg_catalog.numeric, OUT pv pg_catalog.numeric,
-    OUT gv pg_catalog.numeric, OUT active pg_catalog.bool, OUT rank pg_catalog.text,
-    OUT carry_left pg_catalog.numeric, OUT carry_right pg_catalog.numeric)
-    RETURNS SETOF record
+    kinds pg_catalog.text DEFAULT NULL)
+    RETURNS SETOF @extschema@.period_result
     AS 'MODULE_PATHNAME', 'mlm_compute_snapshot' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.compute_snapshot(pg_catalog.jsonb, @extschema@.tree, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text) IS
     'mlm.compute with the members of an mlm.tree snapshot (all active_status true, no joined dates)';

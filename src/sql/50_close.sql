@@ -948,9 +948,7 @@ COMMENT ON FUNCTION @extschema@._carry_source_run(text, date) IS
 CREATE FUNCTION @extschema@.preview(
     plan_name text, period_label text, period_start date, period_end date, source text,
     with_lines boolean DEFAULT false, plan_version integer DEFAULT NULL)
-RETURNS TABLE (kind text, member_id bigint, bonus text, source_id bigint, level integer,
-               base numeric, rate numeric, amount numeric, pv numeric, gv numeric,
-               active boolean, rank text, carry_left numeric, carry_right numeric)
+RETURNS SETOF @extschema@.period_result
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -962,9 +960,7 @@ BEGIN
     plv := @extschema@._plan_version($1, $7);
     inp := @extschema@._period_inputs($5, $2, $3, $4, @extschema@._carry_source_run($1, $3));
     RETURN QUERY
-    SELECT c.kind, c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount,
-           c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right
-      FROM @extschema@.compute(plv.definition, inp.members, inp.volumes, $3, $4, inp.carry, $6) c;
+    SELECT c.* FROM @extschema@.compute(plv.definition, inp.members, inp.volumes, $3, $4, inp.carry, $6) c;
     PERFORM @extschema@._drop_views(inp.views);
 END
 $$;
