@@ -326,51 +326,26 @@ BuildPlacement(const MlmTreeInput *in, const IdIndex *ix,
 }
 
 /*
- * Build the snapshot.  The preorder positions are computed without a
- * depth-first walk: a breadth-first order over the children lists gives
- * subtree sizes bottom-up, then each child's position is its parent's plus
- * one plus the sizes of its earlier siblings.  Every pass is a sequential
- * scan with independent random accesses, which the CPU overlaps, instead
- * of a pointer chase per member.
+ * Preorder positions and subtree sizes (by input row) in the general case:
+ * a breadth-first order over the children lists gives subtree sizes
+ * bottom-up, then each child's position is its parent's plus one plus the
+ * sizes of its earlier siblings.  Every pass is a sequential scan with
+ * independent random accesses, which the CPU overlaps, instead of a pointer
+ * chase per member.  Rows that no root reaches raise the cycle error.
  */
-MlmTreeHeader *
-MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
+static void
+BreadthFirstOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent_row,
+				  int32 *pre, int32 *size, int32 *nroots_out)
 {
-	int32		n;
-	IdIndex		ix;
-	int32	   *rows;
-	int32	   *parent_row;
+	int32		n = (int32) in->n;
 	int32	   *start;
 	int32	   *list;
-	int32	   *pre;
 	int32	   *queue;
-	int32	   *size;
 	int32		qlen = 0;
+	int32		nroots;
+	int32		next_root_pos = 0;
 	int32		k,
 				r;
-	int32		nroots = 0;
-	int32		next_root_pos = 0;
-	size_t		bytes;
-	MlmTreeHeader *hdr;
-	MlmTreeView v;
-
-	if (in->n > MLM_TREE_MAX_MEMBERS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("tree of " INT64_FORMAT " members is too large", in->n),
-				 errdetail("A tree holds at most %d members so that it stays below the 1 GB value limit.",
-						   MLM_TREE_MAX_MEMBERS)));
-	n = (int32) in->n;
-	bytes = MlmTreeBytes(n, in->has_placement);
-	if (bytes == 0 || bytes > MLM_MAX_VARLENA)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("tree of %d members is too large", n)));
-
-	IndexIds(in, &ix);
-	rows = ix.rows;
-	parent_row = ResolveParents(in, &ix, in->parents, in->parent_null,
-								"sponsor_id");
 
 	/* children of every row in id order (CSR); roots first in the queue */
 	start = MlmAllocArrayZero((Size) n + 2, sizeof(int32));
@@ -393,6 +368,7 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	}
 	/* now start[p] .. start[p + 1] is the child list of p, in id order */
 	nroots = qlen;
+	*nroots_out = nroots;
 
 	/* breadth-first order: parents before children */
 	for (k = 0; k < qlen; k++)
@@ -405,7 +381,6 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 		if ((k & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	pre = MlmAllocArray(Max(n, 1), sizeof(int32));
 	if (qlen < n)
 	{
 		/* rows no root reaches lie on or hang below a cycle */
@@ -419,7 +394,6 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	}
 
 	/* subtree sizes bottom-up */
-	size = MlmAllocArray(Max(n, 1), sizeof(int32));
 	for (r = 0; r < n; r++)
 		size[r] = 1;
 	for (k = n - 1; k >= nroots; k--)
@@ -456,6 +430,130 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	pfree(queue);
 	pfree(list);
 	pfree(start);
+}
+
+/*
+ * The fast path for the common case where every sponsor has a smaller id
+ * than its recruits (ERP serial ids): id order is then already parents
+ * first, so sizes are one backward pass and positions one forward pass in
+ * id order, with no children lists.  Returns false (and computes nothing)
+ * when some sponsor's id is not smaller.
+ */
+static bool
+AscendingOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent_row,
+			   int32 *pre, int32 *size, int32 *nroots_out)
+{
+	int32		n = (int32) in->n;
+	int32	   *rank_of_row = MlmAllocArray(Max(n, 1), sizeof(int32));
+	int32	   *rparent = MlmAllocArray(Max(n, 1), sizeof(int32));
+	int32	   *rsize;
+	int32	   *rpre;
+	int32	   *cursor;
+	int32		next_root_pos = 0;
+	int32		nroots = 0;
+	int32		k;
+
+	for (k = 0; k < n; k++)
+		rank_of_row[rows[k]] = k;
+	for (k = 0; k < n; k++)
+	{
+		int32		pr = parent_row[rows[k]];
+		int32		rp = pr >= 0 ? rank_of_row[pr] : -1;
+
+		if (rp >= k)
+		{
+			pfree(rank_of_row);
+			pfree(rparent);
+			return false;
+		}
+		rparent[k] = rp;
+	}
+	pfree(rank_of_row);
+
+	rsize = MlmAllocArray(Max(n, 1), sizeof(int32));
+	for (k = 0; k < n; k++)
+		rsize[k] = 1;
+	for (k = n - 1; k >= 0; k--)
+		if (rparent[k] >= 0)
+			rsize[rparent[k]] += rsize[k];
+	CHECK_FOR_INTERRUPTS();
+
+	/* cursor[p]: where the next child of p goes (children come by id) */
+	rpre = MlmAllocArray(Max(n, 1), sizeof(int32));
+	cursor = MlmAllocArray(Max(n, 1), sizeof(int32));
+	for (k = 0; k < n; k++)
+	{
+		int32		rp = rparent[k];
+
+		if (rp < 0)
+		{
+			rpre[k] = next_root_pos;
+			next_root_pos += rsize[k];
+			nroots++;
+		}
+		else
+		{
+			rpre[k] = cursor[rp];
+			cursor[rp] += rsize[k];
+		}
+		cursor[k] = rpre[k] + 1;
+	}
+	for (k = 0; k < n; k++)
+	{
+		pre[rows[k]] = rpre[k];
+		size[rows[k]] = rsize[k];
+	}
+	pfree(rparent);
+	pfree(rsize);
+	pfree(rpre);
+	pfree(cursor);
+	*nroots_out = nroots;
+	return true;
+}
+
+/*
+ * Build the snapshot: index the ids, resolve sponsors, compute preorder
+ * positions (AscendingOrder, else BreadthFirstOrder), then lay out the
+ * arrays and the placement tree.
+ */
+MlmTreeHeader *
+MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
+{
+	int32		n;
+	IdIndex		ix;
+	int32	   *rows;
+	int32	   *parent_row;
+	int32	   *pre;
+	int32	   *size;
+	int32		k,
+				r;
+	int32		nroots = 0;
+	size_t		bytes;
+	MlmTreeHeader *hdr;
+	MlmTreeView v;
+
+	if (in->n > MLM_TREE_MAX_MEMBERS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("tree of " INT64_FORMAT " members is too large", in->n),
+				 errdetail("A tree holds at most %d members so that it stays below the 1 GB value limit.",
+						   MLM_TREE_MAX_MEMBERS)));
+	n = (int32) in->n;
+	bytes = MlmTreeBytes(n, in->has_placement);
+	if (bytes == 0 || bytes > MLM_MAX_VARLENA)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("tree of %d members is too large", n)));
+
+	IndexIds(in, &ix);
+	rows = ix.rows;
+	parent_row = ResolveParents(in, &ix, in->parents, in->parent_null,
+								"sponsor_id");
+
+	pre = MlmAllocArray(Max(n, 1), sizeof(int32));
+	size = MlmAllocArray(Max(n, 1), sizeof(int32));
+	if (!AscendingOrder(in, rows, parent_row, pre, size, &nroots))
+		BreadthFirstOrder(in, rows, parent_row, pre, size, &nroots);
 
 	hdr = (MlmTreeHeader *) MemoryContextAllocHuge(CurrentMemoryContext, bytes);
 	memset(hdr, 0, sizeof(MlmTreeHeader));
