@@ -152,9 +152,12 @@ SELECT pg_temp.load(pg_temp.pay(1, 0, 3, 1, '{1,2,3}', '{-1,0,0}', '{3,1,1}', '{
 -- an index repeated: not a permutation (the ids themselves are distinct)
 SELECT pg_temp.load(pg_temp.pay(1, 0, 3, 1, '{1,2,3}', '{-1,0,0}', '{3,1,1}', '{0,1,1}'), :'binfile', false);
 SELECT pg_temp.load(pg_temp.pay(1, 0, 3, 1, '{1,2,3}', '{-1,0,0}', '{3,1,1}', '{2,2,2}'), :'binfile', false);
--- duplicate ids
+-- duplicate ids: siblings (or roots) with equal ids are out of order ...
 SELECT pg_temp.load(pg_temp.pay(1, 0, 3, 1, '{1,2,2}', '{-1,0,0}', '{3,1,1}', '{0,1,2}'), :'binfile');
 SELECT pg_temp.load(pg_temp.pay(1, 0, 3, 3, '{7,7,7}', '{-1,-1,-1}', '{1,1,1}', '{0,1,2}'), :'binfile');
+-- ... elsewhere in the tree the id index finds them
+SELECT pg_temp.load(pg_temp.pay(1, 0, 3, 1, '{1,2,2}', '{-1,0,1}', '{3,2,1}', '{0,1,2}'), :'binfile');
+SELECT pg_temp.load(pg_temp.pay(1, 0, 3, 1, '{7,1,7}', '{-1,0,1}', '{3,2,1}', '{1,0,2}'), :'binfile');
 
 --
 -- Placement arrays
