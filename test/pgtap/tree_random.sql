@@ -6,7 +6,9 @@
 -- members), chain, star, forest (several roots), sparse ids
 -- (g * 7919 + random offset, odd ones negated: the sorted-index build path),
 -- gapped ids (dense build path with holes and negatives), extremes (ids at
--- both ends of bigint), and a single member.
+-- both ends of bigint), shuffled (dense ids in random order: sponsors'
+-- ids are not below their recruits'), reverse (every sponsor's id above its
+-- recruits'), and a single member.
 BEGIN;
 SET LOCAL client_min_messages = warning;
 -- the function-heavy queries look expensive to the planner: no JIT
@@ -33,8 +35,13 @@ BEGIN
             ELSE r
         END;
     END LOOP;
+    IF s = 'shuffled' THEN
+        ids := ARRAY(SELECT k::bigint FROM generate_series(1, n) k ORDER BY random());
+    END IF;
     FOR g IN 1..n LOOP
         ids[g] := CASE s
+            WHEN 'shuffled' THEN ids[g]
+            WHEN 'reverse' THEN n + 1 - g
             WHEN 'sparse' THEN (g * 7919::bigint + floor(random() * 7919)::bigint) * CASE WHEN g % 2 = 1 THEN -1 ELSE 1 END
             WHEN 'gapped' THEN 2 * g - 3001
             WHEN 'extremes' THEN CASE g WHEN 1 THEN -9223372036854775808 WHEN 2 THEN 9223372036854775807
@@ -51,6 +58,7 @@ BEGIN
             pg_temp.gen('deep', 800), pg_temp.gen('chain', 400), pg_temp.gen('star', 1500),
             pg_temp.gen('forest', 3000), pg_temp.gen('sparse', 3000),
             pg_temp.gen('gapped', 3000), pg_temp.gen('extremes', 300),
+            pg_temp.gen('shuffled', 3000), pg_temp.gen('reverse', 2000),
             pg_temp.gen('single', 1);
 END
 $$;
@@ -97,7 +105,7 @@ FROM m, LATERAL (VALUES (m.id + 1), (m.id - 1)) x(id)
 WHERE m.id > -9223372036854775807 AND m.id < 9223372036854775806
   AND NOT EXISTS (SELECT 1 FROM m m2 WHERE m2.shape = m.shape AND m2.id = x.id);
 
-SELECT plan(10 * 22 + 6);
+SELECT plan(12 * 22 + 6);
 
 -- sanity of the generated data
 SELECT is((SELECT count(*) FROM ref), (SELECT count(*) FROM m), 'the CTE reaches every generated member');
@@ -221,7 +229,7 @@ $$;
 
 SELECT pg_temp.check_shape(s)
 FROM unnest(ARRAY['random', 'preferential', 'deep', 'chain', 'star', 'forest',
-                  'sparse', 'gapped', 'extremes', 'single']) s;
+                  'sparse', 'gapped', 'extremes', 'shuffled', 'reverse', 'single']) s;
 
 -- the shapes are what they claim to be
 SELECT ok((SELECT (mlm.stats(t)).widest_frontline FROM snap WHERE shape = 'preferential')
