@@ -93,6 +93,12 @@ SELECT p.* FROM tb, mlm.place_many(t, ARRAY[20, 21], ARRAY[2, 2], 'weaker_leg', 
 -- of the batch see it.  On tree B, spillover from 1: probe (3,1), then
 -- member 30: 1,2,3 full, 4 is the first with room -> (4,0)
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[NULL, 30]::bigint[], ARRAY[1, 1]::bigint[], 'spillover', 2) p;
+-- three probes by weaker leg (where would the next three go?):
+--   probe 1: left {2,4,5} 3 vs right {3,6} 2 -> right -> (3,1)
+--   probe 2: 3 vs 3 -> tie, left -> extreme_left 1,2,4 -> (4,0)
+--   probe 3: 4 vs 3 -> right -> extreme_right 1,3,probe 1: below a probe,
+--   so the placement_id is null (the probe has no id) -> (<null>,1)
+SELECT p.* FROM tb, mlm.place_many(t, ARRAY[NULL, NULL, NULL]::bigint[], ARRAY[1, 1, 1]::bigint[], 'weaker_leg', 2) p;
 -- a member without placement (9) is a placement root of its own
 SELECT * FROM mlm.place('{1:::,2:1:1:0,9:1::}'::mlm.tree, 9, 'spillover', 2);
 -- a snapshot built without placement: each sponsor starts its own tree
@@ -103,6 +109,8 @@ SELECT * FROM mlm.place_many('{0:::,-1:0:0:0}'::mlm.tree, ARRAY[-2, -3], ARRAY[0
 -- Errors
 --
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[10], ARRAY[99]) p;
+-- the same for mlm.place: its member is anonymous
+SELECT p.* FROM tb, mlm.place(t, 99) p;
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[5], ARRAY[1]) p;
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[10, 10], ARRAY[1, 1]) p;
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[10, 11], ARRAY[1]) p;
@@ -112,3 +120,9 @@ SELECT p.* FROM tb, mlm.place(t, 1, 'spillover', 0) p;
 SELECT p.* FROM tb, mlm.place(t, 1, 'spillover', 21) p;
 SELECT p.* FROM tb, mlm.place(t, 1, 'extreme_left', 3) p;
 SELECT p.* FROM tb, mlm.place(t, 1, 'weaker_leg', 2, 'volume') p;
+-- a snapshot with positions beyond the width asked is an error: on tree
+-- M (width 3) members 4 and 7 sit at position 2; a binary method, even
+-- from the leaf 4, names one of them
+SELECT p.* FROM tm, mlm.place(t, 4, 'weaker_leg') p;
+-- spillover asked with width 2 on the same tree
+SELECT p.* FROM tm, mlm.place(t, 1, 'spillover', 2) p;
