@@ -6,11 +6,23 @@
 
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "mlm.h"
+#include "tree.h"
 
 PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Module load: settings. */
+void
+_PG_init(void)
+{
+	MlmTreeCacheInit();
+	MarkGUCPrefixReserved("mlm");
+}
 
 /* errdetail naming at most the first ids and how many more there are. */
 int

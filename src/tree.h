@@ -8,6 +8,7 @@
 
 #include "postgres.h"
 #include "fmgr.h"
+#include "lib/ilist.h"
 
 #include "tree_core.h"
 
@@ -35,30 +36,43 @@ extern MlmTreeHeader *MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 #define DatumGetMlmTreeP(X) ((MlmTreeHeader *) PG_DETOAST_DATUM(X))
 
 /*
- * A decoded snapshot cached in fn_extra, keyed on the datum (the TOAST
- * pointer for stored values, the checksum otherwise).  Derived arrays are
- * computed lazily, once, when a call site proves to be called many times.
+ * A decoded snapshot with lazily built lookup structures.  Call sites hold
+ * it through fn_extra; stored (out-of-line) values are also kept in a
+ * backend-wide cache across queries, bounded by mlm.snapshot_cache_size.
  */
 typedef struct MlmTree
 {
-	MemoryContext cxt;			/* owns everything below */
-	/* key */
+	MemoryContext cxt;			/* owns the value and the derived arrays */
+	/* identity */
 	bool		key_external;
-	char		key_toast[32];
+	char		key_toast[32];	/* the TOAST pointer of a stored value */
 	int			key_toast_len;
+	Oid			toastrelid;
+	Oid			valueid;
 	uint64		key_checksum;
 	int32		key_n;
 	Size		key_len;
 	/* value */
 	MlmTreeHeader *hdr;
 	MlmTreeView v;
-	int64		lookups;		/* id lookups served, to decide on a hash */
-	int32	   *hash;			/* open addressing, preorder index or -1 */
-	uint64		hash_mask;
+	int64		lookups;		/* id lookups served, to decide on an index */
+	/* id -> preorder index: a direct table for dense ids, else hashing */
+	int32	   *direct;
+	int64		direct_min;
+	uint64		direct_range;
+	struct MlmIdSlot *slots;
+	uint64		slot_mask;
 	int32	   *depth;			/* depth per preorder index, lazily */
 	int32	   *child_start;	/* CSR of children, lazily (n + 1) */
 	int32	   *child_list;
+	/* sharing */
+	int			refcount;		/* call sites using it */
+	bool		cached;			/* in the backend cache */
+	uint64		last_use;
+	dlist_node	node;
 } MlmTree;
+
+extern void MlmTreeCacheInit(void);
 
 /* The tree of argument argno, decoded once per call site and datum. */
 extern MlmTree *MlmTreeFromArg(FunctionCallInfo fcinfo, int argno);

@@ -1,30 +1,71 @@
 /*
  * tree_cache.c
- *	  Decode an mlm.tree argument once per call site and keep it in
- *	  fn_extra, so that a per-row query over a stored snapshot reads and
- *	  detoasts it once, not once per row.
+ *	  Decode an mlm.tree argument once and keep it, so that per-row calls
+ *	  and repeated one-shot queries over a stored snapshot do not detoast
+ *	  and re-index it each time.
  *
- * The key is the TOAST pointer when the value is stored out of line (same
- * pointer = same immutable value); otherwise the member count, length and
- * 64-bit content hash from the header, and the bytes themselves for values
- * up to 64 kB.  Lookups start as binary searches over the id
- * index; when a call site proves busy, a hash table and a depth array are
- * built once so each later call costs O(1).
+ * Two levels:
+ *	- per call site (fn_extra): the tree of the last call; a stored value
+ *	  is recognised by its TOAST pointer (same pointer = same immutable
+ *	  value), an in-memory value by length, member count and content hash
+ *	  plus either the same address or equal bytes;
+ *	- per backend: stored values, keyed by (toast relation, value id) and
+ *	  checked against the header slice of the value (length, member count,
+ *	  content hash) before reuse, kept in LRU order up to
+ *	  mlm.snapshot_cache_size.  A call site pins the tree it uses; the pin is
+ *	  dropped by a reset callback on the call site's memory context, so an
+ *	  entry is never freed while a query still points at it.
+ *
+ * Lookups start as binary searches over the id index; once a tree proves
+ * busy it gets a direct id table (dense ids) or an open-addressing hash
+ * with the ids in the slots, and a depth array, so each call is O(1).
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "access/detoast.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 
 #include "mlm.h"
 #include "tree.h"
 
-/* in-memory values up to this size are compared bytewise, not by hash */
-#define MLM_CACHE_MEMCMP_LIMIT 65536
-
-/* lookups after which a call site builds its hash table / depth array */
+/* lookups after which a tree builds its id index and depth array */
 #define MLM_HOT_LOOKUPS 64
 
+typedef struct MlmIdSlot
+{
+	int64		id;
+	int32		index;			/* -1 = empty */
+} MlmIdSlot;
+
+/* What fn_extra holds: the tree in use and the callback that unpins it. */
+typedef struct MlmTreeRef
+{
+	MlmTree    *tree;
+	const void *last_ptr;		/* address of the in-memory value last seen */
+	MemoryContextCallback cb;
+} MlmTreeRef;
+
+static int	snapshot_cache_kb = 65536;
+static MemoryContext cache_cxt = NULL;
+static dlist_head cache_list = DLIST_STATIC_INIT(cache_list);
+static uint64 use_clock = 0;
+
+/* Register the mlm.snapshot_cache_size setting (from _PG_init). */
+void
+MlmTreeCacheInit(void)
+{
+	DefineCustomIntVariable("mlm.snapshot_cache_size",
+							"Memory per backend for decoded mlm.tree values kept across queries.",
+							"Stored snapshots used by one query are reused by the next ones "
+							"without reading them again; 0 disables the cache.",
+							&snapshot_cache_kb,
+							65536, 0, INT_MAX / 2,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+}
 
 /* Binary search of the byid index; -1 when absent. */
 int32
@@ -48,27 +89,50 @@ MlmTreeViewFind(const MlmTreeView *v, int64 id)
 	return -1;
 }
 
+/*
+ * Build the O(1) id index: a direct table when the ids span at most three
+ * times the member count (one memory access a lookup), else a hash table
+ * that keeps the id in the slot (also one).
+ */
 static void
-BuildHash(MlmTree *t)
+BuildIdIndex(MlmTree *t)
 {
-	uint64		size = 16;
+	int32		n = t->v.n;
 	int32		i;
+	int64		min = t->v.ids[t->v.byid[0]];
+	int64		max = t->v.ids[t->v.byid[n - 1]];
 	MemoryContext old = MemoryContextSwitchTo(t->cxt);
 
-	while (size < (uint64) t->v.n * 2)
-		size <<= 1;
-	t->hash = MlmAllocArray(size, sizeof(int32));
-	memset(t->hash, 0xFF, size * sizeof(int32));
-	t->hash_mask = size - 1;
-	for (i = 0; i < t->v.n; i++)
+	if ((uint64) max - (uint64) min < (uint64) n * 3)
 	{
-		uint64		h = MlmMix64((uint64) t->v.ids[i]) & t->hash_mask;
+		t->direct_min = min;
+		t->direct_range = (uint64) max - (uint64) min + 1;
+		t->direct = MlmAllocArray(t->direct_range, sizeof(int32));
+		memset(t->direct, 0xFF, t->direct_range * sizeof(int32));
+		for (i = 0; i < n; i++)
+			t->direct[(uint64) t->v.ids[i] - (uint64) min] = i;
+	}
+	else
+	{
+		uint64		size = 16;
 
-		while (t->hash[h] != -1)
-			h = (h + 1) & t->hash_mask;
-		t->hash[h] = i;
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		while (size < (uint64) n * 2)
+			size <<= 1;
+		t->slots = MlmAllocArray(size, sizeof(MlmIdSlot));
+		for (i = 0; i < (int64) size; i++)
+			t->slots[i].index = -1;
+		t->slot_mask = size - 1;
+		for (i = 0; i < n; i++)
+		{
+			uint64		h = MlmMix64((uint64) t->v.ids[i]) & t->slot_mask;
+
+			while (t->slots[h].index != -1)
+				h = (h + 1) & t->slot_mask;
+			t->slots[h].id = t->v.ids[i];
+			t->slots[h].index = i;
+			if ((i & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
 	}
 	MemoryContextSwitchTo(old);
 }
@@ -76,22 +140,30 @@ BuildHash(MlmTree *t)
 int32
 MlmTreeFind(MlmTree *t, int64 id)
 {
-	if (t->hash == NULL && ++t->lookups > MLM_HOT_LOOKUPS && t->v.n > 256)
-		BuildHash(t);
-	if (t->hash)
+	if (t->direct == NULL && t->slots == NULL)
 	{
-		uint64		h = MlmMix64((uint64) id) & t->hash_mask;
-		int32		i;
+		if (++t->lookups <= MLM_HOT_LOOKUPS || t->v.n <= 256)
+			return MlmTreeViewFind(&t->v, id);
+		BuildIdIndex(t);
+	}
+	if (t->direct)
+	{
+		uint64		off = (uint64) id - (uint64) t->direct_min;
 
-		while ((i = t->hash[h]) != -1)
+		return off < t->direct_range ? t->direct[off] : -1;
+	}
+	else
+	{
+		uint64		h = MlmMix64((uint64) id) & t->slot_mask;
+
+		while (t->slots[h].index != -1)
 		{
-			if (t->v.ids[i] == id)
-				return i;
-			h = (h + 1) & t->hash_mask;
+			if (t->slots[h].id == id)
+				return t->slots[h].index;
+			h = (h + 1) & t->slot_mask;
 		}
 		return -1;
 	}
-	return MlmTreeViewFind(&t->v, id);
 }
 
 void
@@ -156,79 +228,215 @@ MlmTreeEnsureChildren(MlmTree *t)
 	pfree(fill);
 }
 
-/* Is the cached entry the same value as this raw datum? */
-static bool
-KeyMatches(MlmTree *t, struct varlena *raw, MlmTreeHeader *hdr_if_inline)
+/* A new tree holding a copy of (or the detoasted) value, in its own context. */
+static MlmTree *
+NewTree(struct varlena *raw, MlmTreeHeader *inline_hdr)
 {
-	if (VARATT_IS_EXTERNAL_ONDISK(raw))
-		return t->key_external &&
-			t->key_toast_len == (int) VARSIZE_EXTERNAL(raw) &&
-			memcmp(t->key_toast, raw, t->key_toast_len) == 0;
-	if (t->key_external || hdr_if_inline == NULL)
+	MemoryContext cxt;
+	MemoryContext old;
+	MlmTree    *t;
+
+	if (cache_cxt == NULL)
+		cache_cxt = AllocSetContextCreate(TopMemoryContext, "mlm tree cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	cxt = AllocSetContextCreate(cache_cxt, "mlm tree", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	t = palloc0(sizeof(MlmTree));
+	t->cxt = cxt;
+	if (inline_hdr == NULL)
+	{
+		struct varatt_external ext;
+
+		t->key_external = true;
+		t->key_toast_len = (int) VARSIZE_EXTERNAL(raw);
+		Assert(t->key_toast_len <= (int) sizeof(t->key_toast));
+		memcpy(t->key_toast, raw, t->key_toast_len);
+		VARATT_EXTERNAL_GET_POINTER(ext, raw);
+		t->toastrelid = ext.va_toastrelid;
+		t->valueid = ext.va_valueid;
+		t->hdr = (MlmTreeHeader *) detoast_attr(raw);
+	}
+	else
+	{
+		t->hdr = (MlmTreeHeader *) MemoryContextAllocHuge(cxt, VARSIZE(inline_hdr));
+		memcpy(t->hdr, inline_hdr, VARSIZE(inline_hdr));
+	}
+	MemoryContextSwitchTo(old);
+	t->key_checksum = t->hdr->checksum;
+	t->key_n = t->hdr->n;
+	t->key_len = VARSIZE(t->hdr);
+	MlmTreeSetView(&t->v, t->hdr);
+	return t;
+}
+
+/* Drop one pin; free a tree nobody uses that is not in the cache. */
+static void
+Unpin(MlmTree *t)
+{
+	if (t == NULL)
+		return;
+	Assert(t->refcount > 0);
+	if (--t->refcount == 0 && !t->cached)
+		MemoryContextDelete(t->cxt);
+}
+
+static void
+ReleaseRef(void *arg)
+{
+	MlmTreeRef *ref = (MlmTreeRef *) arg;
+
+	Unpin(ref->tree);
+	ref->tree = NULL;
+}
+
+static void
+UseTree(MlmTreeRef *ref, MlmTree *t)
+{
+	if (ref->tree == t)
+		return;
+	t->refcount++;
+	Unpin(ref->tree);
+	ref->tree = t;
+}
+
+static void
+Uncache(MlmTree *t)
+{
+	dlist_delete(&t->node);
+	t->cached = false;
+	if (t->refcount == 0)
+		MemoryContextDelete(t->cxt);
+}
+
+/* Evict least recently used, unpinned entries until the cache fits. */
+static void
+TrimCache(void)
+{
+	Size		limit = (Size) snapshot_cache_kb * 1024;
+
+	for (;;)
+	{
+		Size		total = 0;
+		MlmTree    *victim = NULL;
+		dlist_iter	it;
+
+		dlist_foreach(it, &cache_list)
+		{
+			MlmTree    *e = dlist_container(MlmTree, node, it.cur);
+
+			total += MemoryContextMemAllocated(e->cxt, true);
+			if (e->refcount == 0 && (victim == NULL || e->last_use < victim->last_use))
+				victim = e;
+		}
+		if (total <= limit || victim == NULL)
+			return;
+		Uncache(victim);
+	}
+}
+
+/*
+ * A stored value from the backend cache, if one is there and its header
+ * slice (length, member count, content hash) still matches: the value id
+ * identifies an immutable value, and the check guards against a value id
+ * reused after the old value was vacuumed away.
+ */
+static MlmTree *
+CacheLookup(struct varlena *raw)
+{
+	struct varatt_external ext;
+	dlist_iter	it;
+
+	VARATT_EXTERNAL_GET_POINTER(ext, raw);
+	dlist_foreach(it, &cache_list)
+	{
+		MlmTree    *e = dlist_container(MlmTree, node, it.cur);
+		MlmTreeHeader *h;
+
+		if (e->valueid != ext.va_valueid || e->toastrelid != ext.va_toastrelid)
+			continue;
+		h = (MlmTreeHeader *) detoast_attr_slice(raw, 0, sizeof(MlmTreeHeader));
+		if (VARSIZE_ANY(h) >= sizeof(MlmTreeHeader) &&
+			(Size) VARATT_EXTERNAL_GET_EXTSIZE(ext) + VARHDRSZ == e->key_len &&
+			h->n == e->key_n && h->checksum == e->key_checksum)
+		{
+			pfree(h);
+			return e;
+		}
+		pfree(h);
+		Uncache(e);				/* stale: the value id was reused */
+		return NULL;
+	}
+	return NULL;
+}
+
+/* Is the call site's tree the value of this in-memory datum? */
+static bool
+InlineMatches(MlmTreeRef *ref, struct varlena *raw, MlmTreeHeader *hdr)
+{
+	MlmTree    *t = ref->tree;
+
+	if (t == NULL || t->key_external ||
+		t->key_checksum != hdr->checksum || t->key_n != hdr->n ||
+		t->key_len != VARSIZE(hdr))
 		return false;
-	if (t->key_checksum != hdr_if_inline->checksum ||
-		t->key_n != hdr_if_inline->n ||
-		t->key_len != VARSIZE(hdr_if_inline))
+	/* same address as last time: the same value within this query */
+	if ((const void *) raw == ref->last_ptr)
+		return true;
+	/* else compare the bytes: the hash alone could be forged */
+	if (memcmp(t->hdr, hdr, t->key_len) != 0)
 		return false;
-	/* small values are cheap to compare whole: no reliance on the hash */
-	if (t->key_len <= MLM_CACHE_MEMCMP_LIMIT)
-		return memcmp(t->hdr, hdr_if_inline, t->key_len) == 0;
+	ref->last_ptr = raw;
 	return true;
 }
 
 MlmTree *
 MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
 {
-	MemoryContext fn_mcxt = fcinfo->flinfo->fn_mcxt;
-	MlmTree    *t = (MlmTree *) fcinfo->flinfo->fn_extra;
+	MlmTreeRef *ref = (MlmTreeRef *) fcinfo->flinfo->fn_extra;
 	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
-	MlmTreeHeader *inline_hdr = NULL;
-	MemoryContext old;
+	MlmTree    *t;
 
-	/* a plain in-memory value: cheap to look at its header */
-	if (!VARATT_IS_EXTERNAL_ONDISK(raw))
-		inline_hdr = (MlmTreeHeader *) PG_DETOAST_DATUM(PointerGetDatum(raw));
-
-	if (t && KeyMatches(t, raw, inline_hdr))
-		return t;
-
-	if (t == NULL)
+	if (ref == NULL)
 	{
-		t = MemoryContextAllocZero(fn_mcxt, sizeof(MlmTree));
-		t->cxt = AllocSetContextCreate(fn_mcxt, "mlm tree cache",
-									   ALLOCSET_DEFAULT_SIZES);
-		fcinfo->flinfo->fn_extra = t;
-	}
-	else
-	{
-		MemoryContext cxt = t->cxt;
-
-		MemoryContextReset(cxt);
-		memset(t, 0, sizeof(MlmTree));
-		t->cxt = cxt;
+		ref = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(MlmTreeRef));
+		ref->cb.func = ReleaseRef;
+		ref->cb.arg = ref;
+		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &ref->cb);
+		fcinfo->flinfo->fn_extra = ref;
 	}
 
-	old = MemoryContextSwitchTo(t->cxt);
 	if (VARATT_IS_EXTERNAL_ONDISK(raw))
 	{
-		t->key_external = true;
-		t->key_toast_len = (int) VARSIZE_EXTERNAL(raw);
-		Assert(t->key_toast_len <= (int) sizeof(t->key_toast));
-		memcpy(t->key_toast, raw, t->key_toast_len);
-		t->hdr = (MlmTreeHeader *) detoast_attr(raw);
+		t = ref->tree;
+		if (t && t->key_external && t->key_toast_len == (int) VARSIZE_EXTERNAL(raw) &&
+			memcmp(t->key_toast, raw, t->key_toast_len) == 0)
+			return t;
+		t = snapshot_cache_kb > 0 ? CacheLookup(raw) : NULL;
+		if (t == NULL)
+		{
+			t = NewTree(raw, NULL);
+			if (snapshot_cache_kb > 0 &&
+				(Size) VARSIZE(t->hdr) <= (Size) snapshot_cache_kb * 1024)
+			{
+				t->cached = true;
+				dlist_push_head(&cache_list, &t->node);
+			}
+		}
+		t->last_use = ++use_clock;
+		UseTree(ref, t);
+		if (t->cached)
+			TrimCache();
+		return t;
 	}
 	else
 	{
-		Size		len = VARSIZE(inline_hdr);
+		MlmTreeHeader *hdr = (MlmTreeHeader *) PG_DETOAST_DATUM(PointerGetDatum(raw));
 
-		t->hdr = (MlmTreeHeader *) MemoryContextAllocHuge(t->cxt, len);
-		memcpy(t->hdr, inline_hdr, len);
+		if (InlineMatches(ref, raw, hdr))
+			return ref->tree;
+		t = NewTree(raw, hdr);
+		UseTree(ref, t);
+		ref->last_ptr = raw;
+		return t;
 	}
-	MemoryContextSwitchTo(old);
-
-	t->key_checksum = t->hdr->checksum;
-	t->key_n = t->hdr->n;
-	t->key_len = VARSIZE(t->hdr);
-	MlmTreeSetView(&t->v, t->hdr);
-	return t;
 }
