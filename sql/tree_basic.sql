@@ -172,3 +172,13 @@ FROM (VALUES (1, '{1,2:1,3:2}'::mlm.tree), (2, '{1,2:1,131075:1}'::mlm.tree)) v(
 CREATE TEMP TABLE tc (k int, t mlm.tree);
 INSERT INTO tc VALUES (1, '{1,2:1,3:2}'), (2, '{1,2:1,131075:1}'), (3, '{1,2:1,3:2}');
 SELECT k, mlm.contains(t, 3) AS has3, mlm.path(t, 131075) AS p FROM tc ORDER BY k;
+-- The same with the content hash forged: the last id of the second tree,
+-- 6564910770762117165, is solved for so that both trees have the header
+-- checksum of commit 3176981 (a 64-bit mix is invertible: not a defence),
+-- and each row's value is built in per-row memory, so both values can
+-- sit at one address.  Each row must still get its own tree's answers.
+SELECT k, mlm.contains(x::mlm.tree, 1000000000000000) AS has_1e15, mlm.contains(x::mlm.tree, 5) AS has5,
+       mlm.parent(x::mlm.tree, 1000000000000000) AS p
+FROM (VALUES (1, '{1,2:1,1000000000000000:2}'), (2, '{1,5:1,6564910770762117165:5}')) v(k, x);
+SELECT k, mlm.contains(x::mlm.tree, 5) AS has5
+FROM (VALUES (1, '{1,2:1,1000000000000000:2}'), (2, '{1,5:1,6564910770762117165:5}')) v(k, x);
