@@ -89,13 +89,32 @@ MlmEmitLine(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
 		MlmEmitLineDatum(sink, recipient, source, level, (Datum) 0, (Datum) 0, amount);
 }
 
-/* Rounded payouts (currency units) of one bonus, checked into int64. */
-static int64 *
-RoundSums(const MlmPlan *plan, const MlmLineSink *sink, int32 n)
+/*
+ * The non-zero rounded payouts of one bonus, in currency units: a sparse
+ * list (most members earn nothing from most bonuses), so a plan with many
+ * bonuses costs memory in proportion to what it pays.
+ */
+typedef struct Payouts
 {
-	int64	   *units = MlmAllocArrayZero(Max(n, 1), sizeof(int64));
-	int32		i;
+	int32		count;
+	int32	   *member;			/* preorder indexes, ascending */
+	int64	   *units;
+} Payouts;
 
+/* Round each member's exact sum once (spec section 6) and keep non-zeros. */
+static void
+RoundSums(const MlmPlan *plan, const MlmLineSink *sink, int32 n, Payouts *out)
+{
+	int32		i;
+	int32		k = 0;
+
+	out->count = 0;
+	for (i = 0; i < n; i++)
+		if (sink->touched[i] &&
+			MlmDecRescale(sink->sum[i], MLM_AMT_SCALE, plan->scale, plan->rounding) != 0)
+			out->count++;
+	out->member = MlmAllocArray(Max(out->count, 1), sizeof(int32));
+	out->units = MlmAllocArray(Max(out->count, 1), sizeof(int64));
 	for (i = 0; i < n; i++)
 	{
 		mlm_dec		u;
@@ -103,14 +122,16 @@ RoundSums(const MlmPlan *plan, const MlmLineSink *sink, int32 n)
 		if (!sink->touched[i])
 			continue;
 		u = MlmDecRescale(sink->sum[i], MLM_AMT_SCALE, plan->scale, plan->rounding);
+		if (u == 0)
+			continue;
 		if (u > PG_INT64_MAX || u < PG_INT64_MIN)
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("payout of member " INT64_FORMAT " is out of range",
 							sink->net->v.ids[i])));
-		units[i] = (int64) u;
+		out->member[k] = i;
+		out->units[k++] = (int64) u;
 	}
-	return units;
 }
 
 typedef struct ComputeArgs
@@ -132,7 +153,9 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 	int32		i;
 	int			b,
 				pass;
-	int64	  **units;			/* rounded payout per bonus per member */
+	Payouts    *pay;			/* rounded payouts per bonus */
+	int64	   *paid;			/* per member, after the cap */
+	int32		k;
 	mlm_dec    *carry_l = NULL,
 			   *carry_r = NULL;
 	mlm_dec		total_cv = 0;
@@ -161,7 +184,7 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 	sink.touched = MlmAllocArray(Max(n, 1), sizeof(bool));
 	sink.desc = desc;
 	sink.lines = (args->kinds & K_LINE) ? ts : NULL;
-	units = palloc0(sizeof(int64 *) * Max(plan->nbonuses, 1));
+	pay = palloc0(sizeof(Payouts) * Max(plan->nbonuses, 1));
 	if (plan->binary_bonus >= 0)
 	{
 		carry_l = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
@@ -207,17 +230,21 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 						int			o;
 
 						for (o = 0; o < bo->nof; o++)
-							for (i = 0; i < n; i++)
-								if (units[bo->of[o]][i] != 0)
-									earn[i] = MlmDecAdd(earn[i],
-														MlmDecRescale(units[bo->of[o]][i], plan->scale,
-																	  MLM_VOL_SCALE, MLM_ROUND_TRUNC));
+						{
+							const Payouts *src = &pay[bo->of[o]];
+
+							for (k = 0; k < src->count; k++)
+								earn[src->member[k]] =
+									MlmDecAdd(earn[src->member[k]],
+											  MlmDecRescale(src->units[k], plan->scale,
+															MLM_VOL_SCALE, MLM_ROUND_TRUNC));
+						}
 						MlmBonusMatching(plan, bo, net, &d, earn, &sink);
 						pfree(earn);
 					}
 					break;
 			}
-			units[b] = RoundSums(plan, &sink, n);
+			RoundSums(plan, &sink, n, &pay[b]);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
@@ -225,9 +252,11 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 	/* totals before the cap, then the cap (section 7) */
 	bonus_before = palloc0(sizeof(mlm_dec) * Max(plan->nbonuses, 1));
 	bonus_after = palloc0(sizeof(mlm_dec) * Max(plan->nbonuses, 1));
+	pfree(sink.sum);
+	pfree(sink.touched);
 	for (b = 0; b < plan->nbonuses; b++)
-		for (i = 0; i < n; i++)
-			bonus_before[b] = MlmDecAdd(bonus_before[b], units[b][i]);
+		for (k = 0; k < pay[b].count; k++)
+			bonus_before[b] = MlmDecAdd(bonus_before[b], pay[b].units[k]);
 	for (b = 0; b < plan->nbonuses; b++)
 		total = MlmDecAdd(total, bonus_before[b]);
 	if (plan->has_cap)
@@ -239,15 +268,19 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 		if (total > limit)
 		{
 			capped = true;
+			/* A * L / T exactly, truncated toward zero */
 			for (b = 0; b < plan->nbonuses; b++)
-				for (i = 0; i < n; i++)
-					if (units[b][i] != 0)
-						units[b][i] = (int64) (MlmDecMul(units[b][i], limit) / total);
+				for (k = 0; k < pay[b].count; k++)
+					pay[b].units[k] = (int64) (MlmDecMul(pay[b].units[k], limit) / total);
 		}
 	}
+	paid = MlmAllocArrayZero(Max(n, 1), sizeof(int64));
 	for (b = 0; b < plan->nbonuses; b++)
-		for (i = 0; i < n; i++)
-			bonus_after[b] += units[b][i];
+		for (k = 0; k < pay[b].count; k++)
+		{
+			bonus_after[b] += pay[b].units[k];
+			paid[pay[b].member[k]] += pay[b].units[k];
+		}
 
 	bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
 	for (b = 0; b < plan->nbonuses; b++)
@@ -256,34 +289,39 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 	for (b = 0; b < plan->nranks; b++)
 		rank_names[b] = CStringGetTextDatum(plan->ranks[b].name);
 
+	/* payouts (a payout the cap truncated to zero is not listed) */
+	for (b = 0; b < plan->nbonuses && (args->kinds & K_PAYOUT); b++)
+	{
+		for (k = 0; k < pay[b].count; k++)
+		{
+			Datum		vals[C_NCOLS];
+			bool		nulls[C_NCOLS];
+
+			if (pay[b].units[k] == 0)
+				continue;
+			memset(nulls, true, sizeof(nulls));
+			vals[C_KIND] = kind_payout;
+			vals[C_MEMBER] = Int64GetDatum(net->v.ids[pay[b].member[k]]);
+			vals[C_BONUS] = bonus_names[b];
+			vals[C_AMOUNT] = MlmDecToNumeric(pay[b].units[k], plan->scale, plan->scale);
+			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = nulls[C_AMOUNT] = false;
+			tuplestore_putvalues(ts, desc, vals, nulls);
+			if ((k & 0x3FFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+	}
+
 	for (i = 0; i < n; i++)
 	{
 		Datum		vals[C_NCOLS];
 		bool		nulls[C_NCOLS];
-		mlm_dec		paid = 0;
 
-		for (b = 0; b < plan->nbonuses; b++)
-		{
-			if (units[b][i] == 0)
-				continue;
-			paid += units[b][i];
-			if (args->kinds & K_PAYOUT)
-			{
-				memset(nulls, true, sizeof(nulls));
-				vals[C_KIND] = kind_payout;
-				vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
-				vals[C_BONUS] = bonus_names[b];
-				vals[C_AMOUNT] = MlmDecToNumeric(units[b][i], plan->scale, plan->scale);
-				nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = nulls[C_AMOUNT] = false;
-				tuplestore_putvalues(ts, desc, vals, nulls);
-			}
-		}
 		if (args->kinds & K_MEMBER)
 		{
 			memset(nulls, true, sizeof(nulls));
 			vals[C_KIND] = kind_member;
 			vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
-			vals[C_AMOUNT] = MlmDecToNumeric(paid, plan->scale, plan->scale);
+			vals[C_AMOUNT] = MlmDecToNumeric(paid[i], plan->scale, plan->scale);
 			vals[C_PV] = MlmDecToNumeric(net->pv[i], MLM_VOL_SCALE, 2);
 			vals[C_GV] = MlmDecToNumeric(d.gv[i], MLM_VOL_SCALE, 2);
 			vals[C_ACTIVE] = BoolGetDatum(d.active[i]);
