@@ -23,6 +23,11 @@
 # sponsor_id) = 1 <- 2 <- ... <- N, indexed the same way; and a table
 # snapshot(name, t) holding mlm.tree_agg of each (stored out of line).
 #
+# Stored snapshots are kept decoded per backend across queries
+# (mlm.snapshot_cache_size); the timed runs follow a warm-up, so they read
+# from that cache.  The "cold" rows switch it off: every statement then
+# reads the whole stored value again.
+#
 # Time is measured on the server: bench_once(label, sql) takes
 # clock_timestamp() around EXECUTE of the query (parse + plan + execute, no
 # client round trip) and records it; every query returns one row.  Parallel
@@ -111,27 +116,28 @@ SQL
 CX=$((N - N / 100))			# chain member with 1% of the chain below it
 echo "== downline member $X (subtree $XSIZE), deepest member $D (depth $DDEPTH), chain member $CX" >&2
 
-# q LABEL REPS TIMEOUT_S SQL [PARALLEL]: one untimed warm-up run (none when
+# q LABEL REPS TIMEOUT_S SQL [SETTING]: one untimed warm-up run (none when
 # REPS is negative), then the timed runs, each its own statement so that
-# statement_timeout applies to it; PARALLEL = 1 allows 2 workers.
+# statement_timeout applies to it; SETTING (e.g. "max_parallel_workers_per_gather
+# = 2") is SET for these runs only.
 SCRIPT=$MLM_TMP/bench.sql
 : >"$SCRIPT"
 q() {
-	local label=$1 reps=$2 timeout=$3 sql=$4 par=${5:-0} i warm=1
+	local label=$1 reps=$2 timeout=$3 sql=$4 setting=${5:-} i warm=1
 	if [ "$reps" -lt 0 ]; then
 		reps=$((-reps))
 		warm=0
 	fi
 	{
 		echo "SET statement_timeout = '${timeout}s';"
-		[ "$par" = 1 ] && echo "SET max_parallel_workers_per_gather = 2;"
+		[ -n "$setting" ] && echo "SET $setting;"
 		if [ "$warm" = 1 ]; then
 			echo "SELECT 1 FROM (SELECT bench_once('warmup', \$q\$$sql\$q\$)) w;"
 		fi
 		for ((i = 1; i <= reps; i++)); do
 			echo "SELECT 1 FROM (SELECT bench_once('$label', \$q\$$sql\$q\$)) w;"
 		done
-		echo "RESET max_parallel_workers_per_gather;"
+		[ -n "$setting" ] && echo "RESET ${setting%%=*};"
 		echo "SET statement_timeout = 0;"
 	} >>"$SCRIPT"
 }
@@ -155,8 +161,8 @@ SELECT count(*) - 1 FROM u'
 # 1. build
 q build "$REPS" 0 "SELECT mlm.size(mlm.tree_agg(id, sponsor_id)) FROM m"
 q count "$REPS" 0 "SELECT count(*) FROM m"
-q build_par "$REPS" 0 "SELECT mlm.size(mlm.tree_agg(id, sponsor_id)) FROM m" 1
-q count_par "$REPS" 0 "SELECT count(*) FROM m" 1
+q build_par "$REPS" 0 "SELECT mlm.size(mlm.tree_agg(id, sponsor_id)) FROM m" "max_parallel_workers_per_gather = 2"
+q count_par "$REPS" 0 "SELECT count(*) FROM m" "max_parallel_workers_per_gather = 2"
 # 2. depth of every member
 q depth_all "$REPS" 0 "SELECT sum(mlm.depth(s.t, d.id)) FROM snapshot s, m d WHERE s.name = 'random'"
 q scan_all "$REPS" 0 "SELECT sum(d.id) FROM snapshot s, m d WHERE s.name = 'random'"
@@ -181,9 +187,17 @@ q chain_cte_downline "-$CTE_REPS" "$CTE_TIMEOUT" "$(printf "$CTE_DOWN" chain "$C
 q chain_upline "$REPS" 0 "SELECT count(*) FROM snapshot s, mlm.upline(s.t, $N) WHERE s.name = 'chain'"
 # shellcheck disable=SC2059
 q chain_cte_upline "-$CTE_REPS" "$CTE_TIMEOUT" "$(printf "$CTE_UP" chain "$N" chain)"
-# per query cost of reading the stored snapshot (detoast of the whole value)
+# cold: the backend cache off, so every statement reads (detoasts) the
+# stored 20 MB snapshot again and builds its id index if it gets busy
+NOCACHE="mlm.snapshot_cache_size = 0"
+q depth_all_cold "$REPS" 0 "SELECT sum(mlm.depth(s.t, d.id)) FROM snapshot s, m d WHERE s.name = 'random'" "$NOCACHE"
+q downline_cold "$REPS" 0 "SELECT count(*) FROM snapshot s, mlm.downline(s.t, $X) WHERE s.name = 'random'" "$NOCACHE"
+q upline_cold "$REPS" 0 "SELECT count(*) FROM snapshot s, mlm.upline(s.t, $D) WHERE s.name = 'random'" "$NOCACHE"
+# per query cost of reading the stored snapshot: the header slice only, and
+# one lookup (whole value, from the backend cache or not)
 q size_only "$REPS" 0 "SELECT mlm.size(t) FROM snapshot WHERE name = 'random'"
 q contains_one "$REPS" 0 "SELECT mlm.contains(t, 1) FROM snapshot WHERE name = 'random'"
+q contains_one_cold "$REPS" 0 "SELECT mlm.contains(t, 1) FROM snapshot WHERE name = 'random'" "$NOCACHE"
 
 echo "== running the measured queries ($(grep -c bench_once "$SCRIPT") runs)" >&2
 run_start=$SECONDS
@@ -220,7 +234,11 @@ WITH med AS (
     (7, 'chain: depth of every member', 'chain_depth_all', 'plain scan sum(id)', 'chain_scan_all', '<= 3x scan', 3.0, NULL),
     (8, 'chain: depth of every member', 'chain_depth_all', 'recursive CTE, all depths', 'chain_cte_depth_all', '>= 10x faster (<= 0.1x)', NULL, 10.0),
     (9, 'chain: downline of a member with 1% of the chain below it', 'chain_downline', 'recursive CTE', 'chain_cte_downline', '<= 2x CTE', 2.0, NULL),
-    (10, 'chain: upline of the deepest member (' || :N - 1 || ' rows)', 'chain_upline', 'recursive CTE up the primary key', 'chain_cte_upline', '<= 2x CTE', 2.0, NULL)
+    (10, 'chain: upline of the deepest member (' || :N - 1 || ' rows)', 'chain_upline', 'recursive CTE up the primary key', 'chain_cte_upline', '<= 2x CTE', 2.0, NULL),
+    (11, 'cold (backend cache off): depth of every member', 'depth_all_cold', 'plain scan sum(id)', 'scan_all', '<= 3x scan', 3.0, NULL),
+    (12, 'cold: depth of every member', 'depth_all_cold', 'recursive CTE, all depths', 'cte_depth_all', '>= 10x faster (<= 0.1x)', NULL, 10.0),
+    (13, 'cold: downline of a member with ~1% below it', 'downline_cold', 'recursive CTE (index on sponsor_id)', 'cte_downline', '<= 2x CTE', 2.0, NULL),
+    (14, 'cold: upline of the deepest member', 'upline_cold', 'recursive CTE up the primary key', 'cte_upline', '<= 2x CTE', 2.0, NULL)
 )
 SELECT line FROM (
     SELECT -1 AS ord, '| # | measured | median | baseline | median | ratio | target | met |' AS line
@@ -245,7 +263,7 @@ echo
 SELECT '| other | median |' UNION ALL SELECT '|---|---:|'
 UNION ALL
 SELECT format('| %s | %s ms |', label, to_char(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), 'FM999990.00'))
-FROM timings WHERE label IN ('size_only', 'contains_one') GROUP BY label;
+FROM timings WHERE label IN ('size_only', 'contains_one', 'contains_one_cold') GROUP BY label;
 SQL
 echo
 "${PSQL[@]}" -At -F '|' <<'SQL'
