@@ -49,7 +49,7 @@ typedef struct MlmTree
 	int			key_toast_len;
 	Oid			toastrelid;
 	Oid			valueid;
-	uint64		key_checksum;
+	uint64		key_stamp;
 	int32		key_n;
 	Size		key_len;
 	/* value */
@@ -83,6 +83,9 @@ extern int32 MlmTreeDepth(MlmTree *t, int32 i);
 /* Make the depth array / children CSR available. */
 extern void MlmTreeEnsureDepth(MlmTree *t);
 extern void MlmTreeEnsureChildren(MlmTree *t);
+
+/* A fresh random identity for a new tree value. */
+extern uint64 MlmTreeNewStamp(void);
 
 /* Uncached one-shot view of a detoasted snapshot. */
 extern int32 MlmTreeViewFind(const MlmTreeView *v, int64 id);

@@ -516,6 +516,24 @@ AscendingOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent_ro
  * positions (AscendingOrder, else BreadthFirstOrder), then lay out the
  * arrays and the placement tree.
  */
+/*
+ * A random 64-bit identity for a new tree value.  Only this extension makes
+ * tree values (build, text input, binary input), so equal stamps mean a
+ * copy of the same value: the caches key on it instead of on a content
+ * hash, which crafted ids could forge.
+ */
+uint64
+MlmTreeNewStamp(void)
+{
+	uint64		stamp;
+
+	if (!pg_strong_random(&stamp, sizeof(stamp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random tree stamp")));
+	return stamp;
+}
+
 MlmTreeHeader *
 MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 {
@@ -563,7 +581,7 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	hdr->n = n;
 	hdr->nroots = nroots;
 	MlmTreeSetView(&v, hdr);
-	/* zero the alignment padding too, so equal trees are equal bytes */
+	/* zero the alignment padding too: no uninitialised bytes on disk */
 	memset((char *) v.ids, 0, bytes - sizeof(MlmTreeHeader));
 
 	for (r = 0; r < n; r++)
@@ -585,7 +603,7 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 		BuildPlacement(in, &ix, pre, (int32 *) v.pparent, (int32 *) v.ppos);
 	FreeIndex(&ix);
 
-	hdr->checksum = MlmTreeChecksum(&v);
+	hdr->stamp = MlmTreeNewStamp();
 	if (row_to_index)
 		*row_to_index = pre;
 	else

@@ -7,11 +7,11 @@
  * Two levels:
  *	- per call site (fn_extra): the tree of the last call; a stored value
  *	  is recognised by its TOAST pointer (same pointer = same immutable
- *	  value), an in-memory value by length, member count and content hash
- *	  plus either the same address or equal bytes;
+ *	  value), an in-memory value by its stamp (a random identity given to
+ *	  every value this extension makes), length and member count;
  *	- per backend: stored values, keyed by (toast relation, value id) and
- *	  checked against the header slice of the value (length, member count,
- *	  content hash) before reuse, kept in LRU order up to
+ *	  checked against the header slice of the value (stamp, length, member
+ *	  count) before reuse, kept in LRU order up to
  *	  mlm.snapshot_cache_size.  A call site pins the tree it uses; the pin is
  *	  dropped by a reset callback on the call site's memory context, so an
  *	  entry is never freed while a query still points at it.
@@ -44,7 +44,6 @@ typedef struct MlmIdSlot
 typedef struct MlmTreeRef
 {
 	MlmTree    *tree;
-	const void *last_ptr;		/* address of the in-memory value last seen */
 	MemoryContextCallback cb;
 } MlmTreeRef;
 
@@ -262,7 +261,7 @@ NewTree(struct varlena *raw, MlmTreeHeader *inline_hdr)
 		memcpy(t->hdr, inline_hdr, VARSIZE(inline_hdr));
 	}
 	MemoryContextSwitchTo(old);
-	t->key_checksum = t->hdr->checksum;
+	t->key_stamp = t->hdr->stamp;
 	t->key_n = t->hdr->n;
 	t->key_len = VARSIZE(t->hdr);
 	MlmTreeSetView(&t->v, t->hdr);
@@ -357,7 +356,7 @@ CacheLookup(struct varlena *raw)
 		h = (MlmTreeHeader *) detoast_attr_slice(raw, 0, sizeof(MlmTreeHeader));
 		if (VARSIZE_ANY(h) >= sizeof(MlmTreeHeader) &&
 			(Size) VARATT_EXTERNAL_GET_EXTSIZE(ext) + VARHDRSZ == e->key_len &&
-			h->n == e->key_n && h->checksum == e->key_checksum)
+			h->n == e->key_n && h->stamp == e->key_stamp)
 		{
 			pfree(h);
 			return e;
@@ -371,22 +370,13 @@ CacheLookup(struct varlena *raw)
 
 /* Is the call site's tree the value of this in-memory datum? */
 static bool
-InlineMatches(MlmTreeRef *ref, struct varlena *raw, MlmTreeHeader *hdr)
+InlineMatches(MlmTreeRef *ref, MlmTreeHeader *hdr)
 {
 	MlmTree    *t = ref->tree;
 
-	if (t == NULL || t->key_external ||
-		t->key_checksum != hdr->checksum || t->key_n != hdr->n ||
-		t->key_len != VARSIZE(hdr))
-		return false;
-	/* same address as last time: the same value within this query */
-	if ((const void *) raw == ref->last_ptr)
-		return true;
-	/* else compare the bytes: the hash alone could be forged */
-	if (memcmp(t->hdr, hdr, t->key_len) != 0)
-		return false;
-	ref->last_ptr = raw;
-	return true;
+	return t != NULL && !t->key_external &&
+		t->key_stamp == hdr->stamp && t->key_n == hdr->n &&
+		t->key_len == VARSIZE(hdr);
 }
 
 MlmTree *
@@ -432,11 +422,10 @@ MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
 	{
 		MlmTreeHeader *hdr = (MlmTreeHeader *) PG_DETOAST_DATUM(PointerGetDatum(raw));
 
-		if (InlineMatches(ref, raw, hdr))
+		if (InlineMatches(ref, hdr))
 			return ref->tree;
 		t = NewTree(raw, hdr);
 		UseTree(ref, t);
-		ref->last_ptr = raw;
 		return t;
 	}
 }

@@ -1,7 +1,7 @@
 /*
  * tree_core.c
- *	  Plain-C codec for the mlm.tree snapshot layout: size computation,
- *	  checksum and a validator for untrusted bytes (binary recv, fuzzing).
+ *	  Plain-C codec for the mlm.tree snapshot layout: size computation and
+ *	  a validator for untrusted bytes (binary recv, fuzzing).
  *
  * Everything here is iterative and linear (or n log n) in the member count,
  * so a 1,000,000-deep chain is no different from a flat tree.
@@ -73,31 +73,6 @@ MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h)
 	}
 }
 
-/*
- * Order-dependent hash of the member arrays, used as the cache key of
- * values that are not stored out of line; not cryptographic.
- */
-uint64
-MlmTreeChecksum(const MlmTreeView *v)
-{
-	uint64		h = MlmMix64((uint64) v->n ^ UINT64_C(0x6d6c6d2e74726565));
-	int32		i;
-
-	for (i = 0; i < v->n; i++)
-	{
-		uint64		x = MlmMix64((uint64) v->ids[i]) ^
-			MlmMix64(((uint64) (uint32) v->parent[i] << 1) | 1);
-
-		if (v->pparent)
-			x ^= MlmMix64(((uint64) (uint32) v->pparent[i] << 32) ^
-					   (uint64) (uint32) v->ppos[i] ^ UINT64_C(0x9e3779b97f4a7c15));
-		h = MlmMix64(h ^ x) + (uint64) i;
-		if ((i & 0xFFFF) == 0)
-			MLM_CHECK_INTERRUPTS();
-	}
-	return h;
-}
-
 const char *
 MlmTreeProblemText(MlmTreeProblem p)
 {
@@ -123,8 +98,6 @@ MlmTreeProblemText(MlmTreeProblem p)
 			return "cycle in the placement tree";
 		case MLM_TREE_PLACEMENT_SLOT:
 			return "two members in one placement slot";
-		case MLM_TREE_BAD_CHECKSUM:
-			return "checksum mismatch";
 	}
 	return "unknown problem";
 }
@@ -431,7 +404,5 @@ MlmTreeValidate(const void *data, size_t len, int32 *bad_index)
 			return pr;
 	}
 
-	if (MlmTreeChecksum(&v) != h->checksum)
-		return MLM_TREE_BAD_CHECKSUM;
 	return MLM_TREE_OK;
 }

@@ -55,7 +55,9 @@ typedef struct MlmTreeHeader
 	uint16		reserved;		/* zero */
 	int32		n;				/* number of members */
 	int32		nroots;			/* number of sponsor roots */
-	uint64		checksum;		/* hash of the arrays, cache key */
+	uint64		stamp;			/* random identity of this value, set whenever
+								 * a value is made (build, input, recv): the
+								 * cache key; cannot be forged through SQL */
 } MlmTreeHeader;
 
 /* Pointers into a flat snapshot; nothing is owned. */
@@ -84,12 +86,11 @@ typedef enum MlmTreeProblem
 	MLM_TREE_DUPLICATE_ID,
 	MLM_TREE_BAD_PLACEMENT,		/* placement index/position invalid */
 	MLM_TREE_PLACEMENT_CYCLE,
-	MLM_TREE_PLACEMENT_SLOT,	/* two members in one slot */
-	MLM_TREE_BAD_CHECKSUM
+	MLM_TREE_PLACEMENT_SLOT		/* two members in one slot */
 } MlmTreeProblem;
 
 /* A 64-bit finalizer (murmur3's): every input bit affects every output
- * bit.  Used for the snapshot checksum and every id hash table. */
+ * bit.  Used by every id hash table. */
 static inline uint64
 MlmMix64(uint64 x)
 {
@@ -102,7 +103,6 @@ MlmMix64(uint64 x)
 }
 
 extern size_t MlmTreeBytes(int32 n, bool placement);
-extern uint64 MlmTreeChecksum(const MlmTreeView *v);
 extern void MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h);
 extern MlmTreeProblem MlmTreeValidate(const void *data, size_t len,
 									  int32 *bad_index);

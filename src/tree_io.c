@@ -299,7 +299,7 @@ mlm_tree_recv(PG_FUNCTION_ARGS)
 		for (i = 0; i < n; i++)
 			((int32 *) v.ppos)[i] = pq_getmsgint(buf, 4);
 	}
-	hdr->checksum = MlmTreeChecksum(&v);
+	hdr->stamp = MlmTreeNewStamp();
 	problem = MlmTreeValidate(hdr, bytes, &bad);
 	if (problem != MLM_TREE_OK)
 		ereport(ERROR,

@@ -16,9 +16,9 @@
  * 2. Structured: the bytes describe a forest that is laid out as a *valid*
  *	  snapshot (snapshot_build.h), optionally corrupted, then validated.
  *	  This gets past the cheap header/length checks into the preorder,
- *	  byid, placement and checksum checks.  Format (missing bytes read 0):
+ *	  byid and placement checks.  Format (missing bytes read 0):
  *		byte 0	   flags: bit 0 placement arrays; bits 1-3 number of
- *				   mutations; bit 4 recompute the checksum after mutating;
+ *				   mutations; bit 4 give the mutated value a new stamp;
  *				   bits 5-6 length: 1 = 8 bytes short, 2 = 8 bytes long
  *		bytes 1-2  n (little endian) modulo MAX_N + 1, at most 16 + 4 times
  *				   the number of bytes after the seed
@@ -212,7 +212,6 @@ walk_tree(const void *buf, size_t len)
 	else
 		CHECK(v.pparent == NULL && v.ppos == NULL);
 
-	CHECK(MlmTreeChecksum(&v) == h->checksum);
 }
 
 /* Validate a copy of (data, len); on OK walk it. */
@@ -445,7 +444,7 @@ structured(const uint8_t *data, size_t size)
 	uint8_t		flags = rd8(&r);
 	bool		placement = (flags & 1) != 0;
 	int			nmut = (flags >> 1) & 7;
-	bool		rechecksum = (flags & 0x10) != 0;
+	bool		restamp = (flags & 0x10) != 0;
 	int			lenmode = (flags >> 5) & 3;
 	int32		n = rd16(&r) % (MAX_N + 1);
 	uint64_t	seed = rd64(&r);
@@ -515,19 +514,8 @@ structured(const uint8_t *data, size_t size)
 	snap_arrays(&arrays, buf);
 	for (m = 0; m < nmut; m++)
 		mutate(buf, len, &arrays, n, placement, &r);
-	if (rechecksum && nmut > 0)
-	{
-		/* checksum over the arrays as laid out for the original header */
-		MlmTreeHeader *h = (MlmTreeHeader *) buf;
-		int32		saved_n = h->n;
-		uint8		saved_flags = h->flags;
-
-		h->n = n;
-		h->flags = placement ? MLM_TREE_HAS_PLACEMENT : 0;
-		snap_rechecksum(buf);
-		h->n = saved_n;
-		h->flags = saved_flags;
-	}
+	if (restamp && nmut > 0)
+		snap_stamp(buf);		/* a new stamp changes nothing validated */
 
 	if (lenmode == 1 && len >= 8)
 		validate_copy(buf, len - 8);
