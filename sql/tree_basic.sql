@@ -182,3 +182,6 @@ SELECT k, mlm.contains(x::mlm.tree, 1000000000000000) AS has_1e15, mlm.contains(
 FROM (VALUES (1, '{1,2:1,1000000000000000:2}'), (2, '{1,5:1,6564910770762117165:5}')) v(k, x);
 SELECT k, mlm.contains(x::mlm.tree, 5) AS has5
 FROM (VALUES (1, '{1,2:1,1000000000000000:2}'), (2, '{1,5:1,6564910770762117165:5}')) v(k, x);
+
+-- any whitespace (newlines, tabs) may separate entries of the text form
+SELECT E'{ 1,\n\t2:1 ,3 : 1}'::mlm.tree AS t;

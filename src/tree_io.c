@@ -17,6 +17,7 @@
 
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "parser/scansup.h"
 #include "utils/builtins.h"
 
 #include "mlm.h"
@@ -44,7 +45,7 @@ ParseId(const char *input, const char *p, int64 *out, bool *present)
 	bool		neg = false;
 	const char *start;
 
-	while (*p == ' ')
+	while (scanner_isspace(*p))
 		p++;
 	if (*p == '-')
 	{
@@ -70,7 +71,7 @@ ParseId(const char *input, const char *p, int64 *out, bool *present)
 		SyntaxError(input, p, "member id out of range");
 	*out = neg ? (int64) (0 - v) : (int64) v;
 	*present = true;
-	while (*p == ' ')
+	while (scanner_isspace(*p))
 		p++;
 	return p;
 }
@@ -93,11 +94,11 @@ mlm_tree_in(PG_FUNCTION_ARGS)
 	in.pos = palloc(cap * sizeof(int32));
 	in.pos_null = palloc(cap * sizeof(bool));
 
-	while (*p == ' ')
+	while (scanner_isspace(*p))
 		p++;
 	if (*p++ != '{')
 		SyntaxError(input, p - 1, "\"{\" expected");
-	while (*p == ' ')
+	while (scanner_isspace(*p))
 		p++;
 	if (*p == '}')
 		p++;
@@ -161,7 +162,7 @@ mlm_tree_in(PG_FUNCTION_ARGS)
 			SyntaxError(input, p, "\",\" or \"}\" expected");
 		}
 	}
-	while (*p == ' ')
+	while (scanner_isspace(*p))
 		p++;
 	if (*p != '\0')
 		SyntaxError(input, p, "junk after \"}\"");
