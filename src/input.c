@@ -280,6 +280,7 @@ typedef struct MemberRows
 	int32	   *joined;
 	uint64		hash;
 	bool		any_placement;
+	bool		descending_seen;	/* ids did not always increase */
 } MemberRows;
 
 /* Make room for more member rows (doubling; the first call allocates). */
@@ -346,6 +347,8 @@ MemberRow(void *arg, HeapTuple tup, TupleDesc desc)
 				 errmsg("member id must not be null"),
 				 errdetail("Row " INT64_FORMAT " of the members relation has a null id.", r + 1)));
 	in->ids[r] = DatumGetInt64(d);
+	if (r > 0 && in->ids[r] <= in->ids[r - 1])
+		m->descending_seen = true;
 	d = heap_getattr(tup, 2, desc, &isnull);
 	in->parent_null[r] = isnull;
 	in->parents[r] = isnull ? 0 : DatumGetInt64(d);
@@ -643,6 +646,7 @@ MlmLoadNetwork(const MlmSources *src)
 
 		MemoryContextSwitchTo(cxt);
 		mr.in.has_placement = true;
+		mr.in.ascending = !mr.descending_seen;
 		net->tree = MlmTreeBuild(&mr.in, &row_to_index);
 		MlmTreeSetView(&net->v, net->tree);
 		net->n = net->v.n;

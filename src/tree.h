@@ -16,6 +16,9 @@
 typedef struct MlmTreeInput
 {
 	int64		n;
+	bool		ascending;		/* ids strictly increase in row order (a
+								 * hint that saves the sort; set only when
+								 * true) */
 	int64	   *ids;
 	int64	   *parents;		/* sponsor id, valid when !parent_null */
 	bool	   *parent_null;

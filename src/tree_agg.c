@@ -37,6 +37,7 @@ typedef struct TreeAggState
 	int64	   *pparents;		/* only when placement */
 	int32	   *pos;
 	uint8	   *flags;
+	bool		descending_seen;	/* some id was not above the previous */
 	MemoryContext cxt;			/* where the arrays live */
 } TreeAggState;
 
@@ -122,6 +123,8 @@ Trans(FunctionCallInfo fcinfo, bool placement)
 	}
 	i = s->n++;
 	s->ids[i] = PG_GETARG_INT64(1);
+	if (i > 0 && s->ids[i] <= s->ids[i - 1])
+		s->descending_seen = true;
 	if (PG_ARGISNULL(2))
 		f |= F_PARENT_NULL;
 	else
@@ -178,6 +181,9 @@ mlm_tree_agg_combine(PG_FUNCTION_ARGS)
 		a = (TreeAggState *) PG_GETARG_POINTER(0);
 	Grow(a, a->n + b->n);
 	MemoryContextSwitchTo(old);
+	/* still ascending only if b's rows follow a's */
+	if (b->descending_seen || (a->n > 0 && b->n > 0 && b->ids[0] <= a->ids[a->n - 1]))
+		a->descending_seen = true;
 	memcpy(a->ids + a->n, b->ids, b->n * sizeof(int64));
 	memcpy(a->parents + a->n, b->parents, b->n * sizeof(int64));
 	memcpy(a->flags + a->n, b->flags, b->n * sizeof(uint8));
@@ -190,7 +196,7 @@ mlm_tree_agg_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-/* State -> bytea: flag byte, count, then the raw arrays. */
+/* State -> bytea: flag byte (placement, not ascending), count, arrays. */
 Datum
 mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 {
@@ -207,7 +213,7 @@ mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 	out = palloc(len);
 	SET_VARSIZE(out, len);
 	p = VARDATA(out);
-	*p++ = s->placement ? 1 : 0;
+	*p++ = (s->placement ? 1 : 0) | (s->descending_seen ? 2 : 0);
 	memcpy(p, &s->n, sizeof(int64));
 	p += sizeof(int64);
 #define PUT(arr, sz) do { memcpy(p, (arr), (sz) * s->n); p += (sz) * s->n; } while (0)
@@ -237,7 +243,8 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 
 	if (len < 1 + sizeof(int64))
 		elog(ERROR, "invalid mlm.tree_agg partial state");
-	s->placement = (*p++ != 0);
+	s->placement = (*p & 1) != 0;
+	s->descending_seen = (*p++ & 2) != 0;
 	memcpy(&n, p, sizeof(int64));
 	p += sizeof(int64);
 	per = sizeof(int64) * 2 + 1 + (s->placement ? sizeof(int64) + sizeof(int32) : 0);
@@ -273,6 +280,7 @@ mlm_tree_agg_final(PG_FUNCTION_ARGS)
 
 	memset(&in, 0, sizeof(in));
 	in.n = s->n;
+	in.ascending = !s->descending_seen;
 	in.ids = s->ids;
 	in.parents = s->parents;
 	in.parent_null = MlmAllocArray(Max(s->n, 1), sizeof(bool));

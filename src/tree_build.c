@@ -29,6 +29,9 @@ OutOfMemory(void)
 typedef struct IdIndex
 {
 	int32	   *rows;			/* rows in ascending id order */
+	bool		identity;		/* rows[k] == k: input came in id order */
+	bool		consecutive;	/* and the ids are min, min + 1, ...: row =
+								 * id - min, no table at all */
 	/* dense ids */
 	int32	   *slot;			/* row of id (min + i), -1 if none */
 	int64		min;
@@ -58,6 +61,35 @@ IndexIds(const MlmTreeInput *in, IdIndex *ix)
 
 	memset(ix, 0, sizeof(IdIndex));
 	ix->rows = MlmAllocArray(Max(n, 1), sizeof(int32));
+	if (in->ascending && n > 0)
+	{
+		/* strictly increasing ids: sorted and unique as they are */
+		min = in->ids[0];
+		max = in->ids[n - 1];
+		ix->identity = true;
+		for (k = 0; k < n; k++)
+			ix->rows[k] = k;
+		ix->min = min;
+		if ((uint64) max - (uint64) min == (uint64) n - 1)
+		{
+			ix->consecutive = true;
+			ix->range = (uint64) n;
+			return;
+		}
+		if ((uint64) max - (uint64) min < (uint64) n * 3)
+		{
+			ix->range = (uint64) max - (uint64) min + 1;
+			ix->slot = MlmAllocArray(ix->range, sizeof(int32));
+			memset(ix->slot, 0xFF, ix->range * sizeof(int32));
+			for (k = 0; k < n; k++)
+				ix->slot[(uint64) in->ids[k] - (uint64) min] = k;
+			return;
+		}
+		ix->keys = MlmAllocArray(n, sizeof(uint64));
+		for (k = 0; k < n; k++)
+			ix->keys[k] = MLM_ID_KEY(in->ids[k]);
+		return;
+	}
 	for (k = 0; k < n; k++)
 	{
 		min = Min(min, in->ids[k]);
@@ -133,7 +165,22 @@ ResolveParents(const MlmTreeInput *in, const IdIndex *ix,
 				j;
 	MlmIdList	orphans = {{0}, 0};
 
-	if (ix->slot)
+	if (ix->consecutive)
+	{
+		for (k = 0; k < n; k++)
+		{
+			uint64		off = (uint64) parents[k] - (uint64) ix->min;
+
+			result[k] = -1;
+			if (isnull[k])
+				continue;
+			if (off < ix->range)
+				result[k] = (int32) off;
+			else
+				MlmIdListAdd(&orphans, in->ids[k]);
+		}
+	}
+	else if (ix->slot)
 	{
 		for (k = 0; k < n; k++)
 		{
@@ -440,12 +487,13 @@ BreadthFirstOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent
  * when some sponsor's id is not smaller.
  */
 static bool
-AscendingOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent_row,
+AscendingOrder(const MlmTreeInput *in, const IdIndex *ix, const int32 *parent_row,
 			   int32 *pre, int32 *size, int32 *nroots_out)
 {
 	int32		n = (int32) in->n;
-	int32	   *rank_of_row = MlmAllocArray(Max(n, 1), sizeof(int32));
-	int32	   *rparent = MlmAllocArray(Max(n, 1), sizeof(int32));
+	const int32 *rows = ix->rows;
+	int32	   *rank_of_row;
+	const int32 *rparent;
 	int32	   *rsize;
 	int32	   *rpre;
 	int32	   *cursor;
@@ -453,24 +501,40 @@ AscendingOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent_ro
 	int32		nroots = 0;
 	int32		k;
 
-	for (k = 0; k < n; k++)
-		rank_of_row[rows[k]] = k;
-	for (k = 0; k < n; k++)
+	if (ix->identity)
 	{
-		int32		pr = parent_row[rows[k]];
-		int32		rp = pr >= 0 ? rank_of_row[pr] : -1;
-
-		if (rp >= k)
-		{
-			pfree(rank_of_row);
-			pfree(rparent);
-			return false;
-		}
-		rparent[k] = rp;
+		/* input in id order: ranks are rows */
+		for (k = 0; k < n; k++)
+			if (parent_row[k] >= k)
+				return false;
+		rparent = parent_row;
 	}
-	pfree(rank_of_row);
+	else
+	{
+		int32	   *rp_by_rank = MlmAllocArray(Max(n, 1), sizeof(int32));
 
-	rsize = MlmAllocArray(Max(n, 1), sizeof(int32));
+		rank_of_row = MlmAllocArray(Max(n, 1), sizeof(int32));
+		for (k = 0; k < n; k++)
+			rank_of_row[rows[k]] = k;
+		for (k = 0; k < n; k++)
+		{
+			int32		pr = parent_row[rows[k]];
+			int32		rp = pr >= 0 ? rank_of_row[pr] : -1;
+
+			if (rp >= k)
+			{
+				pfree(rank_of_row);
+				pfree(rp_by_rank);
+				return false;
+			}
+			rp_by_rank[k] = rp;
+		}
+		pfree(rank_of_row);
+		rparent = rp_by_rank;
+	}
+
+	/* in id order already, ranks are rows: work in the output arrays */
+	rsize = ix->identity ? size : MlmAllocArray(Max(n, 1), sizeof(int32));
 	for (k = 0; k < n; k++)
 		rsize[k] = 1;
 	for (k = n - 1; k >= 0; k--)
@@ -479,7 +543,7 @@ AscendingOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent_ro
 	CHECK_FOR_INTERRUPTS();
 
 	/* cursor[p]: where the next child of p goes (children come by id) */
-	rpre = MlmAllocArray(Max(n, 1), sizeof(int32));
+	rpre = ix->identity ? pre : MlmAllocArray(Max(n, 1), sizeof(int32));
 	cursor = MlmAllocArray(Max(n, 1), sizeof(int32));
 	for (k = 0; k < n; k++)
 	{
@@ -498,24 +562,22 @@ AscendingOrder(const MlmTreeInput *in, const int32 *rows, const int32 *parent_ro
 		}
 		cursor[k] = rpre[k] + 1;
 	}
-	for (k = 0; k < n; k++)
+	if (!ix->identity)
 	{
-		pre[rows[k]] = rpre[k];
-		size[rows[k]] = rsize[k];
+		for (k = 0; k < n; k++)
+		{
+			pre[rows[k]] = rpre[k];
+			size[rows[k]] = rsize[k];
+		}
+		pfree(rsize);
+		pfree(rpre);
+		pfree((int32 *) rparent);
 	}
-	pfree(rparent);
-	pfree(rsize);
-	pfree(rpre);
 	pfree(cursor);
 	*nroots_out = nroots;
 	return true;
 }
 
-/*
- * Build the snapshot: index the ids, resolve sponsors, compute preorder
- * positions (AscendingOrder, else BreadthFirstOrder), then lay out the
- * arrays and the placement tree.
- */
 /*
  * A random 64-bit identity for a new tree value.  Only this extension makes
  * tree values (build, text input, binary input), so equal stamps mean a
@@ -534,6 +596,11 @@ MlmTreeNewStamp(void)
 	return stamp;
 }
 
+/*
+ * Build the snapshot: index the ids, resolve sponsors, compute preorder
+ * positions (AscendingOrder, else BreadthFirstOrder), then lay out the
+ * arrays and the placement tree.
+ */
 MlmTreeHeader *
 MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 {
@@ -570,7 +637,7 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 
 	pre = MlmAllocArray(Max(n, 1), sizeof(int32));
 	size = MlmAllocArray(Max(n, 1), sizeof(int32));
-	if (!AscendingOrder(in, rows, parent_row, pre, size, &nroots))
+	if (!AscendingOrder(in, &ix, parent_row, pre, size, &nroots))
 		BreadthFirstOrder(in, rows, parent_row, pre, size, &nroots);
 
 	hdr = (MlmTreeHeader *) MemoryContextAllocHuge(CurrentMemoryContext, bytes);
@@ -581,8 +648,18 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	hdr->n = n;
 	hdr->nroots = nroots;
 	MlmTreeSetView(&v, hdr);
-	/* zero the alignment padding too: no uninitialised bytes on disk */
-	memset((char *) v.ids, 0, bytes - sizeof(MlmTreeHeader));
+	/* every array is written below; zero the 4-byte padding after odd ones */
+	if (n % 2 == 1)
+	{
+		((int32 *) v.parent)[n] = 0;
+		((int32 *) v.size)[n] = 0;
+		((int32 *) v.byid)[n] = 0;
+		if (in->has_placement)
+		{
+			((int32 *) v.pparent)[n] = 0;
+			((int32 *) v.ppos)[n] = 0;
+		}
+	}
 
 	for (r = 0; r < n; r++)
 	{
@@ -595,7 +672,7 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 			CHECK_FOR_INTERRUPTS();
 	}
 	for (k = 0; k < n; k++)
-		((int32 *) v.byid)[k] = pre[rows[k]];
+		((int32 *) v.byid)[k] = pre[rows[k]];	/* = pre[k] in id-order input */
 	pfree(size);
 	pfree(parent_row);
 
