@@ -89,3 +89,27 @@ SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-02-01', '2024-01-31');
 SELECT * FROM mlm.payouts(NULL, 'm', 'v', '2024-01-01', '2024-01-31');
 SELECT count(*) FROM mlm.compute(:'plan', 'm', 'v', '2024-01-01', '2024-01-31', kinds => 'payout,bogus');
 SELECT * FROM mlm.payouts('{"ranks":[{"name":"Member"}],"bonuses":[{"name":"u","type":"unilevel","rates":[1.5]}]}', 'm', 'v', '2024-01-01', '2024-01-31');
+
+-- Plain tables are read with a direct scan; tables with row security (and
+-- views, and relations the user may not read whole) go through SPI so that
+-- every rule applies.  Member 3's volume is hidden from the role by a policy.
+CREATE ROLE regress_mlm_reader;
+CREATE TABLE rls_m (id bigint, sponsor_id bigint);
+INSERT INTO rls_m VALUES (1, NULL), (2, 1), (3, 2);
+CREATE TABLE rls_v (member_id bigint, pv numeric, cv numeric);
+INSERT INTO rls_v VALUES (2, 100, 100), (3, 50, 40);
+ALTER TABLE rls_v ENABLE ROW LEVEL SECURITY;
+CREATE POLICY only_2 ON rls_v FOR SELECT USING (member_id = 2);
+GRANT SELECT ON rls_m, rls_v TO regress_mlm_reader;
+GRANT USAGE ON SCHEMA mlm TO regress_mlm_reader;
+SET ROLE regress_mlm_reader;
+-- only member 2's 100 CV is visible: 1 gets 10.00 (3's 40 would add 2.00 to 1 and 4.00 to 2)
+SELECT * FROM mlm.payouts(:'plan', 'rls_m', 'rls_v', '2024-01-01', '2024-01-31') ORDER BY 1, 2;
+RESET ROLE;
+REVOKE SELECT ON rls_m FROM regress_mlm_reader;
+SET ROLE regress_mlm_reader;
+SELECT * FROM mlm.payouts(:'plan', 'rls_m', 'rls_v', '2024-01-01', '2024-01-31');
+RESET ROLE;
+DROP TABLE rls_m, rls_v;
+REVOKE USAGE ON SCHEMA mlm FROM regress_mlm_reader;
+DROP ROLE regress_mlm_reader;

@@ -12,11 +12,18 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "executor/tuptable.h"
+#include "utils/acl.h"
+#include "utils/snapmgr.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -97,13 +104,53 @@ CastOf(ColKind kind)
 	return "?";
 }
 
+/* One input relation: its checked columns and how to read them. */
+#define MAX_COLS 6
+typedef struct Source
+{
+	Oid			relid;
+	int			ncols;
+	AttrNumber	attnum[MAX_COLS];	/* 0 = column absent (reads NULL) */
+	Oid			type[MAX_COLS];		/* the column's type */
+	AttrNumber	maxatt;
+	char	   *sql;			/* the same read as a query, for SPI */
+} Source;
+
+/* A row handed to the row callbacks, in the source's column order. */
+typedef struct Row
+{
+	Datum		v[MAX_COLS];
+	bool		null[MAX_COLS];
+	const Oid  *type;			/* type of each value */
+} Row;
+
+/* The type a NULL placeholder of a kind of column reads as. */
+static Oid
+CastType(ColKind kind)
+{
+	switch (kind)
+	{
+		case COL_ID:
+			return INT8OID;
+		case COL_INT:
+			return INT4OID;
+		case COL_BOOL:
+			return BOOLOID;
+		case COL_DATE:
+			return DATEOID;
+		case COL_AMOUNT:
+			return NUMERICOID;
+	}
+	return InvalidOid;
+}
+
 /*
- * Check a relation's columns against the specs and build the SELECT that
- * reads them (absent optional columns read as NULL).  Errors name the
- * relation and the column.
+ * Check a relation's columns against the specs, remember where they are,
+ * and build the SELECT that reads them (absent optional columns read as
+ * NULL).  Errors name the relation and the column.
  */
-static char *
-BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
+static void
+PrepareSource(Source *src, Oid relid, const char *role, const ColSpec *cols, int ncols)
 {
 	Relation	rel = relation_open(relid, AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(rel);
@@ -115,6 +162,10 @@ BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
 		quote_identifier(RelationGetRelationName(rel)) : relname;
 	int			c;
 
+	Assert(ncols <= MAX_COLS);
+	memset(src, 0, sizeof(Source));
+	src->relid = relid;
+	src->ncols = ncols;
 	initStringInfo(&sql);
 	appendStringInfoString(&sql, "SELECT ");
 	for (c = 0; c < ncols; c++)
@@ -143,6 +194,7 @@ BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
 								role, shown, cols[c].name),
 						 errhint("The %s relation needs the columns of the compensation spec; extra columns are ignored.", role)));
 			appendStringInfo(&sql, "NULL::%s", CastOf(cols[c].kind));
+			src->type[c] = CastType(cols[c].kind);
 			continue;
 		}
 		if (!TypeFits(found->atttypid, cols[c].kind))
@@ -151,11 +203,68 @@ BuildSelect(Oid relid, const char *role, const ColSpec *cols, int ncols)
 					 errmsg("column \"%s\" of %s relation %s has type %s",
 							cols[c].name, role, shown, format_type_be(found->atttypid)),
 					 errdetail("Expected %s.", KindText(cols[c].kind))));
-		appendStringInfo(&sql, "%s::%s", quote_identifier(cols[c].name), CastOf(cols[c].kind));
+		appendStringInfo(&sql, "%s", quote_identifier(cols[c].name));
+		src->attnum[c] = found->attnum;
+		src->type[c] = found->atttypid;
+		src->maxatt = Max(src->maxatt, found->attnum);
 	}
 	appendStringInfo(&sql, " FROM %s", relname);
 	relation_close(rel, AccessShareLock);
-	return sql.data;
+	src->sql = sql.data;
+}
+
+/* The row's value of column c as int64 (ids). */
+static inline int64
+RowInt64(const Row *row, int c)
+{
+	switch (row->type[c])
+	{
+		case INT2OID:
+			return DatumGetInt16(row->v[c]);
+		case INT4OID:
+			return DatumGetInt32(row->v[c]);
+		default:
+			return DatumGetInt64(row->v[c]);
+	}
+}
+
+/* The row's value of column c as int32 (positions). */
+static int32
+RowInt32(const Row *row, int c, int64 member)
+{
+	int64		v = RowInt64(row, c);
+
+	if (v < PG_INT32_MIN || v > PG_INT32_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("position of member " INT64_FORMAT " is out of range", member)));
+	return (int32) v;
+}
+
+/* The row's value of column c as a date (date or timestamp columns). */
+static DateADT
+RowDate(const Row *row, int c)
+{
+	switch (row->type[c])
+	{
+		case TIMESTAMPOID:
+			return DatumGetDateADT(DirectFunctionCall1(timestamp_date, row->v[c]));
+		case TIMESTAMPTZOID:
+			return DatumGetDateADT(DirectFunctionCall1(timestamptz_date, row->v[c]));
+		default:
+			return DatumGetDateADT(row->v[c]);
+	}
+}
+
+static mlm_dec NumericDatumToVol(Datum d, const char *what, int64 member);
+
+/* The row's value of column c as an amount at VOL scale. */
+static mlm_dec
+RowAmount(const Row *row, int c, const char *what, int64 member)
+{
+	if (row->type[c] == NUMERICOID)
+		return NumericDatumToVol(row->v[c], what, member);
+	return MlmDecMul((mlm_dec) RowInt64(row, c), MlmPow10[MLM_VOL_SCALE]);
 }
 
 /*
@@ -241,34 +350,93 @@ out_of_range:
 }
 
 /* Run a SELECT through a cursor, calling fn for every row. */
-typedef void (*RowFn) (void *arg, HeapTuple tup, TupleDesc desc);
+typedef void (*RowFn) (void *arg, const Row *row);
 
-static void
-ForEachRow(const char *sql, RowFn fn, void *arg)
+/*
+ * Can a source be read with a plain table scan?  Only an ordinary table
+ * without row security that the user may read as a whole: anything else
+ * (views, partitioned tables, row security, column privileges) goes
+ * through SPI so that PostgreSQL applies every rule.
+ */
+static bool
+DirectScanAllowed(Relation rel)
 {
-	SPIPlanPtr	plan;
-	Portal		portal;
+	char		kind = rel->rd_rel->relkind;
 
-	plan = SPI_prepare(sql, 0, NULL);
-	if (plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s", sql, SPI_result_code_string(SPI_result));
-	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
-	for (;;)
-	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, FETCH_BATCH);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
-			fn(arg, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
-		SPI_freetuptable(SPI_tuptable);
-		CHECK_FOR_INTERRUPTS();
-	}
-	SPI_cursor_close(portal);
-	SPI_freeplan(plan);
+	return (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW) &&
+		!rel->rd_rel->relrowsecurity &&
+		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 }
 
+/*
+ * Call fn for every row of a source, read with the calling statement's
+ * snapshot: a table scan for plain tables (no executor, no tuple copies),
+ * else an SPI cursor fetched in batches (never materialized whole).
+ */
+static void
+ScanSource(const Source *src, RowFn fn, void *arg)
+{
+	Relation	rel = table_open(src->relid, AccessShareLock);
+	Row			row;
+	int			c;
+
+	row.type = src->type;
+	if (DirectScanAllowed(rel))
+	{
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+		TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+		uint64		nrows = 0;
+
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			if (src->maxatt > 0)
+				slot_getsomeattrs(slot, src->maxatt);
+			for (c = 0; c < src->ncols; c++)
+			{
+				AttrNumber	a = src->attnum[c];
+
+				row.null[c] = a == 0 || slot->tts_isnull[a - 1];
+				row.v[c] = a == 0 ? (Datum) 0 : slot->tts_values[a - 1];
+			}
+			fn(arg, &row);
+			if ((++nrows & 0xFFFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		table_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	table_close(rel, AccessShareLock);
+
+	{
+		SPIPlanPtr	plan = SPI_prepare(src->sql, 0, NULL);
+		Portal		portal;
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s", src->sql,
+				 SPI_result_code_string(SPI_result));
+		portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+		for (;;)
+		{
+			uint64		i;
+
+			SPI_cursor_fetch(portal, true, FETCH_BATCH);
+			if (SPI_processed == 0)
+				break;
+			for (i = 0; i < SPI_processed; i++)
+			{
+				heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+								  row.v, row.null);
+				fn(arg, &row);
+			}
+			SPI_freetuptable(SPI_tuptable);
+			CHECK_FOR_INTERRUPTS();
+		}
+		SPI_cursor_close(portal);
+		SPI_freeplan(plan);
+	}
+}
 
 /* Member rows collected before the tree is built. */
 typedef struct MemberRows
@@ -329,46 +497,36 @@ MemberRowsGrow(MemberRows *m)
 }
 
 static void
-MemberRow(void *arg, HeapTuple tup, TupleDesc desc)
+MemberRow(void *arg, const Row *row)
 {
 	MemberRows *m = (MemberRows *) arg;
 	MlmTreeInput *in = &m->in;
-	bool		isnull;
-	Datum		d;
 	int64		r = in->n;
 
 	if (r == m->cap)
 		MemberRowsGrow(m);
 
-	d = heap_getattr(tup, 1, desc, &isnull);
-	if (isnull)
+	if (row->null[0])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("member id must not be null"),
 				 errdetail("Row " INT64_FORMAT " of the members relation has a null id.", r + 1)));
-	in->ids[r] = DatumGetInt64(d);
+	in->ids[r] = RowInt64(row, 0);
 	if (r > 0 && in->ids[r] <= in->ids[r - 1])
 		m->descending_seen = true;
-	d = heap_getattr(tup, 2, desc, &isnull);
-	in->parent_null[r] = isnull;
-	in->parents[r] = isnull ? 0 : DatumGetInt64(d);
-	d = heap_getattr(tup, 3, desc, &isnull);
-	in->pparent_null[r] = isnull;
-	in->pparents[r] = isnull ? 0 : DatumGetInt64(d);
-	if (!isnull)
+	in->parent_null[r] = row->null[1];
+	in->parents[r] = row->null[1] ? 0 : RowInt64(row, 1);
+	in->pparent_null[r] = row->null[2];
+	in->pparents[r] = row->null[2] ? 0 : RowInt64(row, 2);
+	in->pos_null[r] = row->null[3];
+	in->pos[r] = row->null[3] ? 0 : RowInt32(row, 3, in->ids[r]);
+	if (!row->null[2] || !row->null[3])
 		m->any_placement = true;
-	d = heap_getattr(tup, 4, desc, &isnull);
-	in->pos_null[r] = isnull;
-	in->pos[r] = isnull ? 0 : DatumGetInt32(d);
-	if (!isnull)
-		m->any_placement = true;
-	d = heap_getattr(tup, 5, desc, &isnull);
-	m->status[r] = isnull ? true : DatumGetBool(d);
-	d = heap_getattr(tup, 6, desc, &isnull);
-	m->joined[r] = isnull ? MLM_NO_DATE : DatumGetDateADT(d);
+	m->status[r] = row->null[4] ? true : DatumGetBool(row->v[4]);
+	m->joined[r] = row->null[5] ? MLM_NO_DATE : RowDate(row, 5);
 	m->hash += MlmMix64((uint64) in->ids[r] * 31 + (in->parent_null[r] ? 7 : (uint64) in->parents[r]) +
-				   ((uint64) m->status[r] << 40) + ((uint64) (uint32) m->joined[r] << 20) +
-				   (in->pparent_null[r] ? 0 : (uint64) in->pparents[r] * 131 + in->pos[r]));
+						((uint64) m->status[r] << 40) + ((uint64) (uint32) m->joined[r] << 20) +
+						(in->pparent_null[r] ? 0 : (uint64) in->pparents[r] * 131 + in->pos[r]));
 	in->n = r + 1;
 }
 
@@ -464,40 +622,35 @@ typedef struct VolumeRows
 } VolumeRows;
 
 static void
-VolumeRow(void *arg, HeapTuple tup, TupleDesc desc)
+VolumeRow(void *arg, const Row *row)
 {
 	VolumeRows *vr = (VolumeRows *) arg;
 	MlmNet	   *net = vr->net;
-	bool		isnull;
-	Datum		d;
 	int64		id;
 	int32		i;
 	mlm_dec		pv = 0,
 				cv = 0;
 
 	net->volume_rows++;
-	d = heap_getattr(tup, 1, desc, &isnull);
-	if (isnull)
+	if (row->null[0])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("volume row " INT64_FORMAT " has a null member_id", net->volume_rows)));
-	id = DatumGetInt64(d);
+	id = RowInt64(row, 0);
 	i = IdMapFind(vr->map, id);
 	if (i < 0)
 	{
 		MlmIdListAdd(&vr->orphans, id);
 		return;
 	}
-	d = heap_getattr(tup, 2, desc, &isnull);
-	if (!isnull)
-		pv = NumericDatumToVol(d, "pv", id);
-	d = heap_getattr(tup, 3, desc, &isnull);
-	if (!isnull)
-		cv = NumericDatumToVol(d, "cv", id);
+	if (!row->null[1])
+		pv = RowAmount(row, 1, "pv", id);
+	if (!row->null[2])
+		cv = RowAmount(row, 2, "cv", id);
 	vr->pv[i] = MlmDecAdd(vr->pv[i], pv);
 	vr->cv[i] = MlmDecAdd(vr->cv[i], cv);
 	vr->hash += MlmMix64((uint64) id ^ MlmMix64((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
-					MlmMix64((uint64) cv * 3 + (uint64) (cv >> 64)));
+						 MlmMix64((uint64) cv * 3 + (uint64) (cv >> 64)));
 }
 
 typedef struct CarryRows
@@ -512,22 +665,19 @@ typedef struct CarryRows
 } CarryRows;
 
 static void
-CarryRow(void *arg, HeapTuple tup, TupleDesc desc)
+CarryRow(void *arg, const Row *row)
 {
 	CarryRows  *cr = (CarryRows *) arg;
 	MlmNet	   *net = cr->net;
-	bool		isnull;
-	Datum		d;
 	int64		id;
 	int32		i;
 
 	net->carry_rows++;
-	d = heap_getattr(tup, 1, desc, &isnull);
-	if (isnull)
+	if (row->null[0])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
 				 errmsg("carry row " INT64_FORMAT " has a null member_id", net->carry_rows)));
-	id = DatumGetInt64(d);
+	id = RowInt64(row, 0);
 	i = IdMapFind(cr->map, id);
 	if (i < 0)
 	{
@@ -541,10 +691,8 @@ CarryRow(void *arg, HeapTuple tup, TupleDesc desc)
 		return;
 	}
 	cr->seen[i] = true;
-	d = heap_getattr(tup, 2, desc, &isnull);
-	net->carry_left[i] = isnull ? 0 : NumericDatumToVol(d, "carry_left", id);
-	d = heap_getattr(tup, 3, desc, &isnull);
-	net->carry_right[i] = isnull ? 0 : NumericDatumToVol(d, "carry_right", id);
+	net->carry_left[i] = row->null[1] ? 0 : RowAmount(row, 1, "carry_left", id);
+	net->carry_right[i] = row->null[2] ? 0 : RowAmount(row, 2, "carry_right", id);
 	cr->hash += MlmMix64((uint64) id * 17 + (uint64) net->carry_left[i] * 5 + (uint64) net->carry_right[i]);
 }
 
@@ -597,9 +745,9 @@ MlmLoadNetwork(const MlmSources *src)
 	MlmNet	   *net = palloc0(sizeof(MlmNet));
 	MemberRows	mr = {0};
 	VolumeRows	vr;
-	char	   *msql = NULL,
-			   *vsql,
-			   *csql = NULL;
+	Source		msrc,
+				vsrc,
+				csrc;
 	int32	   *row_to_index;
 	IdMap		map;
 	int64		r;
@@ -607,10 +755,10 @@ MlmLoadNetwork(const MlmSources *src)
 
 	/* column checks first, so a missing column fails before any work */
 	if (src->snapshot == NULL)
-		msql = BuildSelect(src->members, "members", member_cols, lengthof(member_cols));
-	vsql = BuildSelect(src->volumes, "volumes", volume_cols, lengthof(volume_cols));
+		PrepareSource(&msrc, src->members, "members", member_cols, lengthof(member_cols));
+	PrepareSource(&vsrc, src->volumes, "volumes", volume_cols, lengthof(volume_cols));
 	if (OidIsValid(src->carry))
-		csql = BuildSelect(src->carry, "carry", carry_cols, lengthof(carry_cols));
+		PrepareSource(&csrc, src->carry, "carry", carry_cols, lengthof(carry_cols));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -642,7 +790,7 @@ MlmLoadNetwork(const MlmSources *src)
 	{
 		mr.cxt = cxt;
 		MemberRowsGrow(&mr);	/* allocated even when there are no rows */
-		ForEachRow(msql, MemberRow, &mr);
+		ScanSource(&msrc, MemberRow, &mr);
 
 		MemoryContextSwitchTo(cxt);
 		mr.in.has_placement = true;
@@ -681,7 +829,7 @@ MlmLoadNetwork(const MlmSources *src)
 	vr.map = &map;
 	vr.pv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
 	vr.cv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
-	ForEachRow(vsql, VolumeRow, &vr);
+	ScanSource(&vsrc, VolumeRow, &vr);
 	if (vr.orphans.count > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -699,7 +847,7 @@ MlmLoadNetwork(const MlmSources *src)
 	pfree(vr.cv);
 
 	net->input_hash = MlmMix64(mr.hash) ^ MlmMix64(vr.hash + 1);
-	if (csql)
+	if (OidIsValid(src->carry))
 	{
 		CarryRows	cr;
 
@@ -711,7 +859,7 @@ MlmLoadNetwork(const MlmSources *src)
 		cr.map = &map;
 		cr.row_to_index = row_to_index;
 		cr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
-		ForEachRow(csql, CarryRow, &cr);
+		ScanSource(&csrc, CarryRow, &cr);
 		if (cr.orphans.count > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
