@@ -265,24 +265,67 @@ MlmDecToNumeric(mlm_dec v, int scale, int minscale)
 	char	   *result;
 	Size		len;
 
-	while (ds > minscale && u % 10 == 0)
+	if ((u >> 64) == 0)
 	{
-		u /= 10;
-		ds--;
+		/* the common case: 64-bit arithmetic, several times faster */
+		uint64		u64 = (uint64) u;
+		uint64		ip64,
+					fp64;
+
+		while (ds > minscale && u64 % 10 == 0)
+		{
+			u64 /= 10;
+			ds--;
+		}
+		ip64 = u64 / (uint64) MlmPow10[ds];
+		fp64 = u64 % (uint64) MlmPow10[ds];
+		pad = (4 - ds % 4) % 4;
+		ip = ip64;
+		fp = (unsigned __int128) fp64 * (uint64) MlmPow10[pad];
+		if ((fp >> 64) == 0)
+		{
+			fp64 = (uint64) fp;
+			for (i = 0; i < (ds + pad) / 4; i++)
+			{
+				fg[nf++] = (int16) (fp64 % 10000);
+				fp64 /= 10000;
+			}
+		}
+		else
+		{
+			for (i = 0; i < (ds + pad) / 4; i++)
+			{
+				fg[nf++] = (int16) (fp % 10000);
+				fp /= 10000;
+			}
+		}
+		while (ip64 > 0)
+		{
+			ig[ni++] = (int16) (ip64 % 10000);
+			ip64 /= 10000;
+		}
 	}
-	ip = u / (unsigned __int128) MlmPow10[ds];
-	fp = u % (unsigned __int128) MlmPow10[ds];
-	pad = (4 - ds % 4) % 4;
-	fp *= (unsigned __int128) MlmPow10[pad];
-	for (i = 0; i < (ds + pad) / 4; i++)
+	else
 	{
-		fg[nf++] = (int16) (fp % 10000);
-		fp /= 10000;
-	}
-	while (ip > 0)
-	{
-		ig[ni++] = (int16) (ip % 10000);
-		ip /= 10000;
+		while (ds > minscale && u % 10 == 0)
+		{
+			u /= 10;
+			ds--;
+		}
+		ip = u / (unsigned __int128) MlmPow10[ds];
+		fp = u % (unsigned __int128) MlmPow10[ds];
+		pad = (4 - ds % 4) % 4;
+		fp *= (unsigned __int128) MlmPow10[pad];
+		for (i = 0; i < (ds + pad) / 4; i++)
+		{
+			fg[nf++] = (int16) (fp % 10000);
+			fp /= 10000;
+		}
+		while (ip > 0)
+		{
+			ig[ni++] = (int16) (ip % 10000);
+			ip /= 10000;
+		}
 	}
 	for (i = ni - 1; i >= 0; i--)
 		digits[n++] = ig[i];
