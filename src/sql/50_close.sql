@@ -321,50 +321,25 @@ $$;
 COMMENT ON FUNCTION @extschema@._run_rows_guard() IS
   'Statement trigger on the result tables of runs: inserted rows must belong to an existing run; refuses deleting rows of finalized runs and adding rows beyond the counts recorded in their header.';
 
-CREATE TRIGGER run_payout_insert AFTER INSERT ON @extschema@.run_payout
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_payout_delete AFTER DELETE ON @extschema@.run_payout
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_payout_update BEFORE UPDATE ON @extschema@.run_payout
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-CREATE TRIGGER run_payout_truncate BEFORE TRUNCATE ON @extschema@.run_payout
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-
-CREATE TRIGGER run_member_insert AFTER INSERT ON @extschema@.run_member
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_member_delete AFTER DELETE ON @extschema@.run_member
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_member_update BEFORE UPDATE ON @extschema@.run_member
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-CREATE TRIGGER run_member_truncate BEFORE TRUNCATE ON @extschema@.run_member
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-
-CREATE TRIGGER run_carry_insert AFTER INSERT ON @extschema@.run_carry
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_carry_delete AFTER DELETE ON @extschema@.run_carry
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_carry_update BEFORE UPDATE ON @extschema@.run_carry
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-CREATE TRIGGER run_carry_truncate BEFORE TRUNCATE ON @extschema@.run_carry
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-
-CREATE TRIGGER run_line_insert AFTER INSERT ON @extschema@.run_line
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_line_delete AFTER DELETE ON @extschema@.run_line
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_line_update BEFORE UPDATE ON @extschema@.run_line
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-CREATE TRIGGER run_line_truncate BEFORE TRUNCATE ON @extschema@.run_line
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-
-CREATE TRIGGER run_bonus_total_insert AFTER INSERT ON @extschema@.run_bonus_total
-    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_bonus_total_delete AFTER DELETE ON @extschema@.run_bonus_total
-    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_guard();
-CREATE TRIGGER run_bonus_total_update BEFORE UPDATE ON @extschema@.run_bonus_total
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
-CREATE TRIGGER run_bonus_total_truncate BEFORE TRUNCATE ON @extschema@.run_bonus_total
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change();
+-- The same four guards on every result table of a run.
+DO $guards$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total'] LOOP
+        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON @extschema@.%I
+                          REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                          EXECUTE FUNCTION @extschema@._run_rows_guard()', t || '_insert', t);
+        EXECUTE format('CREATE TRIGGER %I AFTER DELETE ON @extschema@.%I
+                          REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+                          EXECUTE FUNCTION @extschema@._run_rows_guard()', t || '_delete', t);
+        EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change()', t || '_update', t);
+        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change()', t || '_truncate', t);
+    END LOOP;
+END
+$guards$;
 
 ------------------------------------------------------------------------------
 -- Views
