@@ -19,6 +19,7 @@
 PG_FUNCTION_INFO_V1(mlm_volume_summary);
 PG_FUNCTION_INFO_V1(mlm_volume_summary_snapshot);
 PG_FUNCTION_INFO_V1(mlm_leg_volumes);
+PG_FUNCTION_INFO_V1(mlm_group_volume);
 
 /* Does member i meet every requirement of rank j?  Children are done. */
 static bool
@@ -282,6 +283,45 @@ mlm_leg_volumes(PG_FUNCTION_ARGS)
 		vals[1] = Int64GetDatum(net->v.ids[i]);
 		vals[2] = MlmDecToNumeric(d.gv[i], MLM_VOL_SCALE, 2);
 		vals[3] = Int32GetDatum(net->v.size[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
+		if ((i & 0x3FFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	return (Datum) 0;
+}
+
+/*
+ * mlm.group_volume(members, volumes): just the GV of every member, for the
+ * common question that needs no more (two columns instead of ten).
+ */
+Datum
+mlm_group_volume(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MlmSources	src;
+	MlmNet	   *net;
+	mlm_dec    *gv;
+	int32		i;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("members and volumes relations must not be null")));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	SourcesFromArgs(fcinfo, &src, false);
+	net = MlmLoadNetwork(&src);
+	gv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+	memcpy(gv, net->pv, sizeof(mlm_dec) * net->n);
+	for (i = net->n - 1; i > 0; i--)
+		if (net->v.parent[i] >= 0)
+			gv[net->v.parent[i]] = MlmDecAdd(gv[net->v.parent[i]], gv[i]);
+	for (i = 0; i < net->n; i++)
+	{
+		Datum		vals[2];
+		bool		nulls[2] = {false, false};
+
+		vals[0] = Int64GetDatum(net->v.ids[i]);
+		vals[1] = MlmDecToNumeric(gv[i], MLM_VOL_SCALE, 2);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
 		if ((i & 0x3FFF) == 0)
 			CHECK_FOR_INTERRUPTS();

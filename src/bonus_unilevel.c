@@ -101,6 +101,8 @@ MlmBonusUnilevel(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
 {
 	if (b->placement)
 	{
+		if (net->v.pparent == NULL)
+			return;				/* nobody is placed: no placement upline */
 		MlmNetPlacementOrder(net);
 		LevelWalk(b, net, d, net->v.pparent, net->porder, net->porder_len,
 				  net->cv, sink);

@@ -793,7 +793,8 @@ MlmLoadNetwork(const MlmSources *src)
 		ScanSource(&msrc, MemberRow, &mr);
 
 		MemoryContextSwitchTo(cxt);
-		mr.in.has_placement = true;
+		/* placement arrays only when the members relation has placement */
+		mr.in.has_placement = mr.any_placement;
 		mr.in.ascending = !mr.descending_seen;
 		net->tree = MlmTreeBuild(&mr.in, &row_to_index);
 		MlmTreeSetView(&net->v, net->tree);

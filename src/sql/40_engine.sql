@@ -93,6 +93,14 @@ CREATE FUNCTION @extschema@.volume_summary(
 COMMENT ON FUNCTION @extschema@.volume_summary(pg_catalog.regclass, pg_catalog.regclass, pg_catalog.int4, pg_catalog.numeric) IS
     'downline aggregation in one pass: depth, PV, CV, group volume (GV), group CV, activity, frontline size, PV per level 1..levels';
 
+CREATE FUNCTION @extschema@.group_volume(
+    members pg_catalog.regclass, volumes pg_catalog.regclass,
+    OUT member_id pg_catalog.int8, OUT gv pg_catalog.numeric)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_group_volume' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.group_volume(pg_catalog.regclass, pg_catalog.regclass) IS
+    'group volume (GV, own PV included) of every member, in one pass';
+
 CREATE FUNCTION @extschema@.leg_volumes(
     members pg_catalog.regclass, volumes pg_catalog.regclass,
     OUT member_id pg_catalog.int8, OUT leg_id pg_catalog.int8,
