@@ -449,7 +449,15 @@ typedef struct MemberRows
 	uint64		hash;
 	bool		any_placement;
 	bool		descending_seen;	/* ids did not always increase */
+	bool		with_placement; /* the relation has placement columns */
 } MemberRows;
+
+/* Allocate (old == 0) or grow an array of elem-sized entries to cap. */
+static void
+GrowArray(void **p, int64 old, int64 cap, Size elem)
+{
+	*p = old == 0 ? MlmAllocArray(cap, elem) : MlmReallocArray(*p, cap, elem);
+}
 
 /* Make room for more member rows (doubling; the first call allocates). */
 static void
@@ -468,29 +476,17 @@ MemberRowsGrow(MemberRows *m)
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("more than %d members", MLM_TREE_MAX_MEMBERS)));
 	}
-	if (m->cap == 0)
+	GrowArray((void **) &in->ids, m->cap, cap, sizeof(int64));
+	GrowArray((void **) &in->parents, m->cap, cap, sizeof(int64));
+	GrowArray((void **) &in->parent_null, m->cap, cap, sizeof(bool));
+	GrowArray((void **) &m->status, m->cap, cap, sizeof(bool));
+	GrowArray((void **) &m->joined, m->cap, cap, sizeof(int32));
+	if (m->with_placement)
 	{
-		in->ids = MlmAllocArray(cap, sizeof(int64));
-		in->parents = MlmAllocArray(cap, sizeof(int64));
-		in->parent_null = MlmAllocArray(cap, sizeof(bool));
-		in->pparents = MlmAllocArray(cap, sizeof(int64));
-		in->pparent_null = MlmAllocArray(cap, sizeof(bool));
-		in->pos = MlmAllocArray(cap, sizeof(int32));
-		in->pos_null = MlmAllocArray(cap, sizeof(bool));
-		m->status = MlmAllocArray(cap, sizeof(bool));
-		m->joined = MlmAllocArray(cap, sizeof(int32));
-	}
-	else
-	{
-		in->ids = MlmReallocArray(in->ids, cap, sizeof(int64));
-		in->parents = MlmReallocArray(in->parents, cap, sizeof(int64));
-		in->parent_null = MlmReallocArray(in->parent_null, cap, sizeof(bool));
-		in->pparents = MlmReallocArray(in->pparents, cap, sizeof(int64));
-		in->pparent_null = MlmReallocArray(in->pparent_null, cap, sizeof(bool));
-		in->pos = MlmReallocArray(in->pos, cap, sizeof(int32));
-		in->pos_null = MlmReallocArray(in->pos_null, cap, sizeof(bool));
-		m->status = MlmReallocArray(m->status, cap, sizeof(bool));
-		m->joined = MlmReallocArray(m->joined, cap, sizeof(int32));
+		GrowArray((void **) &in->pparents, m->cap, cap, sizeof(int64));
+		GrowArray((void **) &in->pparent_null, m->cap, cap, sizeof(bool));
+		GrowArray((void **) &in->pos, m->cap, cap, sizeof(int32));
+		GrowArray((void **) &in->pos_null, m->cap, cap, sizeof(bool));
 	}
 	m->cap = cap;
 	MemoryContextSwitchTo(old);
@@ -516,17 +512,21 @@ MemberRow(void *arg, const Row *row)
 		m->descending_seen = true;
 	in->parent_null[r] = row->null[1];
 	in->parents[r] = row->null[1] ? 0 : RowInt64(row, 1);
-	in->pparent_null[r] = row->null[2];
-	in->pparents[r] = row->null[2] ? 0 : RowInt64(row, 2);
-	in->pos_null[r] = row->null[3];
-	in->pos[r] = row->null[3] ? 0 : RowInt32(row, 3, in->ids[r]);
-	if (!row->null[2] || !row->null[3])
-		m->any_placement = true;
+	if (m->with_placement)
+	{
+		in->pparent_null[r] = row->null[2];
+		in->pparents[r] = row->null[2] ? 0 : RowInt64(row, 2);
+		in->pos_null[r] = row->null[3];
+		in->pos[r] = row->null[3] ? 0 : RowInt32(row, 3, in->ids[r]);
+		if (!row->null[2] || !row->null[3])
+			m->any_placement = true;
+	}
 	m->status[r] = row->null[4] ? true : DatumGetBool(row->v[4]);
 	m->joined[r] = row->null[5] ? MLM_NO_DATE : RowDate(row, 5);
 	m->hash += MlmMix64((uint64) in->ids[r] * 31 + (in->parent_null[r] ? 7 : (uint64) in->parents[r]) +
 						((uint64) m->status[r] << 40) + ((uint64) (uint32) m->joined[r] << 20) +
-						(in->pparent_null[r] ? 0 : (uint64) in->pparents[r] * 131 + in->pos[r]));
+						(!m->with_placement || in->pparent_null[r] ? 0 :
+						 (uint64) in->pparents[r] * 131 + in->pos[r]));
 	in->n = r + 1;
 }
 
@@ -789,6 +789,7 @@ MlmLoadNetwork(const MlmSources *src)
 	else
 	{
 		mr.cxt = cxt;
+		mr.with_placement = msrc.attnum[2] != 0 || msrc.attnum[3] != 0;
 		MemberRowsGrow(&mr);	/* allocated even when there are no rows */
 		ScanSource(&msrc, MemberRow, &mr);
 
@@ -811,10 +812,13 @@ MlmLoadNetwork(const MlmSources *src)
 		pfree(mr.in.ids);
 		pfree(mr.in.parents);
 		pfree(mr.in.parent_null);
-		pfree(mr.in.pparents);
-		pfree(mr.in.pparent_null);
-		pfree(mr.in.pos);
-		pfree(mr.in.pos_null);
+		if (mr.with_placement)
+		{
+			pfree(mr.in.pparents);
+			pfree(mr.in.pparent_null);
+			pfree(mr.in.pos);
+			pfree(mr.in.pos_null);
+		}
 		pfree(mr.status);
 		pfree(mr.joined);
 	}
