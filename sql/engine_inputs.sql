@@ -113,3 +113,21 @@ RESET ROLE;
 DROP TABLE rls_m, rls_v;
 REVOKE USAGE ON SCHEMA mlm FROM regress_mlm_reader;
 DROP ROLE regress_mlm_reader;
+
+-- mlm.group_volume: ids in increasing order take the fast path (no snapshot),
+-- other inputs the general one; both give GV = own PV + downline PV.
+-- 1 <- 2, 1 <- 3, 2 <- 4; PV 2: 10, 3: 5, 4: 1 + 2
+CREATE TEMP TABLE gm1 (id bigint, sponsor_id bigint);
+INSERT INTO gm1 VALUES (1, NULL), (2, 1), (3, 1), (4, 2);
+CREATE TEMP TABLE gv1 (member_id bigint, pv numeric, cv numeric);
+INSERT INTO gv1 VALUES (2, 10, 1), (3, 5, 1), (4, 1, 1), (4, 2, 1);
+SELECT * FROM mlm.group_volume('gm1', 'gv1') ORDER BY 1;
+-- the same members with 2 now below 4: a sponsor id above its recruit's
+CREATE TEMP TABLE gm2 (id bigint, sponsor_id bigint);
+INSERT INTO gm2 VALUES (1, NULL), (2, 4), (3, 1), (4, 1);
+SELECT * FROM mlm.group_volume('gm2', 'gv1') ORDER BY 1;
+-- the same errors on both paths
+INSERT INTO gm1 VALUES (5, 99);
+SELECT * FROM mlm.group_volume('gm1', 'gv1');
+INSERT INTO gm2 VALUES (5, 99);
+SELECT * FROM mlm.group_volume('gm2', 'gv1');

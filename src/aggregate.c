@@ -308,6 +308,26 @@ mlm_group_volume(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("members and volumes relations must not be null")));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	{
+		int64	   *ids;
+		int32		n;
+
+		if (MlmGroupVolumeFast(PG_GETARG_OID(0), PG_GETARG_OID(1), &ids, &gv, &n))
+		{
+			for (i = 0; i < n; i++)
+			{
+				Datum		vals[2];
+				bool		nulls[2] = {false, false};
+
+				vals[0] = Int64GetDatum(ids[i]);
+				vals[1] = MlmDecToNumeric(gv[i], MLM_VOL_SCALE, 2);
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
+				if ((i & 0x3FFF) == 0)
+					CHECK_FOR_INTERRUPTS();
+			}
+			return (Datum) 0;
+		}
+	}
 	SourcesFromArgs(fcinfo, &src, false);
 	net = MlmLoadNetwork(&src);
 	gv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));

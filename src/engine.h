@@ -58,6 +58,8 @@ typedef struct MlmNet
 #define MLM_NO_DATE PG_INT32_MIN
 
 extern MlmNet *MlmLoadNetwork(const MlmSources *src);
+extern bool MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids,
+							   mlm_dec **gv, int32 *n);
 extern void MlmNetPlacementOrder(MlmNet *net);
 
 /* Quantities derived from the network and the plan (spec section 3, 4). */

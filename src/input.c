@@ -113,6 +113,7 @@ typedef struct Source
 	AttrNumber	attnum[MAX_COLS];	/* 0 = column absent (reads NULL) */
 	Oid			type[MAX_COLS];		/* the column's type */
 	AttrNumber	maxatt;
+	int64		reltuples;		/* the planner's estimate, 0 if unknown */
 	char	   *sql;			/* the same read as a query, for SPI */
 } Source;
 
@@ -209,6 +210,9 @@ PrepareSource(Source *src, Oid relid, const char *role, const ColSpec *cols, int
 		src->maxatt = Max(src->maxatt, found->attnum);
 	}
 	appendStringInfo(&sql, " FROM %s", relname);
+	if (rel->rd_rel->reltuples > 0)
+		src->reltuples = (int64) Min(rel->rd_rel->reltuples * 1.05 + 1024,
+									 (double) MLM_TREE_MAX_MEMBERS);
 	relation_close(rel, AccessShareLock);
 	src->sql = sql.data;
 }
@@ -450,6 +454,7 @@ typedef struct MemberRows
 	bool		any_placement;
 	bool		descending_seen;	/* ids did not always increase */
 	bool		with_placement; /* the relation has placement columns */
+	int64		expected;		/* planner's row estimate: first allocation */
 } MemberRows;
 
 /* Allocate (old == 0) or grow an array of elem-sized entries to cap. */
@@ -466,7 +471,7 @@ MemberRowsGrow(MemberRows *m)
 	MlmTreeInput *in = &m->in;
 	int64		r = in->n;
 	MemoryContext old = MemoryContextSwitchTo(m->cxt);
-	int64		cap = Max(m->cap * 2, 16384);
+	int64		cap = Max(m->cap * 2, Max(m->expected, 16384));
 
 	if (cap > MLM_TREE_MAX_MEMBERS)
 	{
@@ -616,7 +621,7 @@ typedef struct VolumeRows
 	MlmNet	   *net;
 	const IdMap *map;
 	mlm_dec    *pv;				/* by input row */
-	mlm_dec    *cv;
+	mlm_dec    *cv;				/* NULL when CV is not wanted */
 	MlmIdList	orphans;
 	uint64		hash;
 } VolumeRows;
@@ -645,10 +650,11 @@ VolumeRow(void *arg, const Row *row)
 	}
 	if (!row->null[1])
 		pv = RowAmount(row, 1, "pv", id);
-	if (!row->null[2])
+	if (!row->null[2] && vr->cv)
 		cv = RowAmount(row, 2, "cv", id);
 	vr->pv[i] = MlmDecAdd(vr->pv[i], pv);
-	vr->cv[i] = MlmDecAdd(vr->cv[i], cv);
+	if (vr->cv)
+		vr->cv[i] = MlmDecAdd(vr->cv[i], cv);
 	vr->hash += MlmMix64((uint64) id ^ MlmMix64((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
 						 MlmMix64((uint64) cv * 3 + (uint64) (cv >> 64)));
 }
@@ -720,27 +726,29 @@ CheckPlacement(const MlmSources *src, MlmNet *net, bool any_placement)
 				 MlmIdListDetail("Members", &bad)));
 }
 
+/* The spec's columns of each input relation (spec section 1). */
+static const ColSpec member_cols[] = {
+	{"id", COL_ID, true},
+	{"sponsor_id", COL_ID, true},
+	{"placement_id", COL_ID, false},
+	{"position", COL_INT, false},
+	{"active_status", COL_BOOL, false},
+	{"joined", COL_DATE, false},
+};
+static const ColSpec volume_cols[] = {
+	{"member_id", COL_ID, true},
+	{"pv", COL_AMOUNT, true},
+	{"cv", COL_AMOUNT, true},
+};
+static const ColSpec carry_cols[] = {
+	{"member_id", COL_ID, true},
+	{"carry_left", COL_AMOUNT, true},
+	{"carry_right", COL_AMOUNT, true},
+};
+
 MlmNet *
 MlmLoadNetwork(const MlmSources *src)
 {
-	static const ColSpec member_cols[] = {
-		{"id", COL_ID, true},
-		{"sponsor_id", COL_ID, true},
-		{"placement_id", COL_ID, false},
-		{"position", COL_INT, false},
-		{"active_status", COL_BOOL, false},
-		{"joined", COL_DATE, false},
-	};
-	static const ColSpec volume_cols[] = {
-		{"member_id", COL_ID, true},
-		{"pv", COL_AMOUNT, true},
-		{"cv", COL_AMOUNT, true},
-	};
-	static const ColSpec carry_cols[] = {
-		{"member_id", COL_ID, true},
-		{"carry_left", COL_AMOUNT, true},
-		{"carry_right", COL_AMOUNT, true},
-	};
 	MemoryContext cxt = CurrentMemoryContext;
 	MlmNet	   *net = palloc0(sizeof(MlmNet));
 	MemberRows	mr = {0};
@@ -790,6 +798,7 @@ MlmLoadNetwork(const MlmSources *src)
 	{
 		mr.cxt = cxt;
 		mr.with_placement = msrc.attnum[2] != 0 || msrc.attnum[3] != 0;
+		mr.expected = msrc.reltuples;
 		MemberRowsGrow(&mr);	/* allocated even when there are no rows */
 		ScanSource(&msrc, MemberRow, &mr);
 
@@ -933,4 +942,93 @@ MlmNetPlacementOrder(MlmNet *net)
 	net->porder_len = len;
 	pfree(start);
 	pfree(list);
+}
+
+/*
+ * GV of every member without building a snapshot, for the common input
+ * where ids arrive in increasing order and every sponsor's id is below its
+ * recruit's (ERP serials): rows are then already parents-first, so one
+ * backward pass over the rows sums the group volumes.  Returns false,
+ * having computed nothing, for any other input: the caller then takes the
+ * general path, which also reports cycles.  Orphans and volume rows of
+ * non-members raise the same errors as the general path.
+ */
+bool
+MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
+				   int32 *n_out)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	MemberRows	mr = {0};
+	VolumeRows	vr;
+	MlmNet		dummy;
+	Source		msrc,
+				vsrc;
+	IdMap		map;
+	int32	   *prow;
+	int32		n,
+				r;
+	MlmIdList	orphans = {{0}, 0};
+
+	PrepareSource(&msrc, members, "members", member_cols, lengthof(member_cols));
+	PrepareSource(&vsrc, volumes, "volumes", volume_cols, lengthof(volume_cols));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	mr.cxt = cxt;
+	mr.with_placement = msrc.attnum[2] != 0 || msrc.attnum[3] != 0;
+	mr.expected = msrc.reltuples;
+	MemberRowsGrow(&mr);
+	ScanSource(&msrc, MemberRow, &mr);
+	MemoryContextSwitchTo(cxt);
+	n = (int32) mr.in.n;
+	if (mr.descending_seen)
+	{
+		SPI_finish();
+		return false;
+	}
+
+	/* sponsors: must exist, and come before their recruits */
+	IdMapBuild(&map, mr.in.ids, n);
+	prow = MlmAllocArray(Max(n, 1), sizeof(int32));
+	for (r = 0; r < n; r++)
+	{
+		prow[r] = -1;
+		if (mr.in.parent_null[r])
+			continue;
+		prow[r] = IdMapFind(&map, mr.in.parents[r]);
+		if (prow[r] < 0)
+			MlmIdListAdd(&orphans, mr.in.ids[r]);
+		else if (prow[r] >= r)
+		{
+			SPI_finish();
+			return false;
+		}
+	}
+	if (orphans.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("sponsor_id is not a member of the tree"),
+				 MlmIdListDetail("Members whose sponsor_id is missing", &orphans)));
+
+	memset(&vr, 0, sizeof(vr));
+	memset(&dummy, 0, sizeof(dummy));
+	vr.net = &dummy;
+	vr.map = &map;
+	vr.pv = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+	vr.cv = NULL;
+	ScanSource(&vsrc, VolumeRow, &vr);
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	if (vr.orphans.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("volume rows for ids that are not members"),
+				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
+
+	for (r = n - 1; r > 0; r--)
+		if (prow[r] >= 0)
+			vr.pv[prow[r]] = MlmDecAdd(vr.pv[prow[r]], vr.pv[r]);
+	*ids_out = mr.in.ids;
+	*gv_out = vr.pv;
+	*n_out = n;
+	return true;
 }
