@@ -453,7 +453,8 @@ typedef struct MemberRows
 	uint64		hash;
 	bool		any_placement;
 	bool		descending_seen;	/* ids did not always increase */
-	bool		with_placement; /* the relation has placement columns */
+	bool		with_placement; /* a placement value was seen: arrays kept */
+	bool		ids_only;		/* keep only ids and sponsors */
 	int64		expected;		/* planner's row estimate: first allocation */
 } MemberRows;
 
@@ -484,8 +485,11 @@ MemberRowsGrow(MemberRows *m)
 	GrowArray((void **) &in->ids, m->cap, cap, sizeof(int64));
 	GrowArray((void **) &in->parents, m->cap, cap, sizeof(int64));
 	GrowArray((void **) &in->parent_null, m->cap, cap, sizeof(bool));
-	GrowArray((void **) &m->status, m->cap, cap, sizeof(bool));
-	GrowArray((void **) &m->joined, m->cap, cap, sizeof(int32));
+	if (!m->ids_only)
+	{
+		GrowArray((void **) &m->status, m->cap, cap, sizeof(bool));
+		GrowArray((void **) &m->joined, m->cap, cap, sizeof(int32));
+	}
 	if (m->with_placement)
 	{
 		GrowArray((void **) &in->pparents, m->cap, cap, sizeof(int64));
@@ -517,6 +521,21 @@ MemberRow(void *arg, const Row *row)
 		m->descending_seen = true;
 	in->parent_null[r] = row->null[1];
 	in->parents[r] = row->null[1] ? 0 : RowInt64(row, 1);
+	if (!m->with_placement && (!row->null[2] || !row->null[3]))
+	{
+		/* the first placement value: from now on keep placement arrays */
+		int64		k;
+		MemoryContext old = MemoryContextSwitchTo(m->cxt);
+
+		m->with_placement = true;
+		in->pparents = MlmAllocArray(m->cap, sizeof(int64));
+		in->pparent_null = MlmAllocArray(m->cap, sizeof(bool));
+		in->pos = MlmAllocArray(m->cap, sizeof(int32));
+		in->pos_null = MlmAllocArray(m->cap, sizeof(bool));
+		MemoryContextSwitchTo(old);
+		for (k = 0; k < r; k++)
+			in->pparent_null[k] = in->pos_null[k] = true;
+	}
 	if (m->with_placement)
 	{
 		in->pparent_null[r] = row->null[2];
@@ -525,6 +544,11 @@ MemberRow(void *arg, const Row *row)
 		in->pos[r] = row->null[3] ? 0 : RowInt32(row, 3, in->ids[r]);
 		if (!row->null[2] || !row->null[3])
 			m->any_placement = true;
+	}
+	if (m->ids_only)
+	{
+		in->n = r + 1;
+		return;
 	}
 	m->status[r] = row->null[4] ? true : DatumGetBool(row->v[4]);
 	m->joined[r] = row->null[5] ? MLM_NO_DATE : RowDate(row, 5);
@@ -797,7 +821,6 @@ MlmLoadNetwork(const MlmSources *src)
 	else
 	{
 		mr.cxt = cxt;
-		mr.with_placement = msrc.attnum[2] != 0 || msrc.attnum[3] != 0;
 		mr.expected = msrc.reltuples;
 		MemberRowsGrow(&mr);	/* allocated even when there are no rows */
 		ScanSource(&msrc, MemberRow, &mr);
@@ -974,7 +997,7 @@ MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	mr.cxt = cxt;
-	mr.with_placement = msrc.attnum[2] != 0 || msrc.attnum[3] != 0;
+	mr.ids_only = true;
 	mr.expected = msrc.reltuples;
 	MemberRowsGrow(&mr);
 	ScanSource(&msrc, MemberRow, &mr);
