@@ -572,6 +572,7 @@ typedef struct IdMapSlot
 
 typedef struct IdMap
 {
+	bool		consecutive;	/* row = id - min, no table */
 	int32	   *direct;
 	int64		min;
 	uint64		range;
@@ -580,13 +581,21 @@ typedef struct IdMap
 } IdMap;
 
 static void
-IdMapBuild(IdMap *map, const int64 *ids, int32 n)
+IdMapBuild(IdMap *map, const int64 *ids, int32 n, bool ascending)
 {
 	int64		min = PG_INT64_MAX,
 				max = PG_INT64_MIN;
 	int32		r;
 
 	memset(map, 0, sizeof(IdMap));
+	if (ascending && n > 0 && (uint64) ids[n - 1] - (uint64) ids[0] == (uint64) n - 1)
+	{
+		/* ids min, min + 1, ... in row order: the row is id - min */
+		map->consecutive = true;
+		map->min = ids[0];
+		map->range = (uint64) n;
+		return;
+	}
 	for (r = 0; r < n; r++)
 	{
 		min = Min(min, ids[r]);
@@ -624,6 +633,12 @@ IdMapFind(const IdMap *map, int64 id)
 {
 	uint64		h;
 
+	if (map->consecutive)
+	{
+		uint64		off = (uint64) id - (uint64) map->min;
+
+		return off < map->range ? (int32) off : -1;
+	}
 	if (map->direct)
 	{
 		uint64		off = (uint64) id - (uint64) map->min;
@@ -816,7 +831,7 @@ MlmLoadNetwork(const MlmSources *src)
 				mr.any_placement = true;
 			mr.hash += MlmMix64((uint64) net->v.ids[i] * 31 + (uint64) net->v.parent[i]);
 		}
-		IdMapBuild(&map, net->v.ids, net->n);
+		IdMapBuild(&map, net->v.ids, net->n, false);
 	}
 	else
 	{
@@ -840,7 +855,7 @@ MlmLoadNetwork(const MlmSources *src)
 			net->status[row_to_index[r]] = mr.status[r];
 			net->joined[row_to_index[r]] = mr.joined[r];
 		}
-		IdMapBuild(&map, mr.in.ids, (int32) mr.in.n);
+		IdMapBuild(&map, mr.in.ids, (int32) mr.in.n, !mr.descending_seen);
 		pfree(mr.in.ids);
 		pfree(mr.in.parents);
 		pfree(mr.in.parent_null);
@@ -1010,7 +1025,7 @@ MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
 	}
 
 	/* sponsors: must exist, and come before their recruits */
-	IdMapBuild(&map, mr.in.ids, n);
+	IdMapBuild(&map, mr.in.ids, n, true);
 	prow = MlmAllocArray(Max(n, 1), sizeof(int32));
 	for (r = 0; r < n; r++)
 	{
