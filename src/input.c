@@ -454,7 +454,7 @@ typedef struct MemberRows
 	bool		any_placement;
 	bool		descending_seen;	/* ids did not always increase */
 	bool		with_placement; /* a placement value was seen: arrays kept */
-	bool		ids_only;		/* keep only ids and sponsors */
+	bool		ids_only;		/* the source has only id and sponsor_id */
 	int64		expected;		/* planner's row estimate: first allocation */
 } MemberRows;
 
@@ -521,6 +521,12 @@ MemberRow(void *arg, const Row *row)
 		m->descending_seen = true;
 	in->parent_null[r] = row->null[1];
 	in->parents[r] = row->null[1] ? 0 : RowInt64(row, 1);
+	if (m->ids_only)
+	{
+		/* the source reads only id and sponsor_id */
+		in->n = r + 1;
+		return;
+	}
 	if (!m->with_placement && (!row->null[2] || !row->null[3]))
 	{
 		/* the first placement value: from now on keep placement arrays */
@@ -544,11 +550,6 @@ MemberRow(void *arg, const Row *row)
 		in->pos[r] = row->null[3] ? 0 : RowInt32(row, 3, in->ids[r]);
 		if (!row->null[2] || !row->null[3])
 			m->any_placement = true;
-	}
-	if (m->ids_only)
-	{
-		in->n = r + 1;
-		return;
 	}
 	m->status[r] = row->null[4] ? true : DatumGetBool(row->v[4]);
 	m->joined[r] = row->null[5] ? MLM_NO_DATE : RowDate(row, 5);
@@ -773,6 +774,10 @@ static const ColSpec member_cols[] = {
 	{"position", COL_INT, false},
 	{"active_status", COL_BOOL, false},
 	{"joined", COL_DATE, false},
+};
+static const ColSpec sponsor_cols[] = {	/* just the sponsor tree */
+	{"id", COL_ID, true},
+	{"sponsor_id", COL_ID, true},
 };
 static const ColSpec volume_cols[] = {
 	{"member_id", COL_ID, true},
@@ -1007,7 +1012,7 @@ MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
 				r;
 	MlmIdList	orphans = {{0}, 0};
 
-	PrepareSource(&msrc, members, "members", member_cols, lengthof(member_cols));
+	PrepareSource(&msrc, members, "members", sponsor_cols, lengthof(sponsor_cols));
 	PrepareSource(&vsrc, volumes, "volumes", volume_cols, lengthof(volume_cols));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
