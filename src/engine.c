@@ -24,6 +24,10 @@
 
 PG_FUNCTION_INFO_V1(mlm_compute);
 PG_FUNCTION_INFO_V1(mlm_compute_snapshot);
+PG_FUNCTION_INFO_V1(mlm_payouts);
+PG_FUNCTION_INFO_V1(mlm_member_results);
+PG_FUNCTION_INFO_V1(mlm_lines);
+PG_FUNCTION_INFO_V1(mlm_carry_out);
 
 /* columns of mlm.compute */
 enum
@@ -40,6 +44,38 @@ enum
 #define K_TOTAL		0x10
 
 static Datum kind_line;
+
+/*
+ * Where result rows go: a tuplestore and, for the preview functions that
+ * return a few of the columns, which column of a full row each output
+ * column takes (NULL: all fourteen).
+ */
+typedef struct MlmOut
+{
+	Tuplestorestate *ts;
+	TupleDesc	desc;
+	const int  *proj;
+} MlmOut;
+
+static void
+PutRow(const MlmOut *out, Datum *vals, bool *nulls)
+{
+	Datum		pv[C_NCOLS];
+	bool		pn[C_NCOLS];
+	int			c;
+
+	if (out->proj == NULL)
+	{
+		tuplestore_putvalues(out->ts, out->desc, vals, nulls);
+		return;
+	}
+	for (c = 0; c < out->desc->natts; c++)
+	{
+		pv[c] = vals[out->proj[c]];
+		pn[c] = nulls[out->proj[c]];
+	}
+	tuplestore_putvalues(out->ts, out->desc, pv, pn);
+}
 
 void
 MlmEmitLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
@@ -70,7 +106,7 @@ MlmEmitLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
 		nulls[C_SOURCE] = source < 0;
 		nulls[C_LEVEL] = level < 0;
 		nulls[C_BASE] = nulls[C_RATE] = nulls[C_AMOUNT] = false;
-		tuplestore_putvalues(sink->lines, sink->desc, vals, nulls);
+		PutRow(sink->out, vals, nulls);
 	}
 }
 
@@ -143,7 +179,7 @@ typedef struct ComputeArgs
 
 /* Run the plan and put the requested rows into the tuplestore. */
 static void
-Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
+Compute(ComputeArgs *args, const MlmOut *out)
 {
 	MlmPlan    *plan = args->plan;
 	MlmNet	   *net;
@@ -182,8 +218,8 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 	sink.net = net;
 	sink.sum = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
 	sink.touched = MlmAllocArray(Max(n, 1), sizeof(bool));
-	sink.desc = desc;
-	sink.lines = (args->kinds & K_LINE) ? ts : NULL;
+	sink.out = out;
+	sink.lines = (args->kinds & K_LINE) != 0;
 	pay = palloc0(sizeof(Payouts) * Max(plan->nbonuses, 1));
 	if (plan->binary_bonus >= 0)
 	{
@@ -305,7 +341,7 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 			vals[C_BONUS] = bonus_names[b];
 			vals[C_AMOUNT] = MlmDecToNumeric(pay[b].units[k], plan->scale, plan->scale);
 			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = nulls[C_AMOUNT] = false;
-			tuplestore_putvalues(ts, desc, vals, nulls);
+			PutRow(out, vals, nulls);
 			if ((k & 0x3FFF) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
@@ -328,7 +364,7 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 			vals[C_RANK] = rank_names[d.rank[i]];
 			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_AMOUNT] = false;
 			nulls[C_PV] = nulls[C_GV] = nulls[C_ACTIVE] = nulls[C_RANK] = false;
-			tuplestore_putvalues(ts, desc, vals, nulls);
+			PutRow(out, vals, nulls);
 		}
 		if ((args->kinds & K_CARRY) && carry_l && (carry_l[i] != 0 || carry_r[i] != 0))
 		{
@@ -338,7 +374,7 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 			vals[C_CARRY_LEFT] = MlmDecToNumeric(carry_l[i], MLM_VOL_SCALE, 2);
 			vals[C_CARRY_RIGHT] = MlmDecToNumeric(carry_r[i], MLM_VOL_SCALE, 2);
 			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_CARRY_LEFT] = nulls[C_CARRY_RIGHT] = false;
-			tuplestore_putvalues(ts, desc, vals, nulls);
+			PutRow(out, vals, nulls);
 		}
 		if ((i & 0x3FFF) == 0)
 			CHECK_FOR_INTERRUPTS();
@@ -359,7 +395,7 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 			vals[C_AMOUNT] = MlmDecToNumeric(bonus_after[b], plan->scale, plan->scale);
 			vals[C_BASE] = MlmDecToNumeric(bonus_before[b], plan->scale, plan->scale);
 			nulls[C_KIND] = nulls[C_BONUS] = nulls[C_AMOUNT] = nulls[C_BASE] = false;
-			tuplestore_putvalues(ts, desc, vals, nulls);
+			PutRow(out, vals, nulls);
 			after += bonus_after[b];
 		}
 		memset(nulls, true, sizeof(nulls));
@@ -385,7 +421,7 @@ Compute(ComputeArgs *args, Tuplestorestate *ts, TupleDesc desc)
 											   MlmDecToNumeric(total, plan->scale, plan->scale));
 			nulls[C_RATE] = false;
 		}
-		tuplestore_putvalues(ts, desc, vals, nulls);
+		PutRow(out, vals, nulls);
 	}
 }
 
@@ -425,10 +461,11 @@ ParseKinds(text *only)
  * relation.
  */
 static Datum
-ComputeEntry(FunctionCallInfo fcinfo, bool snapshot)
+ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ComputeArgs args;
+	MlmOut		out;
 	int			a;
 
 	for (a = 0; a < 5; a++)
@@ -456,24 +493,67 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot)
 		args.src.carry = InvalidOid;	/* carry-in is ignored (spec 10) */
 	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
 	args.src.need_placement = args.plan->needs_placement;
-	args.kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
-	if (!PG_ARGISNULL(6) && PG_GETARG_BOOL(6))
-		args.kinds |= K_LINE;
-	if (!PG_ARGISNULL(7))
-		args.kinds = ParseKinds(PG_GETARG_TEXT_PP(7));
-
-	Compute(&args, rsinfo->setResult, rsinfo->setDesc);
+	if (kinds != 0)
+		args.kinds = kinds;		/* a preview function: one kind */
+	else
+	{
+		args.kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
+		if (!PG_ARGISNULL(6) && PG_GETARG_BOOL(6))
+			args.kinds |= K_LINE;
+		if (!PG_ARGISNULL(7))
+			args.kinds = ParseKinds(PG_GETARG_TEXT_PP(7));
+	}
+	out.ts = rsinfo->setResult;
+	out.desc = rsinfo->setDesc;
+	out.proj = proj;
+	Compute(&args, &out);
 	return (Datum) 0;
 }
 
 Datum
 mlm_compute(PG_FUNCTION_ARGS)
 {
-	return ComputeEntry(fcinfo, false);
+	return ComputeEntry(fcinfo, false, 0, NULL);
 }
 
 Datum
 mlm_compute_snapshot(PG_FUNCTION_ARGS)
 {
-	return ComputeEntry(fcinfo, true);
+	return ComputeEntry(fcinfo, true, 0, NULL);
+}
+
+/*
+ * The preview functions: one kind of row, only its columns, straight into
+ * the caller's result (no second copy through an SQL wrapper).
+ */
+Datum
+mlm_payouts(PG_FUNCTION_ARGS)
+{
+	static const int proj[] = {C_MEMBER, C_BONUS, C_AMOUNT};
+
+	return ComputeEntry(fcinfo, false, K_PAYOUT, proj);
+}
+
+Datum
+mlm_member_results(PG_FUNCTION_ARGS)
+{
+	static const int proj[] = {C_MEMBER, C_PV, C_GV, C_ACTIVE, C_RANK, C_AMOUNT};
+
+	return ComputeEntry(fcinfo, false, K_MEMBER, proj);
+}
+
+Datum
+mlm_lines(PG_FUNCTION_ARGS)
+{
+	static const int proj[] = {C_MEMBER, C_BONUS, C_SOURCE, C_LEVEL, C_BASE, C_RATE, C_AMOUNT};
+
+	return ComputeEntry(fcinfo, false, K_LINE, proj);
+}
+
+Datum
+mlm_carry_out(PG_FUNCTION_ARGS)
+{
+	static const int proj[] = {C_MEMBER, C_CARRY_LEFT, C_CARRY_RIGHT};
+
+	return ComputeEntry(fcinfo, false, K_CARRY, proj);
 }

@@ -84,9 +84,9 @@ typedef struct MlmLineSink
 	const char *bonus_name;
 	mlm_dec    *sum;			/* exact sum per recipient */
 	bool	   *touched;		/* recipient has at least one line */
-	/* emit audit lines when set */
-	Tuplestorestate *lines;
-	TupleDesc	desc;
+	/* emit audit lines when set, into out */
+	bool		lines;
+	const struct MlmOut *out;
 	int64		nlines;
 } MlmLineSink;
 

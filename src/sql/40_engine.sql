@@ -26,10 +26,7 @@ CREATE FUNCTION @extschema@.payouts(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
     RETURNS TABLE(member_id pg_catalog.int8, bonus pg_catalog.text, amount pg_catalog.numeric)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
-    AS $$
-    SELECT c.member_id, c.bonus, c.amount FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'payout') c
-$$;
+    AS 'MODULE_PATHNAME', 'mlm_payouts' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.payouts(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
     'preview: every non-zero payout (member, bonus, amount) after rounding and the cap; writes nothing';
 
@@ -37,10 +34,7 @@ CREATE FUNCTION @extschema@.member_results(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
     RETURNS TABLE(member_id pg_catalog.int8, pv pg_catalog.numeric, gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text, total pg_catalog.numeric)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
-    AS $$
-    SELECT c.member_id, c.pv, c.gv, c.active, c.rank, c.amount FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'member') c
-$$;
+    AS 'MODULE_PATHNAME', 'mlm_member_results' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.member_results(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
     'preview: per member PV, GV, activity, rank name and total paid';
 
@@ -48,10 +42,7 @@ CREATE FUNCTION @extschema@.lines(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
     RETURNS TABLE(recipient_id pg_catalog.int8, bonus pg_catalog.text, source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric, rate pg_catalog.numeric, amount pg_catalog.numeric)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
-    AS $$
-    SELECT c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'line') c
-$$;
+    AS 'MODULE_PATHNAME', 'mlm_lines' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.lines(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
     'preview: the audit lines (recipient, bonus, source, level, base, rate, exact amount)';
 
@@ -59,10 +50,7 @@ CREATE FUNCTION @extschema@.carry_out(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)
     RETURNS TABLE(member_id pg_catalog.int8, carry_left pg_catalog.numeric, carry_right pg_catalog.numeric)
-    LANGUAGE sql STABLE PARALLEL RESTRICTED
-    AS $$
-    SELECT c.member_id, c.carry_left, c.carry_right FROM @extschema@.compute(plan, members, volumes, period_start, period_end, carry, false, 'carry') c
-$$;
+    AS 'MODULE_PATHNAME', 'mlm_carry_out' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.carry_out(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass) IS
     'preview: binary carry-out of every member with a non-zero carry (the next period carry-in)';
 
