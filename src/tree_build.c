@@ -597,6 +597,108 @@ MlmTreeNewStamp(void)
 }
 
 /*
+ * The layout straight from the rows, for the most common input of all:
+ * ids min, min + 1, ... in row order (an ERP serial key scanned in order),
+ * every sponsor's id below its recruit's, no placement.  A row's sponsor is
+ * then the row (sponsor - min), rows are parents-first, and the preorder
+ * positions are written directly into the id index (byid[r] = position of
+ * row r); the id array of the value is the scratch space for the subtree
+ * sizes and child cursors until the ids are written last.  No other memory
+ * is allocated.  Returns NULL (nothing done) for any other input, and for
+ * orphans: the general path then reports them.
+ */
+static MlmTreeHeader *
+BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
+{
+	int32		n = (int32) in->n;
+	int64		min;
+	MlmTreeHeader *hdr;
+	MlmTreeView v;
+	int32	   *size;
+	int32	   *cursor;
+	int32	   *pos;
+	int32		r;
+	int32		nroots = 0;
+	int32		next_root = 0;
+
+	if (!in->ascending || in->has_placement || n == 0 ||
+		(uint64) in->ids[n - 1] - (uint64) in->ids[0] != (uint64) n - 1)
+		return NULL;
+	min = in->ids[0];
+	for (r = 0; r < n; r++)
+	{
+		if (in->parent_null[r])
+			continue;
+		if ((uint64) in->parents[r] - (uint64) min >= (uint64) r)
+			return NULL;		/* orphan, or a sponsor not before */
+	}
+
+	hdr = (MlmTreeHeader *) MemoryContextAllocHuge(CurrentMemoryContext, bytes);
+	memset(hdr, 0, sizeof(MlmTreeHeader));
+	SET_VARSIZE(hdr, bytes);
+	hdr->version = MLM_TREE_VERSION;
+	hdr->n = n;
+	MlmTreeSetView(&v, hdr);
+	size = (int32 *) v.ids;		/* scratch: n int32 ... */
+	cursor = size + n;			/* ... and n more, inside ids[] */
+	pos = (int32 *) v.byid;
+
+#define SPONSOR(r) (in->parent_null[r] ? -1 : (int32) (in->parents[r] - min))
+	for (r = 0; r < n; r++)
+		size[r] = 1;
+	for (r = n - 1; r > 0; r--)
+	{
+		int32		p = SPONSOR(r);
+
+		if (p >= 0)
+			size[p] += size[r];
+	}
+	CHECK_FOR_INTERRUPTS();
+	for (r = 0; r < n; r++)
+	{
+		int32		p = SPONSOR(r);
+
+		if (p < 0)
+		{
+			pos[r] = next_root;
+			next_root += size[r];
+			nroots++;
+		}
+		else
+		{
+			pos[r] = cursor[p];
+			cursor[p] += size[r];
+		}
+		cursor[r] = pos[r] + 1;
+	}
+	for (r = 0; r < n; r++)
+	{
+		int32		p = SPONSOR(r);
+
+		((int32 *) v.parent)[pos[r]] = p >= 0 ? pos[p] : -1;
+		((int32 *) v.size)[pos[r]] = size[r];
+	}
+	/* the scratch is done with: now the ids */
+	for (r = 0; r < n; r++)
+		((int64 *) v.ids)[pos[r]] = in->ids[r];
+#undef SPONSOR
+	if (n % 2 == 1)
+	{
+		((int32 *) v.parent)[n] = 0;
+		((int32 *) v.size)[n] = 0;
+		((int32 *) v.byid)[n] = 0;
+	}
+	hdr->nroots = nroots;
+	hdr->stamp = MlmTreeNewStamp();
+	if (row_to_index)
+	{
+		*row_to_index = MlmAllocArray(Max(n, 1), sizeof(int32));
+		memcpy(*row_to_index, pos, sizeof(int32) * n);
+	}
+	return hdr;
+}
+
+/*
  * Build the snapshot: index the ids, resolve sponsors, compute preorder
  * positions (AscendingOrder, else BreadthFirstOrder), then lay out the
  * arrays and the placement tree.
@@ -629,6 +731,10 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("tree of %d members is too large", n)));
+
+	hdr = BuildConsecutive(in, bytes, row_to_index);
+	if (hdr)
+		return hdr;
 
 	IndexIds(in, &ix);
 	rows = ix.rows;
