@@ -699,6 +699,55 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 }
 
 /*
+ * Rows whose ids are exactly min .. min + n - 1 in any order (what the
+ * workers of a parallel aggregate hand over for a serial key) are put in id
+ * order by placing each at id - min: one pass, no sort.  False when the ids
+ * are not such a set (gaps or duplicates): the general path then sorts them
+ * and reports duplicates.
+ */
+static bool
+SortConsecutive(const MlmTreeInput *in, MlmTreeInput *out)
+{
+	int32		n = (int32) in->n;
+	int64		min = PG_INT64_MAX,
+				max = PG_INT64_MIN;
+	int32		r;
+
+	for (r = 0; r < n; r++)
+	{
+		min = Min(min, in->ids[r]);
+		max = Max(max, in->ids[r]);
+	}
+	if (n == 0 || (uint64) max - (uint64) min != (uint64) n - 1)
+		return false;
+	memset(out, 0, sizeof(MlmTreeInput));
+	out->n = n;
+	out->ascending = true;
+	out->ids = MlmAllocArray(n, sizeof(int64));
+	out->parents = MlmAllocArray(n, sizeof(int64));
+	out->parent_null = MlmAllocArray(n, sizeof(bool));
+	for (r = 0; r < n; r++)
+		out->ids[r] = PG_INT64_MIN;
+	for (r = 0; r < n; r++)
+	{
+		uint64		k = (uint64) in->ids[r] - (uint64) min;
+
+		if (out->ids[k] != PG_INT64_MIN || in->ids[r] == PG_INT64_MIN)
+		{
+			/* a duplicate: let the general path report it */
+			pfree(out->ids);
+			pfree(out->parents);
+			pfree(out->parent_null);
+			return false;
+		}
+		out->ids[k] = in->ids[r];
+		out->parents[k] = in->parents[r];
+		out->parent_null[k] = in->parent_null[r];
+	}
+	return true;
+}
+
+/*
  * Build the snapshot: index the ids, resolve sponsors, compute preorder
  * positions (AscendingOrder, else BreadthFirstOrder), then lay out the
  * arrays and the placement tree.
@@ -735,6 +784,21 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	hdr = BuildConsecutive(in, bytes, row_to_index);
 	if (hdr)
 		return hdr;
+	if (!in->ascending && !in->has_placement && row_to_index == NULL)
+	{
+		/* consecutive ids out of order (a parallel scan): put them in order */
+		MlmTreeInput sorted;
+
+		if (SortConsecutive(in, &sorted))
+		{
+			hdr = BuildConsecutive(&sorted, bytes, NULL);
+			pfree(sorted.ids);
+			pfree(sorted.parents);
+			pfree(sorted.parent_null);
+			if (hdr)
+				return hdr;
+		}
+	}
 
 	IndexIds(in, &ix);
 	rows = ix.rows;
