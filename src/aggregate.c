@@ -120,6 +120,16 @@ MlmComputeDerived(const MlmPlan *plan, const MlmNet *net, MlmDerived *d)
 	pfree(maxsub);
 }
 
+/* The first two arguments (members or a tree, and volumes) are required. */
+static void
+RequireRelations(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("members and volumes relations must not be null")));
+}
+
 /* Sources from the SQL arguments members (or a tree), volumes. */
 static void
 SourcesFromArgs(FunctionCallInfo fcinfo, MlmSources *src, bool snapshot)
@@ -153,10 +163,7 @@ VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 	int32		i,
 				k;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("members and volumes relations must not be null")));
+	RequireRelations(fcinfo);
 	levels = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
 	if (levels < 0 || levels > 1000)
 		ereport(ERROR,
@@ -261,10 +268,7 @@ mlm_leg_volumes(PG_FUNCTION_ARGS)
 	MlmPlan		plan;
 	int32		i;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("members and volumes relations must not be null")));
+	RequireRelations(fcinfo);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SourcesFromArgs(fcinfo, &src, false);
 	net = MlmLoadNetwork(&src);
@@ -303,10 +307,7 @@ mlm_group_volume(PG_FUNCTION_ARGS)
 	mlm_dec    *gv;
 	int32		i;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("members and volumes relations must not be null")));
+	RequireRelations(fcinfo);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	{
 		int64	   *ids;
