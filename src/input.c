@@ -1,12 +1,14 @@
 /*
  * input.c
  *	  Load one period's network from the caller's relations (tables or
- *	  views with the spec's column names) through SPI cursors, validate it
- *	  (spec section 2) and hold it in preorder arrays.
+ *	  views with the spec's column names), validate it (spec section 2) and
+ *	  hold it in preorder arrays.
  *
- * Rows are fetched in batches from a portal, never materialized whole, and
- * read with the calling statement's snapshot (the SQL functions are
- * STABLE), so rows inserted while a close runs are not seen.
+ * Plain tables are scanned directly; views, row security and column
+ * privileges go through an SPI cursor fetched in batches, never
+ * materialized whole.  Either way rows are read with the calling
+ * statement's snapshot (the SQL functions are STABLE), so rows inserted
+ * while a close runs are not seen.
  */
 #include "postgres.h"
 

@@ -335,7 +335,7 @@ TrimCache(void)
 
 /*
  * A stored value from the backend cache, if one is there and its header
- * slice (length, member count, content hash) still matches: the value id
+ * slice (length, member count, stamp) still matches: the value id
  * identifies an immutable value, and the check guards against a value id
  * reused after the old value was vacuumed away.
  */
