@@ -654,6 +654,7 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 			size[p] += size[r];
 	}
 	CHECK_FOR_INTERRUPTS();
+	/* positions top-down; a sponsor's position is final before its rows */
 	for (r = 0; r < n; r++)
 	{
 		int32		p = SPONSOR(r);
@@ -670,11 +671,6 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 			cursor[p] += size[r];
 		}
 		cursor[r] = pos[r] + 1;
-	}
-	for (r = 0; r < n; r++)
-	{
-		int32		p = SPONSOR(r);
-
 		((int32 *) v.parent)[pos[r]] = p >= 0 ? pos[p] : -1;
 		((int32 *) v.size)[pos[r]] = size[r];
 	}
