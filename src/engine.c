@@ -85,7 +85,6 @@ MlmEmitLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
 		return;
 	sink->sum[recipient] = MlmDecAdd(sink->sum[recipient], amount);
 	sink->touched[recipient] = true;
-	sink->nlines++;
 	if (sink->lines)
 	{
 		Datum		vals[C_NCOLS];
@@ -238,7 +237,6 @@ Compute(ComputeArgs *args, const MlmOut *out)
 				continue;
 			memset(sink.sum, 0, sizeof(mlm_dec) * Max(n, 1));
 			memset(sink.touched, 0, sizeof(bool) * Max(n, 1));
-			sink.bonus = b;
 			sink.bonus_name = bo->name;
 			switch (bo->type)
 			{

@@ -80,14 +80,12 @@ extern void MlmComputeDerived(const MlmPlan *plan, const MlmNet *net, MlmDerived
 typedef struct MlmLineSink
 {
 	const MlmNet *net;
-	int			bonus;			/* index in plan */
 	const char *bonus_name;
 	mlm_dec    *sum;			/* exact sum per recipient */
 	bool	   *touched;		/* recipient has at least one line */
 	/* emit audit lines when set, into out */
 	bool		lines;
 	const struct MlmOut *out;
-	int64		nlines;
 } MlmLineSink;
 
 /* Record a line: recipient, source (-1 = null), level (-1 = null). */
