@@ -19,7 +19,8 @@ typedef struct MlmTreeInput
 	bool		ascending;		/* ids strictly increase in row order (a
 								 * hint that saves the sort; set only when
 								 * true) */
-	int64	   *ids;
+	int64	   *ids;			/* NULL: row r has id ids_from + r */
+	int64		ids_from;
 	int64	   *parents;		/* sponsor id, valid when !parent_null */
 	bool	   *parent_null;
 	bool		has_placement;

@@ -9,6 +9,7 @@
 
 #include "fmgr.h"
 #include "libpq/pqformat.h"
+#include "nodes/execnodes.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -22,29 +23,62 @@ PG_FUNCTION_INFO_V1(mlm_tree_agg_serial);
 PG_FUNCTION_INFO_V1(mlm_tree_agg_deserial);
 PG_FUNCTION_INFO_V1(mlm_tree_agg_final);
 
-/* null flags of a row */
-#define F_PARENT_NULL	0x01
-#define F_PPARENT_NULL	0x02
-#define F_POS_NULL		0x04
+/* Largest first allocation taken from the planner's row estimate. */
+#define PRESIZE_MAX		((int64) 4 * 1024 * 1024)
 
+/*
+ * A run of rows r = start_row, start_row + 1, ... whose ids are first_id,
+ * first_id + 1, ...
+ */
+typedef struct IdRun
+{
+	int64		start_row;
+	int64		first_id;
+} IdRun;
+
+/*
+ * The rows collected so far.  Ids come in runs of consecutive values (a
+ * serial key scanned in order is a single run; a parallel worker sees one
+ * run per block range), so they are kept as a list of runs, not stored row
+ * by row, until runs get short: then ids holds every row's id.
+ */
 typedef struct TreeAggState
 {
 	int64		n;
 	int64		cap;
 	bool		placement;
-	int64	   *ids;
+	int64	   *ids;			/* NULL: ids are given by runs */
+	IdRun	   *runs;
+	int32		nruns;
+	int32		runs_cap;
+	uint64		next_id;		/* the id that continues the last run */
 	int64	   *parents;
+	bool	   *parent_null;
 	int64	   *pparents;		/* only when placement */
+	bool	   *pparent_null;
 	int32	   *pos;
-	uint8	   *flags;
+	bool	   *pos_null;
 	bool		descending_seen;	/* some id was not above the previous */
 	MemoryContext cxt;			/* where the arrays live */
 } TreeAggState;
 
+/* Resize one array of the state to cap entries (allocate when NULL). */
+static void *
+Resize(void *arr, int64 cap, Size size)
+{
+	return arr ? MlmReallocArray(arr, cap, size) : MlmAllocArray(cap, size);
+}
+
+/*
+ * Make room for need rows.  The first allocation takes the planner's row
+ * estimate when there is one (bounded), so that a large input is not copied
+ * through a series of doublings.
+ */
 static void
-Grow(TreeAggState *s, int64 need)
+Grow(TreeAggState *s, int64 need, int64 hint)
 {
 	int64		cap = s->cap;
+	MemoryContext old;
 
 	if (need <= cap)
 		return;
@@ -54,61 +88,134 @@ Grow(TreeAggState *s, int64 need)
 				 errmsg("tree of more than %d members is too large",
 						MLM_TREE_MAX_MEMBERS),
 				 errdetail("A tree value must stay below the 1 GB limit.")));
+	if (cap == 0)
+		cap = Min(Max(hint, 1024), PRESIZE_MAX);
 	while (cap < need)
-		cap = Min(Max(cap * 2, 1024), (int64) MLM_TREE_MAX_MEMBERS);
-	if (s->cap == 0)
+		cap = Min(cap * 2, (int64) MLM_TREE_MAX_MEMBERS);
+	old = MemoryContextSwitchTo(s->cxt);
+	if (s->ids)
+		s->ids = Resize(s->ids, cap, sizeof(int64));
+	s->parents = Resize(s->parents, cap, sizeof(int64));
+	s->parent_null = Resize(s->parent_null, cap, sizeof(bool));
+	if (s->placement)
 	{
-		s->ids = MlmAllocArray(cap, sizeof(int64));
-		s->parents = MlmAllocArray(cap, sizeof(int64));
-		s->flags = MlmAllocArray(cap, sizeof(uint8));
-		if (s->placement)
-		{
-			s->pparents = MlmAllocArray(cap, sizeof(int64));
-			s->pos = MlmAllocArray(cap, sizeof(int32));
-		}
+		s->pparents = Resize(s->pparents, cap, sizeof(int64));
+		s->pparent_null = Resize(s->pparent_null, cap, sizeof(bool));
+		s->pos = Resize(s->pos, cap, sizeof(int32));
+		s->pos_null = Resize(s->pos_null, cap, sizeof(bool));
 	}
-	else
-	{
-		s->ids = MlmReallocArray(s->ids, cap, sizeof(int64));
-		s->parents = MlmReallocArray(s->parents, cap, sizeof(int64));
-		s->flags = MlmReallocArray(s->flags, cap, sizeof(uint8));
-		if (s->placement)
-		{
-			s->pparents = MlmReallocArray(s->pparents, cap, sizeof(int64));
-			s->pos = MlmReallocArray(s->pos, cap, sizeof(int32));
-		}
-	}
+	MemoryContextSwitchTo(old);
 	s->cap = cap;
 }
 
-/* The state of a transition call, created in the aggregate context. */
-static TreeAggState *
-GetState(FunctionCallInfo fcinfo, bool placement)
+/* Write the ids of the n rows of s (runs or stored) to dst. */
+static void
+FillIds(const TreeAggState *s, int64 *dst)
 {
-	MemoryContext aggcxt;
-	TreeAggState *s;
+	int32		k;
+	int64		r;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "mlm.tree_agg called in non-aggregate context");
-	if (!PG_ARGISNULL(0))
-		return (TreeAggState *) PG_GETARG_POINTER(0);
-	s = MemoryContextAllocZero(aggcxt, sizeof(TreeAggState));
+	if (s->ids)
+	{
+		memcpy(dst, s->ids, s->n * sizeof(int64));
+		return;
+	}
+	for (k = 0; k < s->nruns; k++)
+	{
+		int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+		uint64		id = (uint64) s->runs[k].first_id;
+
+		for (r = s->runs[k].start_row; r < end; r++)
+			dst[r] = (int64) id++;
+	}
+}
+
+/* Store the id of every row instead of runs. */
+static void
+MaterializeIds(TreeAggState *s)
+{
+	int64	   *ids;
+
+	if (s->ids)
+		return;
+	ids = MemoryContextAllocHuge(s->cxt, Max(s->cap, 1) * sizeof(int64));
+	FillIds(s, ids);
+	s->ids = ids;
+	if (s->runs)
+		pfree(s->runs);
+	s->runs = NULL;
+	s->nruns = s->runs_cap = 0;
+}
+
+/*
+ * Row start_row begins a new run of ids at id; when runs are many and short
+ * the ids are stored row by row instead (returns false then).
+ */
+static bool
+AddRun(TreeAggState *s, int64 start_row, int64 id)
+{
+	if (s->nruns >= 64 && s->nruns > start_row / 8)
+	{
+		MaterializeIds(s);
+		return false;
+	}
+	if (s->nruns == s->runs_cap)
+	{
+		s->runs_cap = Max(s->runs_cap * 2, 8);
+		s->runs = s->runs ?
+			repalloc(s->runs, s->runs_cap * sizeof(IdRun)) :
+			MemoryContextAlloc(s->cxt, s->runs_cap * sizeof(IdRun));
+	}
+	s->runs[s->nruns].start_row = start_row;
+	s->runs[s->nruns].first_id = id;
+	s->nruns++;
+	return true;
+}
+
+/* A new empty state in cxt. */
+static TreeAggState *
+NewState(MemoryContext cxt, bool placement)
+{
+	TreeAggState *s = MemoryContextAllocZero(cxt, sizeof(TreeAggState));
+
 	s->placement = placement;
-	s->cxt = aggcxt;
+	s->cxt = cxt;
 	return s;
 }
 
-/* Transition for tree_agg(id, sponsor_id). */
+/* The planner's estimate of the aggregate's input rows, 0 if unknown. */
+static int64
+InputRowsHint(FunctionCallInfo fcinfo)
+{
+	PlanState  *outer;
+
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, AggState))
+		return 0;
+	outer = outerPlanState((AggState *) fcinfo->context);
+	if (outer == NULL || outer->plan == NULL || !(outer->plan->plan_rows > 0))
+		return 0;
+	if (outer->plan->plan_rows >= (double) PRESIZE_MAX)
+		return PRESIZE_MAX;
+	return (int64) (outer->plan->plan_rows * 1.05) + 16;
+}
+
+/* Transition for tree_agg(id, sponsor_id[, placement_id, position]). */
 static Datum
 Trans(FunctionCallInfo fcinfo, bool placement)
 {
-	MemoryContext old;
+	MemoryContext aggcxt;
 	TreeAggState *s;
 	int64		i;
-	uint8		f = 0;
+	int64		id;
 
-	s = PG_ARGISNULL(0) ? GetState(fcinfo, placement) :
-		(TreeAggState *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(0))
+	{
+		if (!AggCheckCallContext(fcinfo, &aggcxt))
+			elog(ERROR, "mlm.tree_agg called in non-aggregate context");
+		s = NewState(aggcxt, placement);
+	}
+	else
+		s = (TreeAggState *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
@@ -116,31 +223,31 @@ Trans(FunctionCallInfo fcinfo, bool placement)
 				 errdetail("Row %lld of the tree input has a null id.",
 						   (long long) s->n + 1)));
 	if (unlikely(s->n == s->cap))
-	{
-		old = MemoryContextSwitchTo(s->cxt);
-		Grow(s, s->n + 1);
-		MemoryContextSwitchTo(old);
-	}
+		Grow(s, s->n + 1, s->cap == 0 ? InputRowsHint(fcinfo) : 0);
 	i = s->n++;
-	s->ids[i] = PG_GETARG_INT64(1);
-	if (i > 0 && s->ids[i] <= s->ids[i - 1])
+	id = PG_GETARG_INT64(1);
+	if (i > 0 && id <= (s->ids ? s->ids[i - 1] : (int64) (s->next_id - 1)))
 		s->descending_seen = true;
-	if (PG_ARGISNULL(2))
-		f |= F_PARENT_NULL;
-	else
+	if (s->ids)
+		s->ids[i] = id;
+	else if (i == 0 || (uint64) id != s->next_id)
+	{
+		if (!AddRun(s, i, id))
+			s->ids[i] = id;
+	}
+	s->next_id = (uint64) id + 1;
+	s->parent_null[i] = PG_ARGISNULL(2);
+	if (!PG_ARGISNULL(2))
 		s->parents[i] = PG_GETARG_INT64(2);
 	if (placement)
 	{
-		if (PG_ARGISNULL(3))
-			f |= F_PPARENT_NULL;
-		else
+		s->pparent_null[i] = PG_ARGISNULL(3);
+		if (!PG_ARGISNULL(3))
 			s->pparents[i] = PG_GETARG_INT64(3);
-		if (PG_ARGISNULL(4))
-			f |= F_POS_NULL;
-		else
+		s->pos_null[i] = PG_ARGISNULL(4);
+		if (!PG_ARGISNULL(4))
 			s->pos[i] = PG_GETARG_INT32(4);
 	}
-	s->flags[i] = f;
 	PG_RETURN_POINTER(s);
 }
 
@@ -161,48 +268,86 @@ Datum
 mlm_tree_agg_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcxt;
-	MemoryContext old;
 	TreeAggState *a;
 	TreeAggState *b;
+	int32		k;
 
 	if (!AggCheckCallContext(fcinfo, &aggcxt))
 		elog(ERROR, "mlm.tree_agg combine called in non-aggregate context");
 	if (PG_ARGISNULL(1))
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	b = (TreeAggState *) PG_GETARG_POINTER(1);
-	old = MemoryContextSwitchTo(aggcxt);
-	if (PG_ARGISNULL(0))
+	a = PG_ARGISNULL(0) ? NewState(aggcxt, b->placement) :
+		(TreeAggState *) PG_GETARG_POINTER(0);
+	if (b->n == 0)
+		PG_RETURN_POINTER(a);
+	Grow(a, a->n + b->n, 0);
+	if (a->ids == NULL && b->ids == NULL)
 	{
-		a = palloc0(sizeof(TreeAggState));
-		a->placement = b->placement;
-		a->cxt = aggcxt;
+		/* still ascending only if b's rows follow a's */
+		if (b->descending_seen ||
+			(a->n > 0 && b->runs[0].first_id <= (int64) (a->next_id - 1)))
+			a->descending_seen = true;
+		for (k = 0; k < b->nruns; k++)
+		{
+			IdRun		run = b->runs[k];
+
+			if (k == 0 && a->n > 0 && (uint64) run.first_id == a->next_id)
+				continue;		/* b's first run continues a's last */
+			if (!AddRun(a, a->n + run.start_row, run.first_id))
+				break;
+		}
+		a->next_id = b->next_id;
 	}
-	else
-		a = (TreeAggState *) PG_GETARG_POINTER(0);
-	Grow(a, a->n + b->n);
-	MemoryContextSwitchTo(old);
-	/* still ascending only if b's rows follow a's */
-	if (b->descending_seen || (a->n > 0 && b->n > 0 && b->ids[0] <= a->ids[a->n - 1]))
-		a->descending_seen = true;
-	memcpy(a->ids + a->n, b->ids, b->n * sizeof(int64));
+	if (a->ids || b->ids)
+	{
+		int64		last = a->n > 0 ? (a->ids ? a->ids[a->n - 1] : (int64) (a->next_id - 1)) : 0;
+
+		MaterializeIds(a);
+		FillIds(b, a->ids + a->n);
+		if (b->descending_seen || (a->n > 0 && a->ids[a->n] <= last))
+			a->descending_seen = true;
+		a->next_id = (uint64) a->ids[a->n + b->n - 1] + 1;
+	}
 	memcpy(a->parents + a->n, b->parents, b->n * sizeof(int64));
-	memcpy(a->flags + a->n, b->flags, b->n * sizeof(uint8));
+	memcpy(a->parent_null + a->n, b->parent_null, b->n * sizeof(bool));
 	if (a->placement)
 	{
 		memcpy(a->pparents + a->n, b->pparents, b->n * sizeof(int64));
+		memcpy(a->pparent_null + a->n, b->pparent_null, b->n * sizeof(bool));
 		memcpy(a->pos + a->n, b->pos, b->n * sizeof(int32));
+		memcpy(a->pos_null + a->n, b->pos_null, b->n * sizeof(bool));
 	}
 	a->n += b->n;
 	PG_RETURN_POINTER(a);
 }
 
-/* State -> bytea: flag byte (placement, not ascending), count, arrays. */
+/* flag bits of a serialized state */
+#define SER_PLACEMENT	0x01
+#define SER_DESCENDING	0x02
+#define SER_RUNS		0x04
+
+/* Bytes per row of a serialized state. */
+static Size
+SerialRowBytes(bool placement, bool runs)
+{
+	return (runs ? 0 : sizeof(int64)) + sizeof(int64) + 1 +
+		(placement ? sizeof(int64) + 1 + sizeof(int32) + 1 : 0);
+}
+
+/* Bytes of a serialized state's fixed part: flags, n, next id, run count. */
+#define SER_FIXED	(1 + sizeof(int64) + sizeof(uint64) + sizeof(int32))
+
+/*
+ * State -> bytea: flag byte, row count, next id, run count, the runs, then
+ * the arrays (ids only when they are not given by runs).
+ */
 Datum
 mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 {
 	TreeAggState *s = (TreeAggState *) PG_GETARG_POINTER(0);
-	Size		per = sizeof(int64) * 2 + 1 + (s->placement ? sizeof(int64) + sizeof(int32) : 0);
-	Size		len = VARHDRSZ + 1 + sizeof(int64) + per * (Size) s->n;
+	Size		len = VARHDRSZ + SER_FIXED + s->nruns * sizeof(IdRun) +
+		SerialRowBytes(s->placement, s->ids == NULL) * (Size) s->n;
 	bytea	   *out;
 	char	   *p;
 
@@ -213,56 +358,166 @@ mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 	out = palloc(len);
 	SET_VARSIZE(out, len);
 	p = VARDATA(out);
-	*p++ = (s->placement ? 1 : 0) | (s->descending_seen ? 2 : 0);
-	memcpy(p, &s->n, sizeof(int64));
-	p += sizeof(int64);
-#define PUT(arr, sz) do { memcpy(p, (arr), (sz) * s->n); p += (sz) * s->n; } while (0)
-	PUT(s->ids, sizeof(int64));
-	PUT(s->parents, sizeof(int64));
-	PUT(s->flags, 1);
+	*p++ = (s->placement ? SER_PLACEMENT : 0) |
+		(s->descending_seen ? SER_DESCENDING : 0) |
+		(s->ids == NULL ? SER_RUNS : 0);
+#define PUT(src, bytes) do { memcpy(p, (src), (bytes)); p += (bytes); } while (0)
+	PUT(&s->n, sizeof(int64));
+	PUT(&s->next_id, sizeof(uint64));
+	PUT(&s->nruns, sizeof(int32));
+	if (s->nruns > 0)
+		PUT(s->runs, s->nruns * sizeof(IdRun));
+	if (s->ids)
+		PUT(s->ids, s->n * sizeof(int64));
+	PUT(s->parents, s->n * sizeof(int64));
+	PUT(s->parent_null, s->n);
 	if (s->placement)
 	{
-		PUT(s->pparents, sizeof(int64));
-		PUT(s->pos, sizeof(int32));
+		PUT(s->pparents, s->n * sizeof(int64));
+		PUT(s->pparent_null, s->n);
+		PUT(s->pos, s->n * sizeof(int32));
+		PUT(s->pos_null, s->n);
 	}
 #undef PUT
 	PG_RETURN_BYTEA_P(out);
 }
 
+/*
+ * bytea -> state.  The bytes come from our own serial function in a
+ * parallel worker, but the sizes and runs are still checked before use.
+ */
 Datum
 mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 {
 	bytea	   *in = PG_GETARG_BYTEA_P(0);
 	const char *p = VARDATA(in);
 	Size		len = VARSIZE(in) - VARHDRSZ;
-	TreeAggState *s = palloc0(sizeof(TreeAggState));
+	TreeAggState *s;
 	int64		n;
-	Size		per;
+	int32		nruns;
+	int32		k;
+	uint8		flags;
+	bool		runs;
 
-	s->cxt = CurrentMemoryContext;
-
-	if (len < 1 + sizeof(int64))
+	if (len < SER_FIXED)
 		elog(ERROR, "invalid mlm.tree_agg partial state");
-	s->placement = (*p & 1) != 0;
-	s->descending_seen = (*p++ & 2) != 0;
-	memcpy(&n, p, sizeof(int64));
-	p += sizeof(int64);
-	per = sizeof(int64) * 2 + 1 + (s->placement ? sizeof(int64) + sizeof(int32) : 0);
-	if (n < 0 || n > MLM_TREE_MAX_MEMBERS || len != 1 + sizeof(int64) + per * (Size) n)
+	flags = (uint8) *p++;
+	runs = (flags & SER_RUNS) != 0;
+	s = NewState(CurrentMemoryContext, (flags & SER_PLACEMENT) != 0);
+	s->descending_seen = (flags & SER_DESCENDING) != 0;
+#define GET(dst, bytes) do { memcpy((dst), p, (bytes)); p += (bytes); } while (0)
+	GET(&n, sizeof(int64));
+	GET(&s->next_id, sizeof(uint64));
+	GET(&nruns, sizeof(int32));
+	if (n < 0 || n > MLM_TREE_MAX_MEMBERS || nruns < 0 || nruns > n ||
+		(runs && (nruns == 0) != (n == 0)) || (!runs && nruns != 0) ||
+		len != SER_FIXED + nruns * sizeof(IdRun) +
+		SerialRowBytes(s->placement, runs) * (Size) n)
 		elog(ERROR, "invalid mlm.tree_agg partial state");
-	Grow(s, Max(n, 1));
+	Grow(s, Max(n, 1), 0);
 	s->n = n;
-#define GET(arr, sz) do { memcpy((arr), p, (sz) * n); p += (sz) * n; } while (0)
-	GET(s->ids, sizeof(int64));
-	GET(s->parents, sizeof(int64));
-	GET(s->flags, 1);
+	if (nruns > 0)
+	{
+		s->runs = palloc(nruns * sizeof(IdRun));
+		s->nruns = s->runs_cap = nruns;
+		GET(s->runs, nruns * sizeof(IdRun));
+		for (k = 0; k < nruns; k++)
+			if (k == 0 ? s->runs[k].start_row != 0 :
+				s->runs[k].start_row <= s->runs[k - 1].start_row ||
+				s->runs[k].start_row >= n)
+				elog(ERROR, "invalid mlm.tree_agg partial state");
+	}
+	if (!runs)
+	{
+		s->ids = MlmAllocArray(Max(n, 1), sizeof(int64));
+		GET(s->ids, n * sizeof(int64));
+	}
+	GET(s->parents, n * sizeof(int64));
+	GET(s->parent_null, n);
 	if (s->placement)
 	{
-		GET(s->pparents, sizeof(int64));
-		GET(s->pos, sizeof(int32));
+		GET(s->pparents, n * sizeof(int64));
+		GET(s->pparent_null, n);
+		GET(s->pos, n * sizeof(int32));
+		GET(s->pos_null, n);
 	}
 #undef GET
 	PG_RETURN_POINTER(s);
+}
+
+/* A run with its length, for sorting runs by id. */
+typedef struct RunSpan
+{
+	int64		first_id;
+	int64		start_row;
+	int64		len;
+} RunSpan;
+
+/* qsort order of runs by first id */
+static int
+RunSpanCmp(const void *a, const void *b)
+{
+	int64		x = ((const RunSpan *) a)->first_id;
+	int64		y = ((const RunSpan *) b)->first_id;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/*
+ * When the runs of s (two or more) cover min .. min + n - 1 exactly, fill
+ * *in with the rows in id order (ids implicit from min), one block copy per
+ * run: what a parallel scan of a serial key hands over.  False otherwise.
+ */
+static bool
+RowsInIdOrder(const TreeAggState *s, MlmTreeInput *in)
+{
+	RunSpan    *span;
+	int64		at = 0;
+	int32		k;
+
+	if (s->ids || s->nruns < 2 || s->placement)
+		return false;
+	span = palloc(s->nruns * sizeof(RunSpan));
+	for (k = 0; k < s->nruns; k++)
+	{
+		span[k].first_id = s->runs[k].first_id;
+		span[k].start_row = s->runs[k].start_row;
+		span[k].len = (k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n) -
+			s->runs[k].start_row;
+		if ((int64) ((uint64) span[k].first_id + (uint64) (span[k].len - 1)) <
+			span[k].first_id)
+		{
+			pfree(span);
+			return false;		/* the run wraps from the largest id around */
+		}
+	}
+	qsort(span, s->nruns, sizeof(RunSpan), RunSpanCmp);
+	for (k = 0; k + 1 < s->nruns; k++)
+	{
+		if ((uint64) span[k].first_id + (uint64) span[k].len !=
+			(uint64) span[k + 1].first_id ||
+			span[k + 1].first_id <= span[k].first_id)
+		{
+			pfree(span);
+			return false;		/* a gap, an overlap or a wrap */
+		}
+	}
+	memset(in, 0, sizeof(MlmTreeInput));
+	in->n = s->n;
+	in->ascending = true;
+	in->ids_from = span[0].first_id;
+	in->parents = MlmAllocArray(Max(s->n, 1), sizeof(int64));
+	in->parent_null = MlmAllocArray(Max(s->n, 1), sizeof(bool));
+	for (k = 0; k < s->nruns; k++)
+	{
+		memcpy(in->parents + at, s->parents + span[k].start_row,
+			   span[k].len * sizeof(int64));
+		memcpy(in->parent_null + at, s->parent_null + span[k].start_row,
+			   span[k].len * sizeof(bool));
+		at += span[k].len;
+	}
+	pfree(span);
+	return true;
 }
 
 Datum
@@ -270,7 +525,8 @@ mlm_tree_agg_final(PG_FUNCTION_ARGS)
 {
 	TreeAggState *s;
 	MlmTreeInput in;
-	int64		i;
+	int64	   *ids = NULL;
+	MlmTreeHeader *result;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "mlm.tree_agg final called in non-aggregate context");
@@ -278,26 +534,39 @@ mlm_tree_agg_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();		/* no rows: like other aggregates, null */
 	s = (TreeAggState *) PG_GETARG_POINTER(0);
 
+	if (RowsInIdOrder(s, &in))
+	{
+		result = MlmTreeBuild(&in, NULL);
+		pfree(in.parents);
+		pfree(in.parent_null);
+		PG_RETURN_POINTER(result);
+	}
 	memset(&in, 0, sizeof(in));
 	in.n = s->n;
 	in.ascending = !s->descending_seen;
-	in.ids = s->ids;
+	if (s->ids)
+		in.ids = s->ids;
+	else if (s->nruns == 1)
+		in.ids_from = s->runs[0].first_id;	/* ids NULL: one run */
+	else
+	{
+		/* several runs that are not one range: every id, in row order */
+		ids = MlmAllocArray(Max(s->n, 1), sizeof(int64));
+		FillIds(s, ids);
+		in.ids = ids;
+	}
 	in.parents = s->parents;
-	in.parent_null = MlmAllocArray(Max(s->n, 1), sizeof(bool));
-	for (i = 0; i < s->n; i++)
-		in.parent_null[i] = (s->flags[i] & F_PARENT_NULL) != 0;
+	in.parent_null = s->parent_null;
 	if (s->placement)
 	{
 		in.has_placement = true;
 		in.pparents = s->pparents;
+		in.pparent_null = s->pparent_null;
 		in.pos = s->pos;
-		in.pparent_null = MlmAllocArray(Max(s->n, 1), sizeof(bool));
-		in.pos_null = MlmAllocArray(Max(s->n, 1), sizeof(bool));
-		for (i = 0; i < s->n; i++)
-		{
-			in.pparent_null[i] = (s->flags[i] & F_PPARENT_NULL) != 0;
-			in.pos_null[i] = (s->flags[i] & F_POS_NULL) != 0;
-		}
+		in.pos_null = s->pos_null;
 	}
-	PG_RETURN_POINTER(MlmTreeBuild(&in, NULL));
+	result = MlmTreeBuild(&in, NULL);
+	if (ids)
+		pfree(ids);
+	PG_RETURN_POINTER(result);
 }

@@ -600,13 +600,16 @@ MlmTreeNewStamp(void)
  * The layout straight from the rows, for the most common input of all:
  * ids min, min + 1, ... in row order (an ERP serial key scanned in order),
  * every sponsor's id below its recruit's, no placement.  A row's sponsor is
- * then the row (sponsor - min), rows are parents-first, and the preorder
- * positions are written directly into the id index (byid[r] = position of
- * row r); the id array of the value is the scratch space for the subtree
- * sizes and child cursors until the ids are written last.  No other memory
- * is allocated.  Returns NULL (nothing done) for any other input, and for
+ * then the row (sponsor - min) and rows are parents-first, so three passes
+ * do it: subtree sizes bottom-up (held in byid[]), preorder positions
+ * top-down (byid[r] becomes the position of row r, and parent[] and size[]
+ * are written at it), then the ids.  Until the ids are written, the id
+ * array is scratch holding (position, next child position) of each row side
+ * by side, so that a recruit finds both of its sponsor's in one cache
+ * line.  No other memory is allocated.  Returns NULL (nothing done) for any other input, and for
  * orphans: the general path then reports them.
  */
+
 static MlmTreeHeader *
 BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 {
@@ -614,24 +617,25 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	int64		min;
 	MlmTreeHeader *hdr;
 	MlmTreeView v;
-	int32	   *size;
-	int32	   *cursor;
 	int32	   *pos;
+	int32	   *scratch;
+	int32	   *parent;
+	int32	   *size;
+	int64	   *ids;
 	int32		r;
 	int32		nroots = 0;
 	int32		next_root = 0;
 
-	if (!in->ascending || in->has_placement || n == 0 ||
-		(uint64) in->ids[n - 1] - (uint64) in->ids[0] != (uint64) n - 1)
+	if (!in->ascending || in->has_placement || n == 0)
 		return NULL;
-	min = in->ids[0];
-	for (r = 0; r < n; r++)
+	if (in->ids)
 	{
-		if (in->parent_null[r])
-			continue;
-		if ((uint64) in->parents[r] - (uint64) min >= (uint64) r)
-			return NULL;		/* orphan, or a sponsor not before */
+		if ((uint64) in->ids[n - 1] - (uint64) in->ids[0] != (uint64) n - 1)
+			return NULL;
+		min = in->ids[0];
 	}
+	else
+		min = in->ids_from;
 
 	hdr = (MlmTreeHeader *) MemoryContextAllocHuge(CurrentMemoryContext, bytes);
 	memset(hdr, 0, sizeof(MlmTreeHeader));
@@ -639,50 +643,70 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	hdr->version = MLM_TREE_VERSION;
 	hdr->n = n;
 	MlmTreeSetView(&v, hdr);
-	size = (int32 *) v.ids;		/* scratch: n int32 ... */
-	cursor = size + n;			/* ... and n more, inside ids[] */
+	ids = (int64 *) v.ids;
+	parent = (int32 *) v.parent;
+	size = (int32 *) v.size;
 	pos = (int32 *) v.byid;
+	scratch = (int32 *) v.ids;	/* 2 int32 per row inside ids[] */
 
 #define SPONSOR(r) (in->parent_null[r] ? -1 : (int32) (in->parents[r] - min))
+	/* row 0 must be a root: nothing comes before it */
+	if (!in->parent_null[0])
+	{
+		pfree(hdr);
+		return NULL;
+	}
+	/* subtree sizes, bottom-up, in pos[]; any orphan or late sponsor: out */
 	for (r = 0; r < n; r++)
-		size[r] = 1;
+		pos[r] = 1;
 	for (r = n - 1; r > 0; r--)
 	{
-		int32		p = SPONSOR(r);
-
-		if (p >= 0)
-			size[p] += size[r];
+		if (in->parent_null[r])
+			continue;
+		if ((uint64) in->parents[r] - (uint64) min >= (uint64) r)
+		{
+			pfree(hdr);
+			return NULL;
+		}
+		pos[in->parents[r] - min] += pos[r];
 	}
 	CHECK_FOR_INTERRUPTS();
 	/* positions top-down; a sponsor's position is final before its rows */
 	for (r = 0; r < n; r++)
 	{
 		int32		p = SPONSOR(r);
+		int32		sz = pos[r];
+		int32		at;
 
+		if ((r & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (p < 0)
 		{
-			pos[r] = next_root;
-			next_root += size[r];
+			at = next_root;
+			next_root += sz;
 			nroots++;
+			parent[at] = -1;
 		}
 		else
 		{
-			pos[r] = cursor[p];
-			cursor[p] += size[r];
+			at = scratch[2 * p + 1];
+			scratch[2 * p + 1] = at + sz;
+			parent[at] = scratch[2 * p];
 		}
-		cursor[r] = pos[r] + 1;
-		((int32 *) v.parent)[pos[r]] = p >= 0 ? pos[p] : -1;
-		((int32 *) v.size)[pos[r]] = size[r];
+		size[at] = sz;
+		scratch[2 * r] = at;
+		scratch[2 * r + 1] = at + 1;
+		pos[r] = at;
 	}
 	/* the scratch is done with: now the ids */
 	for (r = 0; r < n; r++)
-		((int64 *) v.ids)[pos[r]] = in->ids[r];
+		ids[pos[r]] = min + r;
 #undef SPONSOR
 	if (n % 2 == 1)
 	{
-		((int32 *) v.parent)[n] = 0;
-		((int32 *) v.size)[n] = 0;
-		((int32 *) v.byid)[n] = 0;
+		parent[n] = 0;
+		size[n] = 0;
+		pos[n] = 0;
 	}
 	hdr->nroots = nroots;
 	hdr->stamp = MlmTreeNewStamp();
@@ -763,6 +787,8 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	size_t		bytes;
 	MlmTreeHeader *hdr;
 	MlmTreeView v;
+	MlmTreeInput local;
+	int64	   *own_ids = NULL;
 
 	if (in->n > MLM_TREE_MAX_MEMBERS)
 		ereport(ERROR,
@@ -780,6 +806,15 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	hdr = BuildConsecutive(in, bytes, row_to_index);
 	if (hdr)
 		return hdr;
+	if (in->ids == NULL)
+	{
+		/* implicit ids (ids_from + row) that the fast path did not take */
+		local = *in;
+		local.ids = own_ids = MlmAllocArray(Max(n, 1), sizeof(int64));
+		for (r = 0; r < n; r++)
+			own_ids[r] = (int64) ((uint64) in->ids_from + (uint64) r);
+		in = &local;
+	}
 	if (!in->ascending && !in->has_placement && row_to_index == NULL)
 	{
 		/* consecutive ids out of order (a parallel scan): put them in order */
@@ -851,5 +886,7 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 		*row_to_index = pre;
 	else
 		pfree(pre);
+	if (own_ids)
+		pfree(own_ids);
 	return hdr;
 }
