@@ -41,9 +41,9 @@ PG_FUNCTION_INFO_V1(mlm_tree_placement_parent);
 
 /* Preorder index of an id or an error for set-returning functions. */
 static int32
-FindOrError(MlmTree *t, int64 id)
+FindOrError(MlmTreeAccess *a, int64 id)
 {
-	int32		i = MlmTreeFind(t, id);
+	int32		i = MlmAccFind(a, id);
 
 	if (i < 0)
 		ereport(ERROR,
@@ -85,75 +85,103 @@ mlm_tree_roots(PG_FUNCTION_ARGS)
 Datum
 mlm_tree_contains(PG_FUNCTION_ARGS)
 {
-	MlmTree    *t = MlmTreeFromArg(fcinfo, 0);
+	MlmTreeAccess a;
+	bool		found;
 
-	PG_RETURN_BOOL(MlmTreeFind(t, PG_GETARG_INT64(1)) >= 0);
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	found = MlmAccFind(&a, PG_GETARG_INT64(1)) >= 0;
+	MlmTreeAccessEnd(&a);
+	PG_RETURN_BOOL(found);
 }
 
 Datum
 mlm_tree_parent(PG_FUNCTION_ARGS)
 {
-	MlmTree    *t = MlmTreeFromArg(fcinfo, 0);
-	int32		i = MlmTreeFind(t, PG_GETARG_INT64(1));
+	MlmTreeAccess a;
+	int32		i;
+	int32		p;
+	int64		id;
 
-	if (i < 0 || t->v.parent[i] < 0)
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	i = MlmAccFind(&a, PG_GETARG_INT64(1));
+	p = i < 0 ? -1 : MlmAccParent(&a, i);
+	if (p < 0)
+	{
+		MlmTreeAccessEnd(&a);
 		PG_RETURN_NULL();
-	PG_RETURN_INT64(t->v.ids[t->v.parent[i]]);
+	}
+	id = MlmAccId(&a, p);
+	MlmTreeAccessEnd(&a);
+	PG_RETURN_INT64(id);
 }
 
 Datum
 mlm_tree_children(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MlmTree    *t;
+	MlmTreeAccess a;
 	int32		i,
-				c;
+				c,
+				end;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	t = MlmTreeFromArg(fcinfo, 0);
-	i = FindOrError(t, PG_GETARG_INT64(1));
-	for (c = i + 1; c < i + t->v.size[i]; c += t->v.size[c])
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	i = FindOrError(&a, PG_GETARG_INT64(1));
+	end = i + MlmAccSize(&a, i);
+	for (c = i + 1; c < end; c += MlmAccSize(&a, c))
 	{
-		Datum		val = Int64GetDatum(t->v.ids[c]);
+		Datum		val = Int64GetDatum(MlmAccId(&a, c));
 		bool		isnull = false;
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &val, &isnull);
 		CHECK_FOR_INTERRUPTS();
 	}
+	MlmTreeAccessEnd(&a);
 	return (Datum) 0;
 }
 
 Datum
 mlm_tree_depth(PG_FUNCTION_ARGS)
 {
-	MlmTree    *t = MlmTreeFromArg(fcinfo, 0);
-	int32		i = MlmTreeFind(t, PG_GETARG_INT64(1));
+	MlmTreeAccess a;
+	int32		i;
+	int32		d;
 
-	if (i < 0)
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	i = MlmAccFind(&a, PG_GETARG_INT64(1));
+	d = i < 0 ? -1 : MlmAccDepth(&a, i);
+	MlmTreeAccessEnd(&a);
+	if (d < 0)
 		PG_RETURN_NULL();
-	PG_RETURN_INT32(MlmTreeDepth(t, i));
+	PG_RETURN_INT32(d);
 }
 
 Datum
 mlm_tree_path(PG_FUNCTION_ARGS)
 {
-	MlmTree    *t = MlmTreeFromArg(fcinfo, 0);
-	int32		i = MlmTreeFind(t, PG_GETARG_INT64(1));
+	MlmTreeAccess a;
+	int32		i;
 	int32		len,
-				a,
+				m,
 				k;
 	Datum	   *elems;
 
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	i = MlmAccFind(&a, PG_GETARG_INT64(1));
 	if (i < 0)
-		PG_RETURN_NULL();
-	len = MlmTreeDepth(t, i) + 1;
-	elems = MlmAllocArray(len, sizeof(Datum));
-	for (a = i, k = len - 1; a >= 0; a = t->v.parent[a], k--)
 	{
-		elems[k] = Int64GetDatum(t->v.ids[a]);
+		MlmTreeAccessEnd(&a);
+		PG_RETURN_NULL();
+	}
+	len = MlmAccDepth(&a, i) + 1;
+	elems = MlmAllocArray(len, sizeof(Datum));
+	for (m = i, k = len - 1; m >= 0 && k >= 0; m = MlmAccParent(&a, m), k--)
+	{
+		elems[k] = Int64GetDatum(MlmAccId(&a, m));
 		if ((k & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
+	MlmTreeAccessEnd(&a);
 	PG_RETURN_ARRAYTYPE_P(construct_array(elems, len, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
@@ -161,24 +189,25 @@ Datum
 mlm_tree_upline(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MlmTree    *t;
-	int32		a,
+	MlmTreeAccess a;
+	int32		m,
 				level = 0;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	t = MlmTreeFromArg(fcinfo, 0);
-	a = FindOrError(t, PG_GETARG_INT64(1));
-	for (a = t->v.parent[a]; a >= 0; a = t->v.parent[a])
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	m = FindOrError(&a, PG_GETARG_INT64(1));
+	for (m = MlmAccParent(&a, m); m >= 0; m = MlmAccParent(&a, m))
 	{
 		Datum		vals[2];
 		bool		nulls[2] = {false, false};
 
-		vals[0] = Int64GetDatum(t->v.ids[a]);
+		vals[0] = Int64GetDatum(MlmAccId(&a, m));
 		vals[1] = Int32GetDatum(++level);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
 		if ((level & 0x3FFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
+	MlmTreeAccessEnd(&a);
 	return (Datum) 0;
 }
 
@@ -190,7 +219,7 @@ Datum
 mlm_tree_downline(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MlmTree    *t;
+	MlmTreeAccess a;
 	int32		i,
 				j,
 				end;
@@ -208,19 +237,25 @@ mlm_tree_downline(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("max_depth must not be negative")));
 	}
-	t = MlmTreeFromArg(fcinfo, 0);
-	i = FindOrError(t, PG_GETARG_INT64(1));
-	end = i + t->v.size[i];
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	i = FindOrError(&a, PG_GETARG_INT64(1));
+	end = i + MlmAccSize(&a, i);
 	/* level[j - i]: depth below i, filled top-down (parent comes first) */
-	level = MlmAllocArray(t->v.size[i], sizeof(int32));
+	level = MlmAllocArray(end - i, sizeof(int32));
 	level[0] = 0;
 	for (j = i + 1; j < end;)
 	{
-		int32		lv = level[t->v.parent[j] - i] + 1;
+		int32		p = MlmAccParent(&a, j);
+		int32		lv;
 
+		if (p < i)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("stored mlm.tree value is corrupt")));
+		lv = level[p - i] + 1;
 		if (lv > max_depth)
 		{
-			j += t->v.size[j];
+			j += MlmAccSize(&a, j);
 			continue;
 		}
 		level[j - i] = lv;
@@ -228,7 +263,7 @@ mlm_tree_downline(PG_FUNCTION_ARGS)
 			Datum		vals[2];
 			bool		nulls[2] = {false, false};
 
-			vals[0] = Int64GetDatum(t->v.ids[j]);
+			vals[0] = Int64GetDatum(MlmAccId(&a, j));
 			vals[1] = Int32GetDatum(lv);
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
 		}
@@ -237,30 +272,45 @@ mlm_tree_downline(PG_FUNCTION_ARGS)
 		j++;
 	}
 	pfree(level);
+	MlmTreeAccessEnd(&a);
 	return (Datum) 0;
 }
 
 Datum
 mlm_tree_is_descendant(PG_FUNCTION_ARGS)
 {
-	MlmTree    *t = MlmTreeFromArg(fcinfo, 0);
-	int32		a = MlmTreeFind(t, PG_GETARG_INT64(1));
-	int32		d = MlmTreeFind(t, PG_GETARG_INT64(2));
+	MlmTreeAccess a;
+	int32		anc;
+	int32		d;
+	bool		result;
 
-	if (a < 0 || d < 0)
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	anc = MlmAccFind(&a, PG_GETARG_INT64(1));
+	d = anc < 0 ? -1 : MlmAccFind(&a, PG_GETARG_INT64(2));
+	if (anc < 0 || d < 0)
+	{
+		MlmTreeAccessEnd(&a);
 		PG_RETURN_NULL();
-	PG_RETURN_BOOL(d > a && d < a + t->v.size[a]);
+	}
+	result = d > anc && d < anc + MlmAccSize(&a, anc);
+	MlmTreeAccessEnd(&a);
+	PG_RETURN_BOOL(result);
 }
 
 Datum
 mlm_tree_subtree_size(PG_FUNCTION_ARGS)
 {
-	MlmTree    *t = MlmTreeFromArg(fcinfo, 0);
-	int32		i = MlmTreeFind(t, PG_GETARG_INT64(1));
+	MlmTreeAccess a;
+	int32		i;
+	int32		size;
 
-	if (i < 0)
+	MlmTreeAccessBegin(&a, fcinfo, 0);
+	i = MlmAccFind(&a, PG_GETARG_INT64(1));
+	size = i < 0 ? -1 : MlmAccSize(&a, i);
+	MlmTreeAccessEnd(&a);
+	if (size < 0)
 		PG_RETURN_NULL();
-	PG_RETURN_INT32(t->v.size[i]);
+	PG_RETURN_INT32(size);
 }
 
 /*

@@ -88,6 +88,98 @@ extern int32 MlmTreeDepth(MlmTree *t, int32 i);
 extern void MlmTreeEnsureDepth(MlmTree *t);
 extern void MlmTreeEnsureChildren(MlmTree *t);
 
+/*
+ * The decoded tree of argument argno when this call site or the backend
+ * cache holds it; NULL for a stored value held by neither, with *fetches
+ * pointing at the call site's count of slices read of it (tree_slice.c).
+ */
+extern MlmTree *MlmTreeIfDecoded(FunctionCallInfo fcinfo, int argno, int64 **fetches);
+
+/*
+ * Access to a tree argument for calls that touch a few members (one
+ * upline, one lookup): a stored value that is not decoded yet is read in
+ * TOAST-chunk slices; once the slices read at a call site add up, the
+ * value is decoded (MlmTreeFromArg) and t is set.  The accessors below
+ * work either way.
+ */
+#define MLM_SLICE_CACHE 16
+
+typedef struct MlmTreeAccess
+{
+	MlmTree    *t;				/* decoded tree; NULL while reading slices */
+	FunctionCallInfo fcinfo;
+	int			argno;
+	struct varlena *raw;		/* the TOAST pointer */
+	Size		raw_size;		/* bytes of the value's data */
+	int64	   *fetches;		/* slices read at this call site */
+	int64		budget;			/* ... before the value is decoded */
+	int32		n;
+	Size		off_ids;		/* data offsets of the arrays */
+	Size		off_parent;
+	Size		off_size;
+	Size		off_byid;
+	bool		range_known;	/* min_id, max_id, dense set */
+	bool		dense;			/* ids are exactly min_id .. max_id */
+	int64		min_id;
+	int64		max_id;
+	int64		blk_no[MLM_SLICE_CACHE];	/* -1: empty */
+	uint64		blk_used[MLM_SLICE_CACHE];
+	struct varlena *blk[MLM_SLICE_CACHE];
+	uint64		clock;
+} MlmTreeAccess;
+
+extern void MlmTreeAccessBegin(MlmTreeAccess *a, FunctionCallInfo fcinfo, int argno);
+extern void MlmSliceEnd(MlmTreeAccess *a);
+extern int32 MlmSliceFind(MlmTreeAccess *a, int64 id);
+extern int64 MlmSliceId(MlmTreeAccess *a, int32 i);
+extern int32 MlmSliceParent(MlmTreeAccess *a, int32 i);
+extern int32 MlmSliceSize(MlmTreeAccess *a, int32 i);
+extern int32 MlmSliceDepth(MlmTreeAccess *a, int32 i);
+
+/* Free the blocks read (nothing to do for a decoded tree). */
+static inline void
+MlmTreeAccessEnd(MlmTreeAccess *a)
+{
+	if (a->raw)
+		MlmSliceEnd(a);
+}
+
+static inline int32
+MlmAccDepth(MlmTreeAccess *a, int32 i)
+{
+	return a->t ? MlmTreeDepth(a->t, i) : MlmSliceDepth(a, i);
+}
+
+static inline int32
+MlmAccN(MlmTreeAccess *a)
+{
+	return a->t ? a->t->v.n : a->n;
+}
+
+static inline int32
+MlmAccFind(MlmTreeAccess *a, int64 id)
+{
+	return a->t ? MlmTreeFind(a->t, id) : MlmSliceFind(a, id);
+}
+
+static inline int64
+MlmAccId(MlmTreeAccess *a, int32 i)
+{
+	return a->t ? a->t->v.ids[i] : MlmSliceId(a, i);
+}
+
+static inline int32
+MlmAccParent(MlmTreeAccess *a, int32 i)
+{
+	return a->t ? a->t->v.parent[i] : MlmSliceParent(a, i);
+}
+
+static inline int32
+MlmAccSize(MlmTreeAccess *a, int32 i)
+{
+	return a->t ? a->t->v.size[i] : MlmSliceSize(a, i);
+}
+
 /* A fresh random identity for a new tree value. */
 extern uint64 MlmTreeNewStamp(void);
 

@@ -40,11 +40,18 @@ typedef struct MlmIdSlot
 	int32		index;			/* -1 = empty */
 } MlmIdSlot;
 
-/* What fn_extra holds: the tree in use and the callback that unpins it. */
+/*
+ * What fn_extra holds: the tree in use and the callback that unpins it,
+ * and how many slices this call site has read of a stored value it has
+ * not decoded (tree_slice.c).
+ */
 typedef struct MlmTreeRef
 {
 	MlmTree    *tree;
 	MemoryContextCallback cb;
+	char		slice_key[32];	/* TOAST pointer of the value read in slices */
+	int			slice_key_len;
+	int64		slice_fetches;
 } MlmTreeRef;
 
 static int	snapshot_cache_kb = 65536;
@@ -379,12 +386,11 @@ InlineMatches(MlmTreeRef *ref, MlmTreeHeader *hdr)
 		t->key_len == VARSIZE(hdr);
 }
 
-MlmTree *
-MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
+/* The call site's reference, made on first use. */
+static MlmTreeRef *
+GetRef(FunctionCallInfo fcinfo)
 {
 	MlmTreeRef *ref = (MlmTreeRef *) fcinfo->flinfo->fn_extra;
-	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
-	MlmTree    *t;
 
 	if (ref == NULL)
 	{
@@ -394,28 +400,52 @@ MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
 		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &ref->cb);
 		fcinfo->flinfo->fn_extra = ref;
 	}
+	return ref;
+}
+
+/* Is the call site's tree the stored value behind this TOAST pointer? */
+static bool
+ExternalMatches(MlmTreeRef *ref, struct varlena *raw)
+{
+	MlmTree    *t = ref->tree;
+
+	return t && t->key_external && t->key_toast_len == (int) VARSIZE_EXTERNAL(raw) &&
+		memcmp(t->key_toast, raw, t->key_toast_len) == 0;
+}
+
+/* Take a tree from the backend cache for this call site. */
+static MlmTree *
+UseCached(MlmTreeRef *ref, MlmTree *t)
+{
+	t->last_use = ++use_clock;
+	UseTree(ref, t);
+	TrimCache();
+	return t;
+}
+
+MlmTree *
+MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
+{
+	MlmTreeRef *ref = GetRef(fcinfo);
+	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
+	MlmTree    *t;
 
 	if (VARATT_IS_EXTERNAL_ONDISK(raw))
 	{
-		t = ref->tree;
-		if (t && t->key_external && t->key_toast_len == (int) VARSIZE_EXTERNAL(raw) &&
-			memcmp(t->key_toast, raw, t->key_toast_len) == 0)
-			return t;
+		if (ExternalMatches(ref, raw))
+			return ref->tree;
 		t = snapshot_cache_kb > 0 ? CacheLookup(raw) : NULL;
-		if (t == NULL)
+		if (t)
+			return UseCached(ref, t);
+		t = NewTree(raw, NULL);
+		if (snapshot_cache_kb > 0 &&
+			(Size) VARSIZE(t->hdr) <= (Size) snapshot_cache_kb * 1024)
 		{
-			t = NewTree(raw, NULL);
-			if (snapshot_cache_kb > 0 &&
-				(Size) VARSIZE(t->hdr) <= (Size) snapshot_cache_kb * 1024)
-			{
-				t->cached = true;
-				dlist_push_head(&cache_list, &t->node);
-			}
+			t->cached = true;
+			dlist_push_head(&cache_list, &t->node);
+			return UseCached(ref, t);
 		}
-		t->last_use = ++use_clock;
 		UseTree(ref, t);
-		if (t->cached)
-			TrimCache();
 		return t;
 	}
 	else
@@ -428,4 +458,30 @@ MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
 		UseTree(ref, t);
 		return t;
 	}
+}
+
+MlmTree *
+MlmTreeIfDecoded(FunctionCallInfo fcinfo, int argno, int64 **fetches)
+{
+	MlmTreeRef *ref = GetRef(fcinfo);
+	struct varlena *raw = (struct varlena *) PG_GETARG_POINTER(argno);
+	MlmTree    *t;
+
+	if (!VARATT_IS_EXTERNAL_ONDISK(raw))
+		return MlmTreeFromArg(fcinfo, argno);
+	if (ExternalMatches(ref, raw))
+		return ref->tree;
+	t = snapshot_cache_kb > 0 ? CacheLookup(raw) : NULL;
+	if (t)
+		return UseCached(ref, t);
+	if (ref->slice_key_len != (int) VARSIZE_EXTERNAL(raw) ||
+		memcmp(ref->slice_key, raw, ref->slice_key_len) != 0)
+	{
+		ref->slice_key_len = (int) VARSIZE_EXTERNAL(raw);
+		Assert(ref->slice_key_len <= (int) sizeof(ref->slice_key));
+		memcpy(ref->slice_key, raw, ref->slice_key_len);
+		ref->slice_fetches = 0;
+	}
+	*fetches = &ref->slice_fetches;
+	return NULL;
 }

@@ -42,35 +42,42 @@ MlmTreeBytes(int32 n, bool placement)
 	return sz;
 }
 
+/* Where each array of an n-member value starts. */
+void
+MlmTreeGetOffsets(int32 n, bool placement, MlmTreeOffsets *o)
+{
+	size_t		nn = (size_t) (n < 0 ? 0 : n);
+
+	o->ids = sizeof(MlmTreeHeader);
+	o->parent = o->ids + ALIGN8(nn * sizeof(int64));
+	o->size = o->parent + ALIGN8(nn * sizeof(int32));
+	o->byid = o->size + ALIGN8(nn * sizeof(int32));
+	if (placement)
+	{
+		o->pparent = o->byid + ALIGN8(nn * sizeof(int32));
+		o->ppos = o->pparent + ALIGN8(nn * sizeof(int32));
+	}
+	else
+		o->pparent = o->ppos = 0;
+}
+
 /* Point a view at the arrays that follow a header (no checks). */
 void
 MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h)
 {
-	const char *p = (const char *) h + sizeof(MlmTreeHeader);
-	size_t		n = (size_t) h->n;
+	const char *base = (const char *) h;
+	MlmTreeOffsets o;
 
+	MlmTreeGetOffsets(h->n, (h->flags & MLM_TREE_HAS_PLACEMENT) != 0, &o);
 	v->n = h->n;
 	v->nroots = h->nroots;
 	v->flags = h->flags;
-	v->ids = (const int64 *) p;
-	p += ALIGN8(n * sizeof(int64));
-	v->parent = (const int32 *) p;
-	p += ALIGN8(n * sizeof(int32));
-	v->size = (const int32 *) p;
-	p += ALIGN8(n * sizeof(int32));
-	v->byid = (const int32 *) p;
-	p += ALIGN8(n * sizeof(int32));
-	if (h->flags & MLM_TREE_HAS_PLACEMENT)
-	{
-		v->pparent = (const int32 *) p;
-		p += ALIGN8(n * sizeof(int32));
-		v->ppos = (const int32 *) p;
-	}
-	else
-	{
-		v->pparent = NULL;
-		v->ppos = NULL;
-	}
+	v->ids = (const int64 *) (base + o.ids);
+	v->parent = (const int32 *) (base + o.parent);
+	v->size = (const int32 *) (base + o.size);
+	v->byid = (const int32 *) (base + o.byid);
+	v->pparent = o.pparent ? (const int32 *) (base + o.pparent) : NULL;
+	v->ppos = o.ppos ? (const int32 *) (base + o.ppos) : NULL;
 }
 
 const char *

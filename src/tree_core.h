@@ -104,6 +104,18 @@ MlmMix64(uint64 x)
 
 extern size_t MlmTreeBytes(int32 n, bool placement);
 extern void MlmTreeSetView(MlmTreeView *v, const MlmTreeHeader *h);
+
+/* Byte offsets of the arrays from the start of a value (header included). */
+typedef struct MlmTreeOffsets
+{
+	size_t		ids;
+	size_t		parent;
+	size_t		size;
+	size_t		byid;
+	size_t		pparent;		/* 0 without placement */
+	size_t		ppos;
+} MlmTreeOffsets;
+extern void MlmTreeGetOffsets(int32 n, bool placement, MlmTreeOffsets *o);
 extern MlmTreeProblem MlmTreeValidate(const void *data, size_t len,
 									  int32 *bad_index);
 extern bool MlmSortPairs(uint64 *keys, int32 *vals, int32 n);
