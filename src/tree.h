@@ -12,6 +12,14 @@
 
 #include "tree_core.h"
 
+/* Consecutive rows of an input held in one place (see MlmTreeInput.segs). */
+typedef struct MlmRowSegment
+{
+	const int64 *parents;
+	const bool *parent_null;
+	int32		len;
+} MlmRowSegment;
+
 /* Rows to build a snapshot from (arrays of n entries, owned by caller). */
 typedef struct MlmTreeInput
 {
@@ -23,6 +31,13 @@ typedef struct MlmTreeInput
 	int64		ids_from;
 	int64	   *parents;		/* sponsor id, valid when !parent_null */
 	bool	   *parent_null;
+	/*
+	 * Instead of parents/parent_null: the rows in id order as segments (ids
+	 * implicit from ids_from, no placement), so that partial aggregate
+	 * states need not be copied into one array.
+	 */
+	const MlmRowSegment *segs;
+	int32		nsegs;
 	bool		has_placement;
 	int64	   *pparents;		/* placement parent id */
 	bool	   *pparent_null;

@@ -60,6 +60,11 @@ typedef struct TreeAggState
 	bool	   *pos_null;
 	bool		descending_seen;	/* some id was not above the previous */
 	MemoryContext cxt;			/* where the arrays live */
+	bool		adoptable;		/* made by deserialize: combine may keep it */
+	/* partial states kept by reference: their rows follow this state's */
+	struct TreeAggState **parts;
+	int32		nparts;
+	int32		parts_cap;
 } TreeAggState;
 
 /* Resize one array of the state to cap entries (allocate when NULL). */
@@ -263,24 +268,14 @@ mlm_tree_agg_trans4(PG_FUNCTION_ARGS)
 	return Trans(fcinfo, true);
 }
 
-/* Append the rows of b to a (parallel partial states). */
-Datum
-mlm_tree_agg_combine(PG_FUNCTION_ARGS)
+/* Copy the rows of b (no parts) after those of a. */
+static void
+AppendRows(TreeAggState *a, const TreeAggState *b)
 {
-	MemoryContext aggcxt;
-	TreeAggState *a;
-	TreeAggState *b;
 	int32		k;
 
-	if (!AggCheckCallContext(fcinfo, &aggcxt))
-		elog(ERROR, "mlm.tree_agg combine called in non-aggregate context");
-	if (PG_ARGISNULL(1))
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
-	b = (TreeAggState *) PG_GETARG_POINTER(1);
-	a = PG_ARGISNULL(0) ? NewState(aggcxt, b->placement) :
-		(TreeAggState *) PG_GETARG_POINTER(0);
 	if (b->n == 0)
-		PG_RETURN_POINTER(a);
+		return;
 	Grow(a, a->n + b->n, 0);
 	if (a->ids == NULL && b->ids == NULL)
 	{
@@ -319,6 +314,55 @@ mlm_tree_agg_combine(PG_FUNCTION_ARGS)
 		memcpy(a->pos_null + a->n, b->pos_null, b->n * sizeof(bool));
 	}
 	a->n += b->n;
+}
+
+/* Copy the rows of the parts into s itself. */
+static void
+Flatten(TreeAggState *s)
+{
+	int32		k;
+
+	for (k = 0; k < s->nparts; k++)
+		AppendRows(s, s->parts[k]);
+	s->nparts = 0;
+}
+
+/*
+ * Add the rows of b to a (parallel partial states).  A state made by our
+ * deserialize function in this same aggregate context is kept by
+ * reference instead of copied: the final function reads it in place.
+ */
+Datum
+mlm_tree_agg_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	TreeAggState *a;
+	TreeAggState *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		elog(ERROR, "mlm.tree_agg combine called in non-aggregate context");
+	if (PG_ARGISNULL(1))
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	b = (TreeAggState *) PG_GETARG_POINTER(1);
+	a = PG_ARGISNULL(0) ? NewState(aggcxt, b->placement) :
+		(TreeAggState *) PG_GETARG_POINTER(0);
+	if (b->n == 0)
+		PG_RETURN_POINTER(a);
+	if (b->adoptable && b->cxt == aggcxt && b->nparts == 0 && a->cxt == aggcxt)
+	{
+		if (a->nparts == a->parts_cap)
+		{
+			a->parts_cap = Max(a->parts_cap * 2, 4);
+			a->parts = a->parts ?
+				repalloc(a->parts, a->parts_cap * sizeof(TreeAggState *)) :
+				MemoryContextAlloc(aggcxt, a->parts_cap * sizeof(TreeAggState *));
+		}
+		b->adoptable = false;	/* it belongs to a now */
+		a->parts[a->nparts++] = b;
+		PG_RETURN_POINTER(a);
+	}
+	Flatten(a);
+	AppendRows(a, b);
 	PG_RETURN_POINTER(a);
 }
 
@@ -346,11 +390,13 @@ Datum
 mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 {
 	TreeAggState *s = (TreeAggState *) PG_GETARG_POINTER(0);
-	Size		len = VARHDRSZ + SER_FIXED + s->nruns * sizeof(IdRun) +
-		SerialRowBytes(s->placement, s->ids == NULL) * (Size) s->n;
+	Size		len;
 	bytea	   *out;
 	char	   *p;
 
+	Flatten(s);
+	len = VARHDRSZ + SER_FIXED + s->nruns * sizeof(IdRun) +
+		SerialRowBytes(s->placement, s->ids == NULL) * (Size) s->n;
 	if (len > MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -393,6 +439,8 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 	const char *p = VARDATA(in);
 	Size		len = VARSIZE(in) - VARHDRSZ;
 	TreeAggState *s;
+	MemoryContext aggcxt;
+	MemoryContext old;
 	int64		n;
 	int32		nruns;
 	int32		k;
@@ -403,7 +451,12 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 		elog(ERROR, "invalid mlm.tree_agg partial state");
 	flags = (uint8) *p++;
 	runs = (flags & SER_RUNS) != 0;
-	s = NewState(CurrentMemoryContext, (flags & SER_PLACEMENT) != 0);
+	/* in the aggregate's context, so that combine can keep it */
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		aggcxt = CurrentMemoryContext;
+	old = MemoryContextSwitchTo(aggcxt);
+	s = NewState(aggcxt, (flags & SER_PLACEMENT) != 0);
+	s->adoptable = true;
 	s->descending_seen = (flags & SER_DESCENDING) != 0;
 #define GET(dst, bytes) do { memcpy((dst), p, (bytes)); p += (bytes); } while (0)
 	GET(&n, sizeof(int64));
@@ -442,13 +495,15 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 		GET(s->pos_null, n);
 	}
 #undef GET
+	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(s);
 }
 
-/* A run with its length, for sorting runs by id. */
+/* A run of one piece (the state or one of its parts), for sorting by id. */
 typedef struct RunSpan
 {
 	int64		first_id;
+	const TreeAggState *piece;
 	int64		start_row;
 	int64		len;
 } RunSpan;
@@ -464,67 +519,93 @@ RunSpanCmp(const void *a, const void *b)
 }
 
 /*
- * When the runs of s (two or more) cover min .. min + n - 1 exactly, fill
- * *in with the rows in id order (ids implicit from min), one block copy per
- * run: what a parallel scan of a serial key hands over.  False otherwise.
+ * When the runs of s and its parts cover min .. min + n - 1 exactly (a
+ * serial key, read in order or by parallel workers in block ranges),
+ * describe the rows in id order as one segment per run, in place: returns
+ * the segments (and sets in->segs, ids_from), or NULL for any other input.
  */
-static bool
-RowsInIdOrder(const TreeAggState *s, MlmTreeInput *in)
+static MlmRowSegment *
+SegmentsInIdOrder(const TreeAggState *s, MlmTreeInput *in)
 {
 	RunSpan    *span;
-	int64		at = 0;
-	int32		k;
+	MlmRowSegment *segs;
+	int32		nspans = 0;
+	int32		k,
+				j;
+	int64		n = s->n;
 
-	if (s->ids || s->nruns < 2 || s->placement)
-		return false;
-	span = palloc(s->nruns * sizeof(RunSpan));
-	for (k = 0; k < s->nruns; k++)
+	if (s->placement || s->ids)
+		return NULL;
+	for (k = 0; k < s->nparts; k++)
 	{
-		span[k].first_id = s->runs[k].first_id;
-		span[k].start_row = s->runs[k].start_row;
-		span[k].len = (k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n) -
-			s->runs[k].start_row;
-		if ((int64) ((uint64) span[k].first_id + (uint64) (span[k].len - 1)) <
-			span[k].first_id)
+		if (s->parts[k]->ids)
+			return NULL;
+		nspans += s->parts[k]->nruns;
+		n += s->parts[k]->n;
+	}
+	nspans += s->nruns;
+	if (n == 0 || n > MLM_TREE_MAX_MEMBERS)
+		return NULL;
+	span = palloc(nspans * sizeof(RunSpan));
+	nspans = 0;
+	for (k = -1; k < s->nparts; k++)
+	{
+		const TreeAggState *piece = k < 0 ? s : s->parts[k];
+
+		for (j = 0; j < piece->nruns; j++)
 		{
-			pfree(span);
-			return false;		/* the run wraps from the largest id around */
+			RunSpan    *sp = &span[nspans++];
+
+			sp->first_id = piece->runs[j].first_id;
+			sp->piece = piece;
+			sp->start_row = piece->runs[j].start_row;
+			sp->len = (j + 1 < piece->nruns ? piece->runs[j + 1].start_row : piece->n) -
+				sp->start_row;
+			if ((int64) ((uint64) sp->first_id + (uint64) (sp->len - 1)) < sp->first_id)
+			{
+				pfree(span);
+				return NULL;	/* the run wraps from the largest id around */
+			}
 		}
 	}
-	qsort(span, s->nruns, sizeof(RunSpan), RunSpanCmp);
-	for (k = 0; k + 1 < s->nruns; k++)
+	qsort(span, nspans, sizeof(RunSpan), RunSpanCmp);
+	for (k = 0; k + 1 < nspans; k++)
 	{
 		if ((uint64) span[k].first_id + (uint64) span[k].len !=
 			(uint64) span[k + 1].first_id ||
 			span[k + 1].first_id <= span[k].first_id)
 		{
 			pfree(span);
-			return false;		/* a gap, an overlap or a wrap */
+			return NULL;		/* a gap, an overlap or a wrap */
 		}
 	}
+	segs = palloc(nspans * sizeof(MlmRowSegment));
+	for (k = 0; k < nspans; k++)
+	{
+		segs[k].parents = span[k].piece->parents + span[k].start_row;
+		segs[k].parent_null = span[k].piece->parent_null + span[k].start_row;
+		segs[k].len = (int32) span[k].len;
+	}
 	memset(in, 0, sizeof(MlmTreeInput));
-	in->n = s->n;
+	in->n = n;
 	in->ascending = true;
 	in->ids_from = span[0].first_id;
-	in->parents = MlmAllocArray(Max(s->n, 1), sizeof(int64));
-	in->parent_null = MlmAllocArray(Max(s->n, 1), sizeof(bool));
-	for (k = 0; k < s->nruns; k++)
-	{
-		memcpy(in->parents + at, s->parents + span[k].start_row,
-			   span[k].len * sizeof(int64));
-		memcpy(in->parent_null + at, s->parent_null + span[k].start_row,
-			   span[k].len * sizeof(bool));
-		at += span[k].len;
-	}
+	in->segs = segs;
+	in->nsegs = nspans;
 	pfree(span);
-	return true;
+	return segs;
 }
 
+/*
+ * The snapshot of the collected rows.  The state is not changed except
+ * that kept parts may be copied into it, which the next call would do too.
+ */
 Datum
 mlm_tree_agg_final(PG_FUNCTION_ARGS)
 {
 	TreeAggState *s;
 	MlmTreeInput in;
+	MlmRowSegment *segs;
 	int64	   *ids = NULL;
 	MlmTreeHeader *result;
 
@@ -534,23 +615,22 @@ mlm_tree_agg_final(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();		/* no rows: like other aggregates, null */
 	s = (TreeAggState *) PG_GETARG_POINTER(0);
 
-	if (RowsInIdOrder(s, &in))
+	segs = SegmentsInIdOrder(s, &in);
+	if (segs)
 	{
 		result = MlmTreeBuild(&in, NULL);
-		pfree(in.parents);
-		pfree(in.parent_null);
+		pfree(segs);
 		PG_RETURN_POINTER(result);
 	}
+	Flatten(s);
 	memset(&in, 0, sizeof(in));
 	in.n = s->n;
 	in.ascending = !s->descending_seen;
 	if (s->ids)
 		in.ids = s->ids;
-	else if (s->nruns == 1)
-		in.ids_from = s->runs[0].first_id;	/* ids NULL: one run */
 	else
 	{
-		/* several runs that are not one range: every id, in row order */
+		/* runs that are not one range: every id, in row order */
 		ids = MlmAllocArray(Max(s->n, 1), sizeof(int64));
 		FillIds(s, ids);
 		in.ids = ids;

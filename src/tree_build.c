@@ -623,8 +623,13 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	int32	   *size;
 	int64	   *ids;
 	int32		r;
+	int32		j;
+	int32		k;
 	int32		nroots = 0;
 	int32		next_root = 0;
+	MlmRowSegment one;
+	const MlmRowSegment *segs = in->segs;
+	int32		nsegs = in->nsegs;
 
 	if (!in->ascending || in->has_placement || n == 0)
 		return NULL;
@@ -636,6 +641,14 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	}
 	else
 		min = in->ids_from;
+	if (segs == NULL)
+	{
+		one.parents = in->parents;
+		one.parent_null = in->parent_null;
+		one.len = n;
+		segs = &one;
+		nsegs = 1;
+	}
 
 	hdr = (MlmTreeHeader *) MemoryContextAllocHuge(CurrentMemoryContext, bytes);
 	memset(hdr, 0, sizeof(MlmTreeHeader));
@@ -649,59 +662,69 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	pos = (int32 *) v.byid;
 	scratch = (int32 *) v.ids;	/* 2 int32 per row inside ids[] */
 
-#define SPONSOR(r) (in->parent_null[r] ? -1 : (int32) (in->parents[r] - min))
-	/* row 0 must be a root: nothing comes before it */
-	if (!in->parent_null[0])
-	{
-		pfree(hdr);
-		return NULL;
-	}
-	/* subtree sizes, bottom-up, in pos[]; any orphan or late sponsor: out */
+	/*
+	 * subtree sizes, bottom-up, in pos[]; an orphan or a sponsor that is not
+	 * an earlier row (row 0 has none) sends the input to the general path
+	 */
 	for (r = 0; r < n; r++)
 		pos[r] = 1;
-	for (r = n - 1; r > 0; r--)
+	r = n;
+	for (k = nsegs - 1; k >= 0; k--)
 	{
-		if (in->parent_null[r])
-			continue;
-		if ((uint64) in->parents[r] - (uint64) min >= (uint64) r)
-		{
-			pfree(hdr);
-			return NULL;
-		}
-		pos[in->parents[r] - min] += pos[r];
-	}
-	CHECK_FOR_INTERRUPTS();
-	/* positions top-down; a sponsor's position is final before its rows */
-	for (r = 0; r < n; r++)
-	{
-		int32		p = SPONSOR(r);
-		int32		sz = pos[r];
-		int32		at;
+		const int64 *par = segs[k].parents;
+		const bool *pnull = segs[k].parent_null;
 
-		if ((r & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (p < 0)
+		for (j = segs[k].len - 1; j >= 0; j--)
 		{
-			at = next_root;
-			next_root += sz;
-			nroots++;
-			parent[at] = -1;
+			r--;
+			if (pnull[j])
+				continue;
+			if ((uint64) par[j] - (uint64) min >= (uint64) r)
+			{
+				pfree(hdr);
+				return NULL;
+			}
+			pos[par[j] - min] += pos[r];
 		}
-		else
+		CHECK_FOR_INTERRUPTS();
+	}
+	/* positions top-down; a sponsor's position is final before its rows */
+	r = 0;
+	for (k = 0; k < nsegs; k++)
+	{
+		const int64 *par = segs[k].parents;
+		const bool *pnull = segs[k].parent_null;
+
+		for (j = 0; j < segs[k].len; j++, r++)
 		{
-			at = scratch[2 * p + 1];
-			scratch[2 * p + 1] = at + sz;
-			parent[at] = scratch[2 * p];
+			int32		sz = pos[r];
+			int32		at;
+
+			if (pnull[j])
+			{
+				at = next_root;
+				next_root += sz;
+				nroots++;
+				parent[at] = -1;
+			}
+			else
+			{
+				int32		p = (int32) (par[j] - min);
+
+				at = scratch[2 * p + 1];
+				scratch[2 * p + 1] = at + sz;
+				parent[at] = scratch[2 * p];
+			}
+			size[at] = sz;
+			scratch[2 * r] = at;
+			scratch[2 * r + 1] = at + 1;
+			pos[r] = at;
 		}
-		size[at] = sz;
-		scratch[2 * r] = at;
-		scratch[2 * r + 1] = at + 1;
-		pos[r] = at;
+		CHECK_FOR_INTERRUPTS();
 	}
 	/* the scratch is done with: now the ids */
 	for (r = 0; r < n; r++)
 		ids[pos[r]] = min + r;
-#undef SPONSOR
 	if (n % 2 == 1)
 	{
 		parent[n] = 0;
@@ -789,6 +812,8 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 	MlmTreeView v;
 	MlmTreeInput local;
 	int64	   *own_ids = NULL;
+	int64	   *own_parents = NULL;
+	bool	   *own_parent_null = NULL;
 
 	if (in->n > MLM_TREE_MAX_MEMBERS)
 		ereport(ERROR,
@@ -803,13 +828,41 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("tree of %d members is too large", n)));
 
+	if (in->segs)
+	{
+		int64		total = 0;
+
+		for (k = 0; k < in->nsegs; k++)
+			total += in->segs[k].len;
+		if (total != in->n || !in->ascending || in->ids || in->has_placement)
+			elog(ERROR, "invalid segmented tree input");
+	}
 	hdr = BuildConsecutive(in, bytes, row_to_index);
 	if (hdr)
 		return hdr;
+	if (in->segs)
+	{
+		/* segments the fast path did not take: one array of each */
+		int64		at = 0;
+
+		local = *in;
+		local.segs = NULL;
+		local.nsegs = 0;
+		local.parents = own_parents = MlmAllocArray(Max(n, 1), sizeof(int64));
+		local.parent_null = own_parent_null = MlmAllocArray(Max(n, 1), sizeof(bool));
+		for (k = 0; k < in->nsegs; k++)
+		{
+			memcpy(own_parents + at, in->segs[k].parents, in->segs[k].len * sizeof(int64));
+			memcpy(own_parent_null + at, in->segs[k].parent_null, in->segs[k].len * sizeof(bool));
+			at += in->segs[k].len;
+		}
+		in = &local;
+	}
 	if (in->ids == NULL)
 	{
 		/* implicit ids (ids_from + row) that the fast path did not take */
-		local = *in;
+		if (in != &local)
+			local = *in;
 		local.ids = own_ids = MlmAllocArray(Max(n, 1), sizeof(int64));
 		for (r = 0; r < n; r++)
 			own_ids[r] = (int64) ((uint64) in->ids_from + (uint64) r);
@@ -888,5 +941,10 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 		pfree(pre);
 	if (own_ids)
 		pfree(own_ids);
+	if (own_parents)
+	{
+		pfree(own_parents);
+		pfree(own_parent_null);
+	}
 	return hdr;
 }
