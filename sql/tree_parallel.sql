@@ -57,6 +57,18 @@ DELETE FROM tree_par WHERE id = 100001;
 -- grouped: one tree per group, each group split across workers
 SELECT id % 2 AS half, mlm.size(mlm.tree_agg(id, CASE WHEN id > 2 THEN id - 2 END))
 FROM tree_par GROUP BY 1 ORDER BY 1;
+-- workers send their rows compact (sponsor as an int32 distance from the
+-- recruit's id); a sponsor 2^40 away does not fit, so the partial state
+-- holding its recruit goes uncompacted, and the ids are no longer one range
+INSERT INTO tree_par VALUES (1099511627776, NULL, NULL, NULL);
+UPDATE tree_par SET sponsor_id = 1099511627776 WHERE id = 50000;
+SET max_parallel_workers_per_gather = 0;
+SELECT md5(mlm.tree_agg(id, sponsor_id)::text) AS far_serial FROM tree_par \gset
+SET max_parallel_workers_per_gather = 2;
+SELECT pg_temp.workers_launched('SELECT mlm.tree_agg(id, sponsor_id) FROM tree_par') > 0 AS workers_ran;
+SELECT md5(mlm.tree_agg(id, sponsor_id)::text) = :'far_serial' AS same_far,
+       mlm.parent(mlm.tree_agg(id, sponsor_id), 50000) AS far_sponsor
+FROM tree_par;
 RESET max_parallel_workers_per_gather;
 RESET min_parallel_table_scan_size;
 RESET parallel_tuple_cost;

@@ -7,6 +7,7 @@
  */
 #include "postgres.h"
 
+#include "common/int.h"
 #include "fmgr.h"
 #include "libpq/pqformat.h"
 #include "nodes/execnodes.h"
@@ -370,6 +371,7 @@ mlm_tree_agg_combine(PG_FUNCTION_ARGS)
 #define SER_PLACEMENT	0x01
 #define SER_DESCENDING	0x02
 #define SER_RUNS		0x04
+#define SER_COMPACT		0x08	/* sponsors as int32 id - sponsor, nulls listed */
 
 /* Bytes per row of a serialized state. */
 static Size
@@ -383,8 +385,42 @@ SerialRowBytes(bool placement, bool runs)
 #define SER_FIXED	(1 + sizeof(int64) + sizeof(uint64) + sizeof(int32))
 
 /*
+ * Can the rows of s (ids by runs, no placement) be sent compact: every
+ * sponsor within 2^31 of its recruit's id?  Counts the null sponsors.
+ */
+static bool
+CompactFits(const TreeAggState *s, int32 *nnull)
+{
+	int32		k;
+	int64		r;
+
+	*nnull = 0;
+	if (s->ids || s->placement)
+		return false;
+	for (k = 0; k < s->nruns; k++)
+	{
+		int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+		uint64		id = (uint64) s->runs[k].first_id;
+
+		for (r = s->runs[k].start_row; r < end; r++, id++)
+		{
+			int64		d;
+
+			if (s->parent_null[r])
+				(*nnull)++;
+			else if (pg_sub_s64_overflow((int64) id, s->parents[r], &d) ||
+					 d < PG_INT32_MIN || d > PG_INT32_MAX)
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
  * State -> bytea: flag byte, row count, next id, run count, the runs, then
- * the arrays (ids only when they are not given by runs).
+ * the arrays (ids only when they are not given by runs).  A serial key's
+ * rows go compact: the null sponsors as a list of rows, the others as the
+ * int32 distance id - sponsor (half the bytes for the workers to ship).
  */
 Datum
 mlm_tree_agg_serial(PG_FUNCTION_ARGS)
@@ -393,10 +429,14 @@ mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 	Size		len;
 	bytea	   *out;
 	char	   *p;
+	int32		nnull;
+	bool		compact;
 
 	Flatten(s);
+	compact = CompactFits(s, &nnull);
 	len = VARHDRSZ + SER_FIXED + s->nruns * sizeof(IdRun) +
-		SerialRowBytes(s->placement, s->ids == NULL) * (Size) s->n;
+		(compact ? sizeof(int32) * (1 + (Size) nnull + (Size) s->n) :
+		 SerialRowBytes(s->placement, s->ids == NULL) * (Size) s->n);
 	if (len > MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -406,13 +446,48 @@ mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 	p = VARDATA(out);
 	*p++ = (s->placement ? SER_PLACEMENT : 0) |
 		(s->descending_seen ? SER_DESCENDING : 0) |
-		(s->ids == NULL ? SER_RUNS : 0);
+		(s->ids == NULL ? SER_RUNS : 0) |
+		(compact ? SER_COMPACT : 0);
 #define PUT(src, bytes) do { memcpy(p, (src), (bytes)); p += (bytes); } while (0)
 	PUT(&s->n, sizeof(int64));
 	PUT(&s->next_id, sizeof(uint64));
 	PUT(&s->nruns, sizeof(int32));
 	if (s->nruns > 0)
 		PUT(s->runs, s->nruns * sizeof(IdRun));
+	if (compact)
+	{
+		int32		k;
+		int64		r;
+		char	   *null_rows;
+		char	   *delta;
+
+		PUT(&nnull, sizeof(int32));
+		null_rows = p;
+		delta = p + sizeof(int32) * (Size) nnull;
+		for (k = 0; k < s->nruns; k++)
+		{
+			int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+			uint64		id = (uint64) s->runs[k].first_id;
+
+			for (r = s->runs[k].start_row; r < end; r++, id++)
+			{
+				int32		v = 0;
+
+				if (s->parent_null[r])
+				{
+					v = (int32) r;
+					memcpy(null_rows, &v, sizeof(int32));
+					null_rows += sizeof(int32);
+					v = 0;
+				}
+				else
+					v = (int32) ((int64) id - s->parents[r]);
+				/* the bytes need not be aligned */
+				memcpy(delta + sizeof(int32) * r, &v, sizeof(int32));
+			}
+		}
+		PG_RETURN_BYTEA_P(out);
+	}
 	if (s->ids)
 		PUT(s->ids, s->n * sizeof(int64));
 	PUT(s->parents, s->n * sizeof(int64));
@@ -443,6 +518,7 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	int64		n;
 	int32		nruns;
+	int32		nnull = 0;
 	int32		k;
 	uint8		flags;
 	bool		runs;
@@ -464,8 +540,20 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 	GET(&nruns, sizeof(int32));
 	if (n < 0 || n > MLM_TREE_MAX_MEMBERS || nruns < 0 || nruns > n ||
 		(runs && (nruns == 0) != (n == 0)) || (!runs && nruns != 0) ||
-		len != SER_FIXED + nruns * sizeof(IdRun) +
-		SerialRowBytes(s->placement, runs) * (Size) n)
+		((flags & SER_COMPACT) && (!runs || s->placement)))
+		elog(ERROR, "invalid mlm.tree_agg partial state");
+	if (flags & SER_COMPACT)
+	{
+		if (len < SER_FIXED + nruns * sizeof(IdRun) + sizeof(int32))
+			elog(ERROR, "invalid mlm.tree_agg partial state");
+		memcpy(&nnull, p + nruns * sizeof(IdRun), sizeof(int32));
+		if (nnull < 0 || nnull > n ||
+			len != SER_FIXED + nruns * sizeof(IdRun) +
+			sizeof(int32) * (1 + (Size) nnull + (Size) n))
+			elog(ERROR, "invalid mlm.tree_agg partial state");
+	}
+	else if (len != SER_FIXED + nruns * sizeof(IdRun) +
+			 SerialRowBytes(s->placement, runs) * (Size) n)
 		elog(ERROR, "invalid mlm.tree_agg partial state");
 	Grow(s, Max(n, 1), 0);
 	s->n = n;
@@ -479,6 +567,38 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 				s->runs[k].start_row <= s->runs[k - 1].start_row ||
 				s->runs[k].start_row >= n)
 				elog(ERROR, "invalid mlm.tree_agg partial state");
+	}
+	if (flags & SER_COMPACT)
+	{
+		const char *null_rows;
+		const char *delta;
+		int64		r;
+		int32		v;
+
+		p += sizeof(int32);		/* nnull, read above */
+		null_rows = p;
+		delta = p + sizeof(int32) * (Size) nnull;
+		memset(s->parent_null, 0, n);
+		for (k = 0; k < nnull; k++)
+		{
+			memcpy(&v, null_rows + sizeof(int32) * k, sizeof(int32));
+			if (v < 0 || v >= n)
+				elog(ERROR, "invalid mlm.tree_agg partial state");
+			s->parent_null[v] = true;
+		}
+		for (k = 0; k < nruns; k++)
+		{
+			int64		end = k + 1 < nruns ? s->runs[k + 1].start_row : n;
+			uint64		id = (uint64) s->runs[k].first_id;
+
+			for (r = s->runs[k].start_row; r < end; r++, id++)
+			{
+				memcpy(&v, delta + sizeof(int32) * r, sizeof(int32));
+				s->parents[r] = (int64) (id - (uint64) (int64) v);
+			}
+		}
+		MemoryContextSwitchTo(old);
+		PG_RETURN_POINTER(s);
 	}
 	if (!runs)
 	{
