@@ -189,13 +189,17 @@ NewState(MemoryContext cxt, bool placement)
 	return s;
 }
 
-/* The planner's estimate of the aggregate's input rows, 0 if unknown. */
+/*
+ * The planner's estimate of the aggregate's input rows, 0 if unknown or if
+ * the rows are split into groups (each group's state would take it all).
+ */
 static int64
 InputRowsHint(FunctionCallInfo fcinfo)
 {
 	PlanState  *outer;
 
-	if (fcinfo->context == NULL || !IsA(fcinfo->context, AggState))
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, AggState) ||
+		((AggState *) fcinfo->context)->aggstrategy != AGG_PLAIN)
 		return 0;
 	outer = outerPlanState((AggState *) fcinfo->context);
 	if (outer == NULL || outer->plan == NULL || !(outer->plan->plan_rows > 0))
