@@ -57,6 +57,18 @@ DELETE FROM tree_par WHERE id = 100001;
 -- grouped: one tree per group, each group split across workers
 SELECT id % 2 AS half, mlm.size(mlm.tree_agg(id, CASE WHEN id > 2 THEN id - 2 END))
 FROM tree_par GROUP BY 1 ORDER BY 1;
+-- a sponsor recruited after its recruit (99999 is a leaf, 100000 is not
+-- below it): the workers' compact rows cover one range, but the fast layout
+-- needs sponsors first, so they are expanded for the general path
+UPDATE tree_par SET sponsor_id = 100000 WHERE id = 99999;
+SET max_parallel_workers_per_gather = 0;
+SELECT md5(mlm.tree_agg(id, sponsor_id)::text) AS late_serial FROM tree_par \gset
+SET max_parallel_workers_per_gather = 2;
+SELECT pg_temp.workers_launched('SELECT mlm.tree_agg(id, sponsor_id) FROM tree_par') > 0 AS workers_ran;
+SELECT md5(mlm.tree_agg(id, sponsor_id)::text) = :'late_serial' AS same_late,
+       mlm.parent(mlm.tree_agg(id, sponsor_id), 99999) AS late_sponsor
+FROM tree_par;
+UPDATE tree_par SET sponsor_id = 1 + (99999 * 7919) % 99998 WHERE id = 99999;
 -- workers send their rows compact (sponsor as an int32 distance from the
 -- recruit's id); a sponsor 2^40 away does not fit, so the partial state
 -- holding its recruit goes uncompacted, and the ids are no longer one range

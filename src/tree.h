@@ -15,7 +15,8 @@
 /* Consecutive rows of an input held in one place (see MlmTreeInput.segs). */
 typedef struct MlmRowSegment
 {
-	const int64 *parents;
+	const int64 *parents;		/* sponsor ids, or NULL and then ... */
+	const int32 *delta;			/* ... recruit id - sponsor id */
 	const bool *parent_null;
 	int32		len;
 } MlmRowSegment;

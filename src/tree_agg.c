@@ -53,7 +53,9 @@ typedef struct TreeAggState
 	int32		nruns;
 	int32		runs_cap;
 	uint64		next_id;		/* the id that continues the last run */
-	int64	   *parents;
+	int64	   *parents;			/* NULL while delta holds the sponsors */
+	int32	   *delta;			/* recruit id - sponsor id (a compact state
+								 * from a worker, read in place) */
 	bool	   *parent_null;
 	int64	   *pparents;		/* only when placement */
 	bool	   *pparent_null;
@@ -134,6 +136,30 @@ FillIds(const TreeAggState *s, int64 *dst)
 		for (r = s->runs[k].start_row; r < end; r++)
 			dst[r] = (int64) id++;
 	}
+}
+
+/* Turn a compact state's distances into sponsor ids (for copying it). */
+static void
+ExpandParents(TreeAggState *s)
+{
+	int32		k;
+	int64		r;
+	int64	   *parents;
+
+	if (s->delta == NULL)
+		return;
+	parents = MemoryContextAllocHuge(s->cxt, Max(s->cap, 1) * sizeof(int64));
+	for (k = 0; k < s->nruns; k++)
+	{
+		int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+		uint64		id = (uint64) s->runs[k].first_id;
+
+		for (r = s->runs[k].start_row; r < end; r++, id++)
+			parents[r] = (int64) (id - (uint64) (int64) s->delta[r]);
+	}
+	pfree(s->delta);
+	s->delta = NULL;
+	s->parents = parents;
 }
 
 /* Store the id of every row instead of runs. */
@@ -273,14 +299,16 @@ mlm_tree_agg_trans4(PG_FUNCTION_ARGS)
 	return Trans(fcinfo, true);
 }
 
-/* Copy the rows of b (no parts) after those of a. */
+/* Copy the rows of b (no parts) after those of a (both made non-compact). */
 static void
-AppendRows(TreeAggState *a, const TreeAggState *b)
+AppendRows(TreeAggState *a, TreeAggState *b)
 {
 	int32		k;
 
 	if (b->n == 0)
 		return;
+	ExpandParents(a);
+	ExpandParents((TreeAggState *) b);
 	Grow(a, a->n + b->n, 0);
 	if (a->ids == NULL && b->ids == NULL)
 	{
@@ -437,6 +465,7 @@ mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 	bool		compact;
 
 	Flatten(s);
+	ExpandParents(s);
 	compact = CompactFits(s, &nnull);
 	len = VARHDRSZ + SER_FIXED + s->nruns * sizeof(IdRun) +
 		(compact ? sizeof(int32) * (1 + (Size) nnull + (Size) s->n) :
@@ -559,7 +588,8 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 	else if (len != SER_FIXED + nruns * sizeof(IdRun) +
 			 SerialRowBytes(s->placement, runs) * (Size) n)
 		elog(ERROR, "invalid mlm.tree_agg partial state");
-	Grow(s, Max(n, 1), 0);
+	if (!(flags & SER_COMPACT))
+		Grow(s, Max(n, 1), 0);
 	s->n = n;
 	if (nruns > 0)
 	{
@@ -575,14 +605,14 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 	if (flags & SER_COMPACT)
 	{
 		const char *null_rows;
-		const char *delta;
-		int64		r;
 		int32		v;
 
+		/* keep the distances as they came: read in place by the build */
 		p += sizeof(int32);		/* nnull, read above */
 		null_rows = p;
-		delta = p + sizeof(int32) * (Size) nnull;
-		memset(s->parent_null, 0, n);
+		s->cap = Max(n, 1);
+		s->parent_null = palloc0(s->cap);
+		s->delta = MlmAllocArray(s->cap, sizeof(int32));
 		for (k = 0; k < nnull; k++)
 		{
 			memcpy(&v, null_rows + sizeof(int32) * k, sizeof(int32));
@@ -590,17 +620,7 @@ mlm_tree_agg_deserial(PG_FUNCTION_ARGS)
 				elog(ERROR, "invalid mlm.tree_agg partial state");
 			s->parent_null[v] = true;
 		}
-		for (k = 0; k < nruns; k++)
-		{
-			int64		end = k + 1 < nruns ? s->runs[k + 1].start_row : n;
-			uint64		id = (uint64) s->runs[k].first_id;
-
-			for (r = s->runs[k].start_row; r < end; r++, id++)
-			{
-				memcpy(&v, delta + sizeof(int32) * r, sizeof(int32));
-				s->parents[r] = (int64) (id - (uint64) (int64) v);
-			}
-		}
+		memcpy(s->delta, p + sizeof(int32) * (Size) nnull, sizeof(int32) * (Size) n);
 		MemoryContextSwitchTo(old);
 		PG_RETURN_POINTER(s);
 	}
@@ -706,7 +726,16 @@ SegmentsInIdOrder(const TreeAggState *s, MlmTreeInput *in)
 	segs = palloc(nspans * sizeof(MlmRowSegment));
 	for (k = 0; k < nspans; k++)
 	{
-		segs[k].parents = span[k].piece->parents + span[k].start_row;
+		if (span[k].piece->delta)
+		{
+			segs[k].parents = NULL;
+			segs[k].delta = span[k].piece->delta + span[k].start_row;
+		}
+		else
+		{
+			segs[k].parents = span[k].piece->parents + span[k].start_row;
+			segs[k].delta = NULL;
+		}
 		segs[k].parent_null = span[k].piece->parent_null + span[k].start_row;
 		segs[k].len = (int32) span[k].len;
 	}
@@ -747,6 +776,7 @@ mlm_tree_agg_final(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(result);
 	}
 	Flatten(s);
+	ExpandParents(s);
 	memset(&in, 0, sizeof(in));
 	in.n = s->n;
 	in.ascending = !s->descending_seen;

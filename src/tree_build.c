@@ -597,6 +597,19 @@ MlmTreeNewStamp(void)
 }
 
 /*
+ * Row (in id order) of the sponsor of row r, held at index j of segment sg,
+ * as an unsigned offset from min: at least r when the sponsor is not an
+ * earlier row (an orphan, a later row, or a wrap).
+ */
+static inline uint64
+SegSponsorRow(const MlmRowSegment *sg, int32 j, int32 r, int64 min)
+{
+	if (sg->delta)
+		return (uint64) ((int64) r - (int64) sg->delta[j]);
+	return (uint64) sg->parents[j] - (uint64) min;
+}
+
+/*
  * The layout straight from the rows, for the most common input of all:
  * ids min, min + 1, ... in row order (an ERP serial key scanned in order),
  * every sponsor's id below its recruit's, no placement.  A row's sponsor is
@@ -644,6 +657,7 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	if (segs == NULL)
 	{
 		one.parents = in->parents;
+		one.delta = NULL;
 		one.parent_null = in->parent_null;
 		one.len = n;
 		segs = &one;
@@ -671,20 +685,22 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	r = n;
 	for (k = nsegs - 1; k >= 0; k--)
 	{
-		const int64 *par = segs[k].parents;
-		const bool *pnull = segs[k].parent_null;
+		const MlmRowSegment *sg = &segs[k];
 
-		for (j = segs[k].len - 1; j >= 0; j--)
+		for (j = sg->len - 1; j >= 0; j--)
 		{
+			uint64		p;
+
 			r--;
-			if (pnull[j])
+			if (sg->parent_null[j])
 				continue;
-			if ((uint64) par[j] - (uint64) min >= (uint64) r)
+			p = SegSponsorRow(sg, j, r, min);
+			if (p >= (uint64) r)
 			{
 				pfree(hdr);
 				return NULL;
 			}
-			pos[par[j] - min] += pos[r];
+			pos[p] += pos[r];
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -692,15 +708,14 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 	r = 0;
 	for (k = 0; k < nsegs; k++)
 	{
-		const int64 *par = segs[k].parents;
-		const bool *pnull = segs[k].parent_null;
+		const MlmRowSegment *sg = &segs[k];
 
-		for (j = 0; j < segs[k].len; j++, r++)
+		for (j = 0; j < sg->len; j++, r++)
 		{
 			int32		sz = pos[r];
 			int32		at;
 
-			if (pnull[j])
+			if (sg->parent_null[j])
 			{
 				at = next_root;
 				next_root += sz;
@@ -709,7 +724,7 @@ BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 			}
 			else
 			{
-				int32		p = (int32) (par[j] - min);
+				int32		p = (int32) SegSponsorRow(sg, j, r, min);
 
 				at = scratch[2 * p + 1];
 				scratch[2 * p + 1] = at + sz;
@@ -852,9 +867,19 @@ MlmTreeBuild(const MlmTreeInput *in, int32 **row_to_index)
 		local.parent_null = own_parent_null = MlmAllocArray(Max(n, 1), sizeof(bool));
 		for (k = 0; k < in->nsegs; k++)
 		{
-			memcpy(own_parents + at, in->segs[k].parents, in->segs[k].len * sizeof(int64));
-			memcpy(own_parent_null + at, in->segs[k].parent_null, in->segs[k].len * sizeof(bool));
-			at += in->segs[k].len;
+			const MlmRowSegment *sg = &in->segs[k];
+
+			if (sg->delta)
+			{
+				for (r = 0; r < sg->len; r++)
+					own_parents[at + r] = (int64) ((uint64) in->ids_from +
+												   (uint64) (at + r) -
+												   (uint64) (int64) sg->delta[r]);
+			}
+			else
+				memcpy(own_parents + at, sg->parents, sg->len * sizeof(int64));
+			memcpy(own_parent_null + at, sg->parent_null, sg->len * sizeof(bool));
+			at += sg->len;
 		}
 		in = &local;
 	}
