@@ -460,6 +460,52 @@ MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
 	}
 }
 
+/*
+ * Slices read per stored value in this backend, for the few values read
+ * that way most recently: with the backend cache on, one-shot calls of
+ * many queries add up here until the value is worth decoding and caching.
+ */
+#define SLICE_LEDGER_SIZE 8
+
+typedef struct SliceLedgerEntry
+{
+	Oid			toastrelid;
+	Oid			valueid;
+	int64		fetches;
+	uint64		last_use;
+} SliceLedgerEntry;
+
+static SliceLedgerEntry slice_ledger[SLICE_LEDGER_SIZE];
+
+/* The backend-wide slice count of a stored value (an entry is recycled LRU). */
+static int64 *
+SliceLedger(struct varlena *raw)
+{
+	struct varatt_external ext;
+	SliceLedgerEntry *victim = &slice_ledger[0];
+	int			k;
+
+	VARATT_EXTERNAL_GET_POINTER(ext, raw);
+	for (k = 0; k < SLICE_LEDGER_SIZE; k++)
+	{
+		SliceLedgerEntry *e = &slice_ledger[k];
+
+		if (e->last_use > 0 && e->toastrelid == ext.va_toastrelid &&
+			e->valueid == ext.va_valueid)
+		{
+			e->last_use = ++use_clock;
+			return &e->fetches;
+		}
+		if (e->last_use < victim->last_use)
+			victim = e;
+	}
+	victim->toastrelid = ext.va_toastrelid;
+	victim->valueid = ext.va_valueid;
+	victim->fetches = 0;
+	victim->last_use = ++use_clock;
+	return &victim->fetches;
+}
+
 MlmTree *
 MlmTreeIfDecoded(FunctionCallInfo fcinfo, int argno, int64 **fetches)
 {
@@ -474,6 +520,13 @@ MlmTreeIfDecoded(FunctionCallInfo fcinfo, int argno, int64 **fetches)
 	t = snapshot_cache_kb > 0 ? CacheLookup(raw) : NULL;
 	if (t)
 		return UseCached(ref, t);
+	if (snapshot_cache_kb > 0 &&
+		(Size) toast_raw_datum_size(PointerGetDatum(raw)) <= (Size) snapshot_cache_kb * 1024)
+	{
+		/* count across queries, so that a busy session ends up caching it */
+		*fetches = SliceLedger(raw);
+		return NULL;
+	}
 	if (ref->slice_key_len != (int) VARSIZE_EXTERNAL(raw) ||
 		memcmp(ref->slice_key, raw, ref->slice_key_len) != 0)
 	{
