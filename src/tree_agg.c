@@ -116,6 +116,13 @@ Grow(TreeAggState *s, int64 need, int64 hint)
 	s->cap = cap;
 }
 
+/* The row after the last of run k of s. */
+static inline int64
+RunEnd(const TreeAggState *s, int32 k)
+{
+	return k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+}
+
 /* Write the ids of the n rows of s (runs or stored) to dst. */
 static void
 FillIds(const TreeAggState *s, int64 *dst)
@@ -130,7 +137,7 @@ FillIds(const TreeAggState *s, int64 *dst)
 	}
 	for (k = 0; k < s->nruns; k++)
 	{
-		int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+		int64		end = RunEnd(s, k);
 		uint64		id = (uint64) s->runs[k].first_id;
 
 		for (r = s->runs[k].start_row; r < end; r++)
@@ -151,7 +158,7 @@ ExpandParents(TreeAggState *s)
 	parents = MemoryContextAllocHuge(s->cxt, Max(s->cap, 1) * sizeof(int64));
 	for (k = 0; k < s->nruns; k++)
 	{
-		int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+		int64		end = RunEnd(s, k);
 		uint64		id = (uint64) s->runs[k].first_id;
 
 		for (r = s->runs[k].start_row; r < end; r++, id++)
@@ -431,7 +438,7 @@ CompactFits(const TreeAggState *s, int32 *nnull)
 		return false;
 	for (k = 0; k < s->nruns; k++)
 	{
-		int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+		int64		end = RunEnd(s, k);
 		uint64		id = (uint64) s->runs[k].first_id;
 
 		for (r = s->runs[k].start_row; r < end; r++, id++)
@@ -499,7 +506,7 @@ mlm_tree_agg_serial(PG_FUNCTION_ARGS)
 		delta = p + sizeof(int32) * (Size) nnull;
 		for (k = 0; k < s->nruns; k++)
 		{
-			int64		end = k + 1 < s->nruns ? s->runs[k + 1].start_row : s->n;
+			int64		end = RunEnd(s, k);
 			uint64		id = (uint64) s->runs[k].first_id;
 
 			for (r = s->runs[k].start_row; r < end; r++, id++)
@@ -703,8 +710,7 @@ SegmentsInIdOrder(const TreeAggState *s, MlmTreeInput *in)
 			sp->first_id = piece->runs[j].first_id;
 			sp->piece = piece;
 			sp->start_row = piece->runs[j].start_row;
-			sp->len = (j + 1 < piece->nruns ? piece->runs[j + 1].start_row : piece->n) -
-				sp->start_row;
+			sp->len = RunEnd(piece, j) - sp->start_row;
 			if ((int64) ((uint64) sp->first_id + (uint64) (sp->len - 1)) < sp->first_id)
 			{
 				pfree(span);

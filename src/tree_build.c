@@ -611,18 +611,18 @@ SegSponsorRow(const MlmRowSegment *sg, int32 j, int32 r, int64 min)
 
 /*
  * The layout straight from the rows, for the most common input of all:
- * ids min, min + 1, ... in row order (an ERP serial key scanned in order),
- * every sponsor's id below its recruit's, no placement.  A row's sponsor is
- * then the row (sponsor - min) and rows are parents-first, so three passes
- * do it: subtree sizes bottom-up (held in byid[]), preorder positions
+ * ids min, min + 1, ... in row order (an ERP serial key; the rows may come
+ * as segments, e.g. the partial states of parallel workers), every
+ * sponsor's id below its recruit's, no placement.  A row's sponsor is then
+ * the row (sponsor - min) and rows are parents-first, so three passes do
+ * it: subtree sizes bottom-up (held in byid[]), preorder positions
  * top-down (byid[r] becomes the position of row r, and parent[] and size[]
  * are written at it), then the ids.  Until the ids are written, the id
- * array is scratch holding (position, next child position) of each row side
- * by side, so that a recruit finds both of its sponsor's in one cache
- * line.  No other memory is allocated.  Returns NULL (nothing done) for any other input, and for
- * orphans: the general path then reports them.
+ * array is scratch holding (position, next child position) of each row
+ * side by side, so that a recruit finds both of its sponsor's in one cache
+ * line.  No other memory is allocated.  Returns NULL (nothing done) for any
+ * other input, and for orphans: the general path then reports them.
  */
-
 static MlmTreeHeader *
 BuildConsecutive(const MlmTreeInput *in, size_t bytes, int32 **row_to_index)
 {

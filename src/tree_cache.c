@@ -423,6 +423,21 @@ UseCached(MlmTreeRef *ref, MlmTree *t)
 	return t;
 }
 
+/*
+ * The decoded tree of a stored value when this call site or the backend
+ * cache holds it (taken for the call site), else NULL.
+ */
+static MlmTree *
+HeldExternal(MlmTreeRef *ref, struct varlena *raw)
+{
+	MlmTree    *t;
+
+	if (ExternalMatches(ref, raw))
+		return ref->tree;
+	t = snapshot_cache_kb > 0 ? CacheLookup(raw) : NULL;
+	return t ? UseCached(ref, t) : NULL;
+}
+
 MlmTree *
 MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
 {
@@ -432,11 +447,9 @@ MlmTreeFromArg(FunctionCallInfo fcinfo, int argno)
 
 	if (VARATT_IS_EXTERNAL_ONDISK(raw))
 	{
-		if (ExternalMatches(ref, raw))
-			return ref->tree;
-		t = snapshot_cache_kb > 0 ? CacheLookup(raw) : NULL;
+		t = HeldExternal(ref, raw);
 		if (t)
-			return UseCached(ref, t);
+			return t;
 		t = NewTree(raw, NULL);
 		if (snapshot_cache_kb > 0 &&
 			(Size) VARSIZE(t->hdr) <= (Size) snapshot_cache_kb * 1024)
@@ -515,11 +528,9 @@ MlmTreeIfDecoded(FunctionCallInfo fcinfo, int argno, int64 **fetches)
 
 	if (!VARATT_IS_EXTERNAL_ONDISK(raw))
 		return MlmTreeFromArg(fcinfo, argno);
-	if (ExternalMatches(ref, raw))
-		return ref->tree;
-	t = snapshot_cache_kb > 0 ? CacheLookup(raw) : NULL;
+	t = HeldExternal(ref, raw);
 	if (t)
-		return UseCached(ref, t);
+		return t;
 	if (snapshot_cache_kb > 0 &&
 		(Size) toast_raw_datum_size(PointerGetDatum(raw)) <= (Size) snapshot_cache_kb * 1024)
 	{
