@@ -44,6 +44,7 @@
 MLM_PG_MAJOR=15
 MLM_DEFAULT_PG_CONFIG=/usr/lib/postgresql/$MLM_PG_MAJOR/bin/pg_config
 MLM_PGXS_MK=/usr/lib/postgresql/$MLM_PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk
+MLM_SERVER_H=/usr/include/postgresql/$MLM_PG_MAJOR/server/postgres.h
 MLM_PGTAP_CONTROL=/usr/share/postgresql/$MLM_PG_MAJOR/extension/pgtap.control
 
 : "${REPO:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -74,7 +75,7 @@ mlm_require_packages() {
 
 	[ -x "/usr/lib/postgresql/$MLM_PG_MAJOR/bin/postgres" ] ||
 		missing+=("postgresql-$MLM_PG_MAJOR")
-	[ -f "$MLM_PGXS_MK" ] || missing+=("postgresql-server-dev-$MLM_PG_MAJOR")
+	{ [ -f "$MLM_PGXS_MK" ] && [ -f "$MLM_SERVER_H" ]; } || missing+=("postgresql-server-dev-$MLM_PG_MAJOR")
 	command -v make >/dev/null 2>&1 || missing+=(make)
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 	if [ "$what" = check ]; then
