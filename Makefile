@@ -1,6 +1,6 @@
 # PGXS build of the mlm extension.
 EXTENSION = mlm
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 MODULE_big = mlm
 
 # One C file per concern under src/; the plain-C tree codec is shared with
@@ -12,6 +12,11 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 # never taken for a regression test.
 SQL_PIECES = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+# Released install scripts, kept verbatim, and the upgrade scripts between
+# consecutive releases (see DEVELOPER.md: every change to the SQL API after
+# 0.1 ships with its upgrade step).
+DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress tests: every sql/*.sql except anything shaped like an
 # install/upgrade script.
