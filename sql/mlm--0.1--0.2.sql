@@ -5,3 +5,615 @@
 -- the catalogs).  Payout history (runs, lines, adjustments, plan versions)
 -- is carried forward untouched.
 \echo Use "ALTER EXTENSION mlm UPDATE TO '0.2'" to load this file. \quit
+
+------------------------------------------------------------------------------
+-- Least privilege: a close reads each input relation as its owner in a
+-- security-restricted operation (mlm._compute_source); every row of
+-- mlm.source is checked whatever wrote it and names its writer; periods and
+-- adjustments must be finite.
+------------------------------------------------------------------------------
+
+-- The computation of mlm.close and mlm.preview: mlm.compute's rows, and in
+-- the grand total row the number of carry-in rows and the tree snapshot.
+CREATE TYPE @extschema@._source_result AS (
+    kind pg_catalog.text, member_id pg_catalog.int8, bonus pg_catalog.text,
+    source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric,
+    rate pg_catalog.numeric, amount pg_catalog.numeric, pv pg_catalog.numeric,
+    gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text,
+    carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
+    carry_rows pg_catalog.int8, snapshot @extschema@.tree);
+COMMENT ON TYPE @extschema@._source_result IS
+    'a row of mlm._compute_source: the columns of mlm.period_result, and carry_rows and snapshot in the grand total row';
+
+CREATE FUNCTION @extschema@._compute_source(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_column pg_catalog.text, period_label pg_catalog.text,
+    period_start pg_catalog.date, period_end pg_catalog.date, time_zone pg_catalog.text,
+    carry pg_catalog.regclass, with_lines pg_catalog.bool, read_as_owner pg_catalog.bool)
+    RETURNS SETOF @extschema@._source_result
+    AS 'MODULE_PATHNAME', 'mlm_compute_source' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@._compute_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.bool) IS
+    'internal: one period of a registered source (the volumes of the period selected by period_column; timestamptz periods cut in time_zone), for mlm.close and mlm.preview; read_as_owner reads each relation as its owner in a security-restricted operation and needs the privileges of that owner';
+
+-- A close reads every input relation as the relation's owner, inside a
+-- security-restricted operation (the C loader does it as ANALYZE does), so
+-- nothing of a table or view (view and policy functions, index and
+-- statistics expressions, partition keys) runs with more privilege than its
+-- owner has.  Two kinds of relation would then show a close other rows than
+-- the role that registered them may see, and are refused: a relation with
+-- row security enabled (its owner is exempt from the policies the reader is
+-- subject to), and security_invoker views at any depth (they would check
+-- their tables as their owner, not as the reader).
+CREATE OR REPLACE FUNCTION @extschema@._check_relation(rel regclass, role text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    rls  boolean;
+    bad  regclass;
+BEGIN
+    SELECT c.relkind, c.relrowsecurity INTO kind, rls FROM pg_catalog.pg_class c WHERE c.oid = rel;
+    IF kind IS NULL OR kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
+        RAISE EXCEPTION 'the % relation % is not a table or a view', role, rel
+            USING ERRCODE = 'wrong_object_type';
+    END IF;
+    IF rls THEN
+        RAISE EXCEPTION 'the % relation % has row security enabled', role, rel
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A close reads its inputs as their owner, who is not subject to the policies of the role that registers them.',
+                  HINT = 'Register a view that selects the rows to pay.';
+    END IF;
+    WITH RECURSIVE deps(oid) AS (
+        SELECT rel::oid
+        UNION
+        SELECT d.refobjid
+          FROM deps
+          JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = deps.oid
+          JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass
+                                     AND d.objid = rw.oid
+                                     AND d.refclassid = 'pg_catalog.pg_class'::regclass
+         WHERE d.refobjid <> deps.oid
+    )
+    SELECT c.oid::regclass INTO bad
+      FROM deps JOIN pg_catalog.pg_class c ON c.oid = deps.oid
+     WHERE c.relkind = 'v'
+       AND EXISTS (SELECT 1 FROM pg_catalog.unnest(c.reloptions) o
+                    WHERE pg_catalog.lower(o) IN ('security_invoker=true', 'security_invoker=on',
+                                                  'security_invoker=1', 'security_invoker=yes'))
+     LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'the % relation % uses the security_invoker view %', role, rel, bad
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A close reads its inputs as their owner; a security_invoker view would then check its tables as its owner instead of the reader.',
+                  HINT = 'Register a view without security_invoker, or the tables themselves.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_relation(regclass, text) IS
+  'Refuses input relations that are not tables or views, that have row security enabled, or that read through a security_invoker view (a close reads each input as its owner).';
+
+-- The role that registered a source must still be able to read each of its
+-- relations when the period is closed: the row of mlm.source names whoever
+-- wrote it (see _source_check), so a close never reads what that role
+-- cannot.
+CREATE FUNCTION @extschema@._check_reader(rel regclass, role text, p_source text, reader name) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(reader)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" that registered source "%" no longer exists', reader, p_source
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(reader, rel, 'SELECT') THEN
+        RAISE EXCEPTION 'role "%" that registered source "%" may not read the % relation %',
+                        reader, p_source, role, rel
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Grant it SELECT, or register the source again as a role that may read it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_reader(regclass, text, text, name) IS
+  'Checks that the role that registered a source may still read one of its relations (at every close).';
+
+DROP FUNCTION @extschema@._period_inputs(text, text, date, date, bigint);
+
+-- Checks a source's relations for a close or a preview and names what
+-- mlm._compute_source reads: the registered members and volumes relations
+-- (the volumes column that selects the period, and the period label for a
+-- text column), and the carry-in: a temporary view of the carry-out of the
+-- latest finalized earlier run, else the source's opening carry relation.
+-- For a close (p_close) the role that registered the source must still be
+-- able to read every relation.  The caller drops the views (list in
+-- "views"); an error or a rollback removes them with the transaction.
+CREATE FUNCTION @extschema@._period_inputs(
+    p_source text, p_label text, p_carry_run bigint, p_close boolean,
+    OUT members regclass, OUT volumes regclass, OUT carry regclass,
+    OUT members_relation text, OUT volumes_relation text, OUT carry_relation text,
+    OUT period_column text, OUT period_label text, OUT views text[])
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    src    @extschema@.source;
+    rel    regclass;
+    ptyp   regtype;
+    vname  text;
+BEGIN
+    SELECT s.* INTO src FROM @extschema@.source s WHERE s.source_name = p_source;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown source "%"', p_source
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it with mlm.register_source(name, members, volumes, period_column).';
+    END IF;
+    members := pg_catalog.to_regclass(src.members);
+    volumes := pg_catalog.to_regclass(src.volumes);
+    IF members IS NULL OR volumes IS NULL THEN
+        RAISE EXCEPTION 'relation % of source "%" does not exist',
+                        CASE WHEN members IS NULL THEN src.members ELSE src.volumes END, p_source
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
+    END IF;
+    views := '{}';
+    members_relation := src.members;
+    volumes_relation := src.volumes;
+    FOREACH rel IN ARRAY ARRAY[members, volumes] LOOP
+        PERFORM @extschema@._check_relation(rel, CASE WHEN rel = members THEN 'members' ELSE 'volumes' END);
+        IF p_close THEN
+            PERFORM @extschema@._check_reader(rel, CASE WHEN rel = members THEN 'members' ELSE 'volumes' END,
+                                              p_source, src.registered_by);
+        END IF;
+    END LOOP;
+    -- the columns the source was registered with may have changed since
+    PERFORM @extschema@._check_column(members, 'members', 'id', 'id', true);
+    PERFORM @extschema@._check_column(members, 'members', 'sponsor_id', 'id', true);
+    PERFORM @extschema@._check_column(volumes, 'volumes', 'member_id', 'id', true);
+    PERFORM @extschema@._check_column(volumes, 'volumes', 'pv', 'num', true);
+    PERFORM @extschema@._check_column(volumes, 'volumes', 'cv', 'num', true);
+    ptyp := @extschema@._check_column(volumes, 'volumes', src.period_column, 'period', true);
+    IF (ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)) <> (src.period_kind = 'label') THEN
+        RAISE EXCEPTION 'the period column "%" of % is now of type %, but source "%" was registered with a % period column',
+                        src.period_column, volumes, ptyp, p_source,
+                        CASE WHEN src.period_kind = 'label' THEN 'text (label)' ELSE 'date' END
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
+    END IF;
+    period_column := src.period_column;
+    period_label := CASE WHEN src.period_kind = 'label' THEN p_label END;
+
+    -- carry-in: the carry-out of the latest finalized earlier run, else the
+    -- source's opening carry, else none
+    IF p_carry_run IS NOT NULL THEN
+        vname := 'mlm_carry_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
+        EXECUTE pg_catalog.format(
+            'CREATE TEMPORARY VIEW pg_temp.%I AS SELECT c.member_id, c.carry_left, c.carry_right
+               FROM @extschema@.run_carry c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
+            vname, p_carry_run);
+        views := views || vname;
+        carry := pg_catalog.format('pg_temp.%I', vname)::regclass;
+        carry_relation := NULL;
+    ELSIF src.carry IS NOT NULL THEN
+        carry := pg_catalog.to_regclass(src.carry);
+        IF carry IS NULL THEN
+            RAISE EXCEPTION 'relation % of source "%" does not exist', src.carry, p_source
+                USING ERRCODE = 'undefined_table';
+        END IF;
+        PERFORM @extschema@._check_relation(carry, 'carry');
+        PERFORM @extschema@._check_column(carry, 'carry', 'member_id', 'id', true);
+        PERFORM @extschema@._check_column(carry, 'carry', 'carry_left', 'num', true);
+        PERFORM @extschema@._check_column(carry, 'carry', 'carry_right', 'num', true);
+        IF p_close THEN
+            PERFORM @extschema@._check_reader(carry, 'carry', p_source, src.registered_by);
+        END IF;
+        carry_relation := src.carry;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._period_inputs(text, text, bigint, boolean) IS
+  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
+
+-- Every row of mlm.source passes these checks, whatever wrote it (the
+-- function below, or a role granted INSERT or UPDATE on the table): the
+-- writer must be able to read each relation, its columns must fit, the
+-- names are stored schema-qualified, and registered_by is the role that
+-- wrote the row (closes check at every period that it can still read them).
+CREATE FUNCTION @extschema@._source_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m_rel regclass;
+    v_rel regclass;
+    c_rel regclass;
+    rel   regclass;
+    ptyp  regtype;
+BEGIN
+    IF NEW.source_name IS NULL OR pg_catalog.btrim(NEW.source_name) = '' THEN
+        RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.members IS NULL OR NEW.volumes IS NULL OR NEW.period_column IS NULL THEN
+        RAISE EXCEPTION 'source "%": members, volumes and period_column are required', NEW.source_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    m_rel := pg_catalog.to_regclass(NEW.members);
+    v_rel := pg_catalog.to_regclass(NEW.volumes);
+    c_rel := pg_catalog.to_regclass(NEW.carry);
+    IF m_rel IS NULL OR v_rel IS NULL OR (NEW.carry IS NOT NULL AND c_rel IS NULL) THEN
+        RAISE EXCEPTION 'source "%": relation % does not exist', NEW.source_name,
+                        CASE WHEN m_rel IS NULL THEN NEW.members WHEN v_rel IS NULL THEN NEW.volumes ELSE NEW.carry END
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Name relations with their schema.';
+    END IF;
+    FOREACH rel IN ARRAY ARRAY[m_rel, v_rel, c_rel] LOOP
+        CONTINUE WHEN rel IS NULL;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = rel AND c.relpersistence = 't') THEN
+            RAISE EXCEPTION 'source "%": % is a temporary relation', NEW.source_name, rel
+                USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
+            RAISE EXCEPTION 'source "%": permission denied for relation %', NEW.source_name, rel
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Only a role that may read a relation may register it.';
+        END IF;
+    END LOOP;
+    PERFORM @extschema@._check_relation(m_rel, 'members');
+    PERFORM @extschema@._check_column(m_rel, 'members', 'id', 'id', true);
+    PERFORM @extschema@._check_column(m_rel, 'members', 'sponsor_id', 'id', true);
+    IF @extschema@._check_column(m_rel, 'members', 'placement_id', 'id', false) IS NOT NULL THEN
+        PERFORM @extschema@._check_column(m_rel, 'members', 'position', 'int', true);
+    ELSIF @extschema@._check_column(m_rel, 'members', 'position', 'int', false) IS NOT NULL THEN
+        RAISE EXCEPTION 'the members relation % has a column "position" but no column "placement_id"', m_rel
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    PERFORM @extschema@._check_column(m_rel, 'members', 'active_status', 'bool', false);
+    PERFORM @extschema@._check_column(m_rel, 'members', 'joined', 'date', false);
+
+    PERFORM @extschema@._check_relation(v_rel, 'volumes');
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'member_id', 'id', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'pv', 'num', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'cv', 'num', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'rv', 'num', false);
+    ptyp := @extschema@._check_column(v_rel, 'volumes', NEW.period_column, 'period', true);
+
+    IF c_rel IS NOT NULL THEN
+        PERFORM @extschema@._check_relation(c_rel, 'carry');
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'member_id', 'id', true);
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_left', 'num', true);
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_right', 'num', true);
+    END IF;
+
+    NEW.members := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = m_rel);
+    NEW.volumes := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel);
+    NEW.carry := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = c_rel);
+    NEW.period_kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+                            THEN 'label' ELSE 'date' END;
+    NEW.registered_at := pg_catalog.now();
+    NEW.registered_by := CURRENT_USER;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._source_check() IS
+  'Trigger of mlm.source: checks every written row (the writer may read each relation, columns and types fit), stores the names schema-qualified and records the writer as registered_by.';
+
+CREATE TRIGGER source_check BEFORE INSERT OR UPDATE ON @extschema@.source
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._source_check();
+
+CREATE OR REPLACE FUNCTION @extschema@.register_source(
+    source_name text, members regclass, volumes regclass, period_column text,
+    carry regclass DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_name ALIAS FOR $1;
+    p_members ALIAS FOR $2;
+    p_volumes ALIAS FOR $3;
+    p_pcol ALIAS FOR $4;
+    p_carry ALIAS FOR $5;
+    p_replace ALIAS FOR $6;
+BEGIN
+    IF p_name IS NULL OR pg_catalog.btrim(p_name) = '' THEN
+        RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_members IS NULL OR p_volumes IS NULL OR p_pcol IS NULL THEN
+        RAISE EXCEPTION 'source "%": members, volumes and period_column are required', p_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM @extschema@.source s WHERE s.source_name = p_name) AND NOT COALESCE(p_replace, false) THEN
+        RAISE EXCEPTION 'source "%" is already registered', p_name
+            USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to change it.';
+    END IF;
+    -- the checks are those of the table's trigger (_source_check)
+    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry)
+    VALUES (p_name, p_members::text, p_volumes::text, p_pcol, 'date', p_carry::text)
+    ON CONFLICT ON CONSTRAINT source_pkey DO UPDATE
+       SET members = EXCLUDED.members, volumes = EXCLUDED.volumes,
+           period_column = EXCLUDED.period_column, period_kind = EXCLUDED.period_kind,
+           carry = EXCLUDED.carry;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) IS
+  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations, and every close checks that it still can. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
+REVOKE EXECUTE ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) FROM PUBLIC;
+
+-- Checks the arguments shared by close and preview.
+CREATE OR REPLACE FUNCTION @extschema@._check_period(p_plan text, p_label text, p_start date, p_end date, p_source text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_plan IS NULL OR p_label IS NULL OR p_start IS NULL OR p_end IS NULL OR p_source IS NULL THEN
+        RAISE EXCEPTION 'plan_name, period_label, period_start, period_end and source are required'
+            USING ERRCODE = '22004';
+    END IF;
+    IF pg_catalog.btrim(p_label) = '' THEN
+        RAISE EXCEPTION 'the period label is empty' USING ERRCODE = '22023';
+    END IF;
+    IF NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
+        RAISE EXCEPTION 'period "%" must have finite dates', p_label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The period runs from %s to %s.', p_start, p_end);
+    END IF;
+    IF p_start > p_end THEN
+        RAISE EXCEPTION 'period "%" starts (%) after it ends (%)', p_label, p_start, p_end
+            USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_period(text, text, date, date, text) IS
+  'Argument checks shared by mlm.close and mlm.preview.';
+
+CREATE OR REPLACE FUNCTION @extschema@.preview(
+    plan_name text, period_label text, period_start date, period_end date, source text,
+    with_lines boolean DEFAULT false, plan_version integer DEFAULT NULL)
+RETURNS SETOF @extschema@.period_result
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    plv @extschema@.plan_version;
+    inp record;
+BEGIN
+    PERFORM @extschema@._check_period($1, $2, $3, $4, $5);
+    plv := @extschema@._plan_version($1, $7);
+    inp := @extschema@._period_inputs($5, $2, @extschema@._carry_source_run($1, $3), false);
+    RETURN QUERY
+    SELECT c.kind, c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount,
+           c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right
+      FROM @extschema@._compute_source(plv.definition, inp.members, inp.volumes, inp.period_column,
+                                       inp.period_label, $3, $4, NULL, inp.carry, $6, false) c;
+    PERFORM @extschema@._drop_views(inp.views);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.preview(text, text, date, date, text, boolean, integer) IS
+  'Computes a period exactly as mlm.close would (same plan version, source, period selection and carry-in) and returns the rows of mlm.compute (kinds payout, member, carry, total, and line when with_lines) without writing anything. Runs with the caller''s rights.';
+
+CREATE OR REPLACE FUNCTION @extschema@.close(
+    plan_name text, period_label text, period_start date, period_end date, source text,
+    with_lines boolean DEFAULT false, plan_version integer DEFAULT NULL, nowait boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_plan    ALIAS FOR $1;
+    p_label   ALIAS FOR $2;
+    p_start   ALIAS FOR $3;
+    p_end     ALIAS FOR $4;
+    p_source  ALIAS FOR $5;
+    p_lines   ALIAS FOR $6;
+    p_version ALIAS FOR $7;
+    p_nowait  ALIAS FOR $8;
+    t_requested timestamptz := pg_catalog.clock_timestamp();
+    t_started   timestamptz;
+    pv       @extschema@.plan_version;
+    existing @extschema@.run;
+    other    @extschema@.run;
+    carry_run bigint;
+    v_run      bigint;
+    inp      record;
+    res      record;
+BEGIN
+    PERFORM @extschema@._check_period(p_plan, p_label, p_start, p_end, p_source);
+    PERFORM @extschema@._acquire(@extschema@._period_lock_key(p_plan, p_label), p_nowait,
+                                 pg_catalog.format('period "%s" of plan "%s"', p_label, p_plan));
+    t_started := pg_catalog.clock_timestamp();
+
+    pv := @extschema@._plan_version(p_plan, p_version);
+
+    SELECT r.* INTO existing FROM @extschema@.run r
+     WHERE r.plan_name = p_plan AND r.period_label = p_label
+       FOR UPDATE;
+    IF existing.status = 'final' THEN
+        RAISE EXCEPTION 'period "%" of plan "%" is finalized (run %) and cannot be closed again',
+                        p_label, p_plan, existing.run_id
+            USING ERRCODE = '55000',
+                  HINT = 'post corrections with mlm.adjust(run_id, member_id, amount, reason)';
+    END IF;
+
+    SELECT r.* INTO other FROM @extschema@.run r
+     WHERE r.plan_name = p_plan AND r.period_label <> p_label
+       AND r.period_start <= p_end AND r.period_end >= p_start
+     ORDER BY r.period_start LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'period "%" (% .. %) overlaps period "%" (% .. %, run %) of plan "%"',
+                        p_label, p_start, p_end, other.period_label, other.period_start,
+                        other.period_end, other.run_id, p_plan
+            USING ERRCODE = '22023';
+    END IF;
+
+    SELECT r.* INTO other FROM @extschema@.run r
+     WHERE r.plan_name = p_plan AND r.status = 'final' AND r.period_start > p_start
+     ORDER BY r.period_start LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'plan "%" has a finalized later period "%" (run %): period "%" can no longer be closed',
+                        p_plan, other.period_label, other.run_id, p_label
+            USING ERRCODE = '55000';
+    END IF;
+
+    carry_run := @extschema@._carry_source_run(p_plan, p_start);
+    inp := @extschema@._period_inputs(p_source, p_label, carry_run, true);
+
+    IF existing.run_id IS NOT NULL THEN
+        -- re-run of a draft: same run_id, everything else replaced
+        v_run := existing.run_id;
+        DELETE FROM @extschema@.run_line WHERE run_id = v_run;
+        DELETE FROM @extschema@.run_payout WHERE run_id = v_run;
+        DELETE FROM @extschema@.run_member WHERE run_id = v_run;
+        DELETE FROM @extschema@.run_carry WHERE run_id = v_run;
+        DELETE FROM @extschema@.run_bonus_total WHERE run_id = v_run;
+        UPDATE @extschema@.run
+           SET plan_version = pv.version, period_start = p_start, period_end = p_end,
+               source_name = p_source, members_relation = inp.members_relation,
+               volumes_relation = inp.volumes_relation, carry_relation = inp.carry_relation,
+               carry_from_run_id = carry_run, with_lines = p_lines, attempt = attempt + 1,
+               run_by = SESSION_USER
+         WHERE run_id = v_run;
+    ELSE
+        BEGIN
+            INSERT INTO @extschema@.run (plan_name, plan_version, period_label, period_start, period_end,
+                                         source_name, members_relation, volumes_relation, carry_relation,
+                                         carry_from_run_id, with_lines, run_by)
+            VALUES (p_plan, pv.version, p_label, p_start, p_end, p_source, inp.members_relation,
+                    inp.volumes_relation, inp.carry_relation, carry_run, p_lines, SESSION_USER)
+            RETURNING run_id INTO v_run;
+        EXCEPTION WHEN unique_violation THEN
+            RAISE EXCEPTION 'period "%" of plan "%" was closed by a concurrent transaction', p_label, p_plan
+                USING ERRCODE = '40001',
+                      HINT = 'retry the transaction (closes under REPEATABLE READ or SERIALIZABLE cannot see a close that committed after their snapshot)';
+        END;
+    END IF;
+
+    -- One statement: every input is read with one snapshot (the computation
+    -- is STABLE), and every result row is written by it.  The inputs are
+    -- read as their owners (read_as_owner => true; see _check_relation).
+    EXECUTE $sql$
+        WITH r AS MATERIALIZED (
+            SELECT c.* FROM @extschema@._compute_source($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, true) c
+        ), ins_payout AS (
+            INSERT INTO @extschema@.run_payout (run_id, member_id, bonus, amount)
+            SELECT $10, r.member_id, r.bonus, r.amount FROM r WHERE r.kind = 'payout'
+        ), ins_member AS (
+            INSERT INTO @extschema@.run_member (run_id, member_id, pv, gv, active, rank, amount)
+            SELECT $10, r.member_id, r.pv, r.gv, r.active, r.rank, r.amount FROM r WHERE r.kind = 'member'
+        ), ins_carry AS (
+            INSERT INTO @extschema@.run_carry (run_id, member_id, carry_left, carry_right)
+            SELECT $10, r.member_id, r.carry_left, r.carry_right FROM r WHERE r.kind = 'carry'
+        ), ins_line AS (
+            INSERT INTO @extschema@.run_line (run_id, line_no, member_id, bonus, source_id, level, base, rate, amount)
+            SELECT $10, pg_catalog.row_number() OVER (), r.member_id, r.bonus, r.source_id, r.level, r.base, r.rate, r.amount
+              FROM r WHERE r.kind = 'line'
+        ), ins_bonus AS (
+            INSERT INTO @extschema@.run_bonus_total (run_id, bonus, total_before_cap, total_paid)
+            SELECT $10, r.bonus, r.base, r.amount FROM r WHERE r.kind = 'total' AND r.bonus IS NOT NULL
+        ), counts AS (
+            SELECT pg_catalog.count(*) FILTER (WHERE r.kind = 'payout') AS payout_rows,
+                   pg_catalog.count(*) FILTER (WHERE r.kind = 'member') AS member_result_rows,
+                   pg_catalog.count(*) FILTER (WHERE r.kind = 'carry') AS carry_out_rows,
+                   pg_catalog.count(*) FILTER (WHERE r.kind = 'line') AS line_rows,
+                   pg_catalog.count(*) FILTER (WHERE r.kind = 'total' AND r.bonus IS NOT NULL) AS bonus_rows
+              FROM r
+        ), total AS (
+            SELECT r.* FROM r WHERE r.kind = 'total' AND r.bonus IS NULL
+        )
+        SELECT counts.*,
+               total.source_id AS member_rows, total.level AS volume_rows, total.rank AS input_checksum,
+               total.pv AS total_cv, total.base AS total_before_cap, total.amount AS total_paid,
+               total.gv AS cap_limit, total.rate AS cap_factor,
+               total.carry_rows, total.snapshot
+          FROM counts LEFT JOIN total ON true
+        $sql$
+      INTO res
+      USING pv.definition, inp.members, inp.volumes, inp.period_column, inp.period_label,
+            p_start, p_end, inp.carry, p_lines, v_run;
+
+    IF res.member_rows IS NULL THEN
+        RAISE EXCEPTION 'mlm.compute returned no grand total row for period "%" of plan "%"', p_label, p_plan
+            USING ERRCODE = 'XX000';
+    END IF;
+
+    UPDATE @extschema@.run
+       SET member_rows = res.member_rows, volume_rows = res.volume_rows, carry_rows = res.carry_rows,
+           input_checksum = res.input_checksum, total_cv = res.total_cv,
+           total_before_cap = res.total_before_cap, total_paid = res.total_paid,
+           cap_limit = res.cap_limit, cap_factor = res.cap_factor,
+           payout_rows = res.payout_rows, member_result_rows = res.member_result_rows,
+           carry_out_rows = res.carry_out_rows, line_rows = res.line_rows, bonus_rows = res.bonus_rows,
+           snapshot = res.snapshot,
+           lock_wait = t_started - t_requested, started_at = t_started,
+           finished_at = pg_catalog.clock_timestamp(),
+           duration = pg_catalog.clock_timestamp() - t_started
+     WHERE run_id = v_run;
+
+    PERFORM @extschema@._drop_views(inp.views);
+    RETURN v_run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) IS
+  'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; carry-in from the latest finalized earlier run of the plan) and writes the run header, payouts, member results, carry-out, bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
+REVOKE EXECUTE ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.adjust(run_id bigint, member_id bigint, amount numeric, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_run    ALIAS FOR $1;
+    p_member ALIAS FOR $2;
+    p_amount ALIAS FOR $3;
+    p_reason ALIAS FOR $4;
+    r     @extschema@.run;
+    scale integer;
+    id    bigint;
+BEGIN
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = '42704';
+    END IF;
+    IF r.status <> 'final' THEN
+        RAISE EXCEPTION 'run % (plan "%", period "%") is a draft: adjustments are posted to finalized runs only',
+                        r.run_id, r.plan_name, r.period_label
+            USING ERRCODE = '55000', HINT = 'fix the inputs and close the period again';
+    END IF;
+    IF p_member IS NULL OR p_amount IS NULL OR p_amount = 0 THEN
+        RAISE EXCEPTION 'an adjustment needs a member and a non-zero amount' USING ERRCODE = '22023';
+    END IF;
+    -- NaN and infinities are numerics too, and an adjustment can never be
+    -- deleted: refuse what no payout could be
+    IF p_amount IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) THEN
+        RAISE EXCEPTION 'adjustment amount % is not a finite number', p_amount
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.abs(p_amount) >= 1e18 THEN
+        RAISE EXCEPTION 'adjustment amount % is out of range', p_amount
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = 'Amounts must stay below 10^18 currency units, as every amount the engine computes.';
+    END IF;
+    IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
+        RAISE EXCEPTION 'an adjustment needs a reason' USING ERRCODE = '22023';
+    END IF;
+    SELECT COALESCE((p.definition #>> '{currency,scale}')::integer, 2) INTO scale
+      FROM @extschema@.plan_version p
+     WHERE p.plan_name = r.plan_name AND p.version = r.plan_version;
+    IF pg_catalog.round(p_amount, scale) <> p_amount THEN
+        RAISE EXCEPTION 'amount % has more than % decimals (the currency scale of plan "%")',
+                        p_amount, scale, r.plan_name
+            USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.run_member m WHERE m.run_id = p_run AND m.member_id = p_member) THEN
+        RAISE EXCEPTION 'member % was not part of run %', p_member, p_run USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO @extschema@.adjustment (run_id, member_id, amount, reason, created_by)
+    VALUES (p_run, p_member, p_amount, p_reason, SESSION_USER)
+    RETURNING adjustment_id INTO id;
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.adjust(bigint, bigint, numeric, text) IS
+  'Posts an immutable adjustment (member, amount at the currency scale, reason) to a finalized run; returns its id. Included in mlm.payout_totals and mlm.run_totals.';
+REVOKE EXECUTE ON FUNCTION @extschema@.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
+

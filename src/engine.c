@@ -28,12 +28,15 @@ PG_FUNCTION_INFO_V1(mlm_payouts);
 PG_FUNCTION_INFO_V1(mlm_member_results);
 PG_FUNCTION_INFO_V1(mlm_lines);
 PG_FUNCTION_INFO_V1(mlm_carry_out);
+PG_FUNCTION_INFO_V1(mlm_compute_source);
 
 /* columns of mlm.compute */
 enum
 {
 	C_KIND, C_MEMBER, C_BONUS, C_SOURCE, C_LEVEL, C_BASE, C_RATE, C_AMOUNT,
-	C_PV, C_GV, C_ACTIVE, C_RANK, C_CARRY_LEFT, C_CARRY_RIGHT, C_NCOLS
+	C_PV, C_GV, C_ACTIVE, C_RANK, C_CARRY_LEFT, C_CARRY_RIGHT,
+	/* mlm._source_result only (set in the grand total row) */
+	C_CARRY_ROWS, C_SNAPSHOT, C_NCOLS
 };
 
 /* which kinds of rows to produce */
@@ -48,7 +51,7 @@ static Datum kind_line;
 /*
  * Where result rows go: a tuplestore and, for the preview functions that
  * return a few of the columns, which column of a full row each output
- * column takes (NULL: all fourteen).
+ * column takes (NULL: the first desc->natts columns).
  */
 typedef struct MlmOut
 {
@@ -407,6 +410,12 @@ Compute(ComputeArgs *args, const MlmOut *out)
 		vals[C_RANK] = CStringGetTextDatum(hash);
 		nulls[C_KIND] = nulls[C_AMOUNT] = nulls[C_BASE] = nulls[C_PV] = false;
 		nulls[C_SOURCE] = nulls[C_LEVEL] = nulls[C_RANK] = false;
+		if (out->desc->natts > C_SNAPSHOT)
+		{
+			vals[C_CARRY_ROWS] = Int64GetDatum(net->carry_rows);
+			vals[C_SNAPSHOT] = PointerGetDatum(net->tree);
+			nulls[C_CARRY_ROWS] = nulls[C_SNAPSHOT] = false;
+		}
 		if (plan->has_cap)
 		{
 			vals[C_GV] = MlmDecToNumeric(limit, plan->scale, plan->scale);
@@ -453,6 +462,26 @@ ParseKinds(text *only)
 }
 
 /*
+ * A period is a finite date range: an infinite bound would select volumes
+ * for ever and block every later period of a plan.
+ */
+static void
+CheckPeriodDates(DateADT start, DateADT end)
+{
+	if (DATE_NOT_FINITE(start) || DATE_NOT_FINITE(end))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period dates must be finite"),
+				 errdetail("The period runs from %s to %s.",
+						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(start))),
+						   DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(end))))));
+	if (end < start)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period_end is before period_start")));
+}
+
+/*
  * mlm.compute(plan, members, volumes, period_start, period_end, carry,
  * with_lines, kinds): every result of one period as rows tagged by kind.
  * With snapshot, the members come from an mlm.tree value instead of a
@@ -471,6 +500,7 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("plan, members, volumes, period_start and period_end must not be null")));
+	CheckPeriodDates(PG_GETARG_DATEADT(3), PG_GETARG_DATEADT(4));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	memset(&args, 0, sizeof(args));
@@ -482,10 +512,6 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj)
 	args.src.volumes = PG_GETARG_OID(2);
 	args.src.period_start = PG_GETARG_DATEADT(3);
 	args.src.period_end = PG_GETARG_DATEADT(4);
-	if (args.src.period_end < args.src.period_start)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("period_end is before period_start")));
 	args.src.carry = PG_ARGISNULL(5) ? InvalidOid : PG_GETARG_OID(5);
 	if (args.plan->binary_bonus < 0)
 		args.src.carry = InvalidOid;	/* carry-in is ignored (spec 10) */
@@ -554,4 +580,60 @@ mlm_carry_out(PG_FUNCTION_ARGS)
 	static const int proj[] = {C_MEMBER, C_CARRY_LEFT, C_CARRY_RIGHT};
 
 	return ComputeEntry(fcinfo, false, K_CARRY, proj);
+}
+
+/*
+ * mlm._compute_source(plan, members, volumes, period_column, period_label,
+ * period_start, period_end, time_zone, carry, with_lines, read_as_owner):
+ * the computation of mlm.close and mlm.preview.  The period's volume rows
+ * are selected here (see PeriodCondition), and with read_as_owner each
+ * relation is read as its owner inside a security-restricted operation, so
+ * a close (SECURITY DEFINER) never runs a table's code with the extension
+ * owner's rights.  The grand total row also carries the number of carry-in
+ * rows and the snapshot of the members' tree.
+ */
+Datum
+mlm_compute_source(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ComputeArgs args;
+	MlmOut		out;
+	int			a;
+	static const int required[] = {0, 1, 2, 3, 5, 6, 10};
+	static const char *const names[] = {
+		"plan", "members", "volumes", "period_column", "period_label", "period_start",
+		"period_end", "time_zone", "carry", "with_lines", "read_as_owner"
+	};
+
+	for (a = 0; a < lengthof(required); a++)
+		if (PG_ARGISNULL(required[a]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %s must not be null", names[required[a]])));
+	CheckPeriodDates(PG_GETARG_DATEADT(5), PG_GETARG_DATEADT(6));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (rsinfo->setDesc->natts != C_NCOLS)
+		elog(ERROR, "mlm._compute_source must return %d columns", C_NCOLS);
+
+	memset(&args, 0, sizeof(args));
+	args.plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
+	args.src.members = PG_GETARG_OID(1);
+	args.src.volumes = PG_GETARG_OID(2);
+	args.src.period_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	args.src.period_label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	args.src.period_start = PG_GETARG_DATEADT(5);
+	args.src.period_end = PG_GETARG_DATEADT(6);
+	args.src.time_zone = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	args.src.carry = PG_ARGISNULL(8) || args.plan->binary_bonus < 0 ? InvalidOid : PG_GETARG_OID(8);
+	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
+	args.src.need_placement = args.plan->needs_placement;
+	args.src.read_as_owner = PG_GETARG_BOOL(10);
+	args.kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
+	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
+		args.kinds |= K_LINE;
+	out.ts = rsinfo->setResult;
+	out.desc = rsinfo->setDesc;
+	out.proj = NULL;
+	Compute(&args, &out);
+	return (Datum) 0;
 }

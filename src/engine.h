@@ -31,6 +31,11 @@ typedef struct MlmSources
 	DateADT		period_end;
 	int			placement_width;	/* 2 for binary plans, 0 = any */
 	bool		need_placement; /* plan uses the placement tree */
+	/* volumes of the period only: NULL column = every row (preview) */
+	const char *period_column;
+	const char *period_label;	/* compared with a text period column */
+	const char *time_zone;		/* cuts timestamptz periods; NULL: session */
+	bool		read_as_owner;	/* read each relation as its owner (close) */
 } MlmSources;
 
 /* The network of one period. */

@@ -20,14 +20,18 @@
 #include "utils/acl.h"
 #include "utils/snapmgr.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "engine.h"
 #include "mlm.h"
@@ -117,6 +121,9 @@ typedef struct Source
 	AttrNumber	maxatt;
 	int64		reltuples;		/* the planner's estimate, 0 if unknown */
 	char	   *sql;			/* the same read as a query, for SPI */
+	bool		filtered;		/* sql has a WHERE clause: no direct scan */
+	Oid			owner;			/* the relation's owner */
+	bool		as_owner;		/* read with the owner's rights, restricted */
 } Source;
 
 /* A row handed to the row callbacks, in the source's column order. */
@@ -150,23 +157,93 @@ CastType(ColKind kind)
 /*
  * Check a relation's columns against the specs, remember where they are,
  * and build the SELECT that reads them (absent optional columns read as
- * NULL).  Errors name the relation and the column.
+ * NULL; for the volumes, only the rows of the period when the sources name
+ * a period column).  Errors name the relation and the column.  Columns of a
+ * domain type are read as the domain's base type.
  */
-static void
-PrepareSource(Source *src, Oid relid, const char *role, const ColSpec *cols, int ncols)
+/*
+ * The identity a relation is read with.  A close (SECURITY DEFINER) reads
+ * each input the way ANALYZE reads a table: as the relation's owner, inside
+ * a security-restricted operation, with GUC changes undone afterwards, so
+ * nothing the relation runs (view and policy functions, index, statistics
+ * and partition-key expressions the planner folds) ever runs with more
+ * privilege than its owner has.  An error unwinds the identity with the
+ * (sub)transaction.
+ */
+typedef struct OwnerContext
 {
-	Relation	rel = relation_open(relid, AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+} OwnerContext;
+
+static void
+BecomeOwner(OwnerContext *oc, Oid owner)
+{
+	GetUserIdAndSecContext(&oc->save_userid, &oc->save_sec_context);
+	SetUserIdAndSecContext(owner, oc->save_sec_context | SECURITY_RESTRICTED_OPERATION);
+	oc->save_nestlevel = NewGUCNestLevel();
+}
+
+static void
+RestoreUser(const OwnerContext *oc)
+{
+	AtEOXact_GUC(false, oc->save_nestlevel);
+	SetUserIdAndSecContext(oc->save_userid, oc->save_sec_context);
+}
+
+/* The owner of a relation, from the catalog (the relation is not opened). */
+static Oid
+RelationOwner(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+static char *PeriodCondition(TupleDesc desc, const MlmSources *period, const char *shown);
+
+static void
+PrepareSource(Source *src, Oid relid, const char *role, const ColSpec *cols, int ncols,
+			  const MlmSources *how, bool volumes)
+{
+	Relation	rel;
+	TupleDesc	desc;
 	StringInfoData sql;
-	char	   *relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-													 RelationGetRelationName(rel));
+	char	   *relname;
+
 	/* in messages, the name as the caller would write it */
-	const char *shown = RelationIsVisible(relid) ?
-		quote_identifier(RelationGetRelationName(rel)) : relname;
+	const char *shown;
 	int			c;
+	OwnerContext oc;
 
 	Assert(ncols <= MAX_COLS);
 	memset(src, 0, sizeof(Source));
+	src->as_owner = how->read_as_owner;
+	if (src->as_owner)
+	{
+		src->owner = RelationOwner(relid);
+		if (!has_privs_of_role(GetUserId(), src->owner))
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to read %s relation %s as its owner",
+							role, get_rel_name(relid)),
+					 errdetail("Only a role with the privileges of role %s may.",
+							   GetUserNameFromId(src->owner, false))));
+		BecomeOwner(&oc, src->owner);
+	}
+	rel = relation_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	relname = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+										 RelationGetRelationName(rel));
+	shown = RelationIsVisible(relid) ? quote_identifier(RelationGetRelationName(rel)) : relname;
 	src->relid = relid;
 	src->ncols = ncols;
 	initStringInfo(&sql);
@@ -200,7 +277,7 @@ PrepareSource(Source *src, Oid relid, const char *role, const ColSpec *cols, int
 			src->type[c] = CastType(cols[c].kind);
 			continue;
 		}
-		if (!TypeFits(found->atttypid, cols[c].kind))
+		if (!TypeFits(getBaseType(found->atttypid), cols[c].kind))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("column \"%s\" of %s relation %s has type %s",
@@ -208,15 +285,96 @@ PrepareSource(Source *src, Oid relid, const char *role, const ColSpec *cols, int
 					 errdetail("Expected %s.", KindText(cols[c].kind))));
 		appendStringInfo(&sql, "%s", quote_identifier(cols[c].name));
 		src->attnum[c] = found->attnum;
-		src->type[c] = found->atttypid;
+		src->type[c] = getBaseType(found->atttypid);
 		src->maxatt = Max(src->maxatt, found->attnum);
 	}
 	appendStringInfo(&sql, " FROM %s", relname);
+	if (volumes && how->period_column != NULL)
+	{
+		appendStringInfo(&sql, " WHERE %s", PeriodCondition(desc, how, shown));
+		src->filtered = true;
+	}
 	if (rel->rd_rel->reltuples > 0)
 		src->reltuples = (int64) Min(rel->rd_rel->reltuples * 1.05 + 1024,
 									 (double) MLM_TREE_MAX_MEMBERS);
 	relation_close(rel, AccessShareLock);
+	if (src->as_owner)
+		RestoreUser(&oc);
 	src->sql = sql.data;
+}
+
+/*
+ * The WHERE condition that selects one period's volume rows: a text period
+ * column equals the period label; a date or timestamp column lies within
+ * [period_start, period_end + 1 day); a timestamptz column is cut at
+ * midnight in the given time zone (the session's when none is given).
+ * Everything is schema-qualified, so nothing of the reader's search_path
+ * takes part.
+ */
+static char *
+PeriodCondition(TupleDesc desc, const MlmSources *period, const char *shown)
+{
+	const char *col = quote_identifier(period->period_column);
+	Form_pg_attribute found = NULL;
+	Oid			typ;
+	int			a,
+				y1,
+				m1,
+				d1,
+				y2,
+				m2,
+				d2;
+	char		lo[64],
+				hi[64];
+
+	for (a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), period->period_column) == 0)
+			found = att;
+	}
+	if (found == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("volumes relation %s has no period column \"%s\"", shown,
+						period->period_column)));
+	typ = getBaseType(found->atttypid);
+	if (typ == TEXTOID || typ == VARCHAROID || typ == BPCHAROID)
+	{
+		if (period->period_label == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("the period column \"%s\" of %s holds labels, but no period label was given",
+							period->period_column, shown)));
+		return psprintf("%s OPERATOR(pg_catalog.=) %s::pg_catalog.text", col,
+						quote_literal_cstr(period->period_label));
+	}
+	if (typ != DATEOID && typ != TIMESTAMPOID && typ != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("period column \"%s\" of %s has type %s", period->period_column, shown,
+						format_type_be(found->atttypid)),
+				 errdetail("Expected text (the period label), date, timestamp or timestamptz.")));
+	j2date(period->period_start + POSTGRES_EPOCH_JDATE, &y1, &m1, &d1);
+	j2date(period->period_end + 1 + POSTGRES_EPOCH_JDATE, &y2, &m2, &d2);
+	snprintf(lo, sizeof(lo), "pg_catalog.make_date(%d, %d, %d)", y1, m1, d1);
+	snprintf(hi, sizeof(hi), "pg_catalog.make_date(%d, %d, %d)", y2, m2, d2);
+	if (typ == DATEOID)
+		return psprintf("%s OPERATOR(pg_catalog.>=) %s AND %s OPERATOR(pg_catalog.<) %s",
+						col, lo, col, hi);
+	if (typ == TIMESTAMPOID)
+		return psprintf("%s OPERATOR(pg_catalog.>=) %s::pg_catalog.timestamp"
+						" AND %s OPERATOR(pg_catalog.<) %s::pg_catalog.timestamp",
+						col, lo, col, hi);
+	if (period->time_zone == NULL)
+		return psprintf("%s OPERATOR(pg_catalog.>=) %s::pg_catalog.timestamptz"
+						" AND %s OPERATOR(pg_catalog.<) %s::pg_catalog.timestamptz",
+						col, lo, col, hi);
+	return psprintf("%s OPERATOR(pg_catalog.>=) pg_catalog.timezone(%s::pg_catalog.text, %s::pg_catalog.timestamp)"
+					" AND %s OPERATOR(pg_catalog.<) pg_catalog.timezone(%s::pg_catalog.text, %s::pg_catalog.timestamp)",
+					col, quote_literal_cstr(period->time_zone), lo,
+					col, quote_literal_cstr(period->time_zone), hi);
 }
 
 /* The row's value of column c as int64 (ids). */
@@ -360,9 +518,11 @@ typedef void (*RowFn) (void *arg, const Row *row);
 
 /*
  * Can a source be read with a plain table scan?  Only an ordinary table
- * without row security that the user may read as a whole: anything else
- * (views, partitioned tables, row security, column privileges) goes
- * through SPI so that PostgreSQL applies every rule.
+ * without row security or inheritance children that the user may read as
+ * a whole (and a populated materialized view): anything else (views,
+ * partitioned tables, row security, column privileges, children,
+ * unpopulated materialized views) goes through SPI so that PostgreSQL
+ * applies every rule and reads exactly what SELECT * FROM rel reads.
  */
 static bool
 DirectScanAllowed(Relation rel)
@@ -371,23 +531,46 @@ DirectScanAllowed(Relation rel)
 
 	return (kind == RELKIND_RELATION || kind == RELKIND_MATVIEW) &&
 		!rel->rd_rel->relrowsecurity &&
+		!rel->rd_rel->relhassubclass &&
+		RelationIsScannable(rel) &&
 		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) == ACLCHECK_OK;
 }
 
+static void ScanSourceRows(const Source *src, RowFn fn, void *arg);
+
 /*
- * Call fn for every row of a source, read with the calling statement's
- * snapshot: a table scan for plain tables (no executor, no tuple copies),
- * else an SPI cursor fetched in batches (never materialized whole).
+ * Call fn for every row of a source, as its owner when the source says so
+ * (see BecomeOwner).
  */
 static void
 ScanSource(const Source *src, RowFn fn, void *arg)
+{
+	OwnerContext oc;
+
+	if (!src->as_owner)
+	{
+		ScanSourceRows(src, fn, arg);
+		return;
+	}
+	BecomeOwner(&oc, src->owner);
+	ScanSourceRows(src, fn, arg);
+	RestoreUser(&oc);
+}
+
+/*
+ * The rows of a source, read with the calling statement's snapshot: a table
+ * scan for plain tables (no executor, no tuple copies), else an SPI cursor
+ * fetched in batches (never materialized whole).
+ */
+static void
+ScanSourceRows(const Source *src, RowFn fn, void *arg)
 {
 	Relation	rel = table_open(src->relid, AccessShareLock);
 	Row			row;
 	int			c;
 
 	row.type = src->type;
-	if (DirectScanAllowed(rel))
+	if (!src->filtered && DirectScanAllowed(rel))
 	{
 		TupleTableSlot *slot = table_slot_create(rel, NULL);
 		TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
@@ -809,10 +992,10 @@ MlmLoadNetwork(const MlmSources *src)
 
 	/* column checks first, so a missing column fails before any work */
 	if (src->snapshot == NULL)
-		PrepareSource(&msrc, src->members, "members", member_cols, lengthof(member_cols));
-	PrepareSource(&vsrc, src->volumes, "volumes", volume_cols, lengthof(volume_cols));
+		PrepareSource(&msrc, src->members, "members", member_cols, lengthof(member_cols), src, false);
+	PrepareSource(&vsrc, src->volumes, "volumes", volume_cols, lengthof(volume_cols), src, true);
 	if (OidIsValid(src->carry))
-		PrepareSource(&csrc, src->carry, "carry", carry_cols, lengthof(carry_cols));
+		PrepareSource(&csrc, src->carry, "carry", carry_cols, lengthof(carry_cols), src, false);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -1014,8 +1197,10 @@ MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
 				r;
 	MlmIdList	orphans = {{0}, 0};
 
-	PrepareSource(&msrc, members, "members", sponsor_cols, lengthof(sponsor_cols));
-	PrepareSource(&vsrc, volumes, "volumes", volume_cols, lengthof(volume_cols));
+	MlmSources	how = {0};
+
+	PrepareSource(&msrc, members, "members", sponsor_cols, lengthof(sponsor_cols), &how, false);
+	PrepareSource(&vsrc, volumes, "volumes", volume_cols, lengthof(volume_cols), &how, true);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	mr.cxt = cxt;

@@ -22,6 +22,28 @@ CREATE FUNCTION @extschema@.compute(
 COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text) IS
     'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted';
 
+-- The computation of mlm.close and mlm.preview: mlm.compute's rows, and in
+-- the grand total row the number of carry-in rows and the tree snapshot.
+CREATE TYPE @extschema@._source_result AS (
+    kind pg_catalog.text, member_id pg_catalog.int8, bonus pg_catalog.text,
+    source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric,
+    rate pg_catalog.numeric, amount pg_catalog.numeric, pv pg_catalog.numeric,
+    gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text,
+    carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
+    carry_rows pg_catalog.int8, snapshot @extschema@.tree);
+COMMENT ON TYPE @extschema@._source_result IS
+    'a row of mlm._compute_source: the columns of mlm.period_result, and carry_rows and snapshot in the grand total row';
+
+CREATE FUNCTION @extschema@._compute_source(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_column pg_catalog.text, period_label pg_catalog.text,
+    period_start pg_catalog.date, period_end pg_catalog.date, time_zone pg_catalog.text,
+    carry pg_catalog.regclass, with_lines pg_catalog.bool, read_as_owner pg_catalog.bool)
+    RETURNS SETOF @extschema@._source_result
+    AS 'MODULE_PATHNAME', 'mlm_compute_source' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@._compute_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.bool) IS
+    'internal: one period of a registered source (the volumes of the period selected by period_column; timestamptz periods cut in time_zone), for mlm.close and mlm.preview; read_as_owner reads each relation as its owner in a security-restricted operation and needs the privileges of that owner';
+
 CREATE FUNCTION @extschema@.payouts(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL)

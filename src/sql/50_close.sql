@@ -495,27 +495,34 @@ $$;
 COMMENT ON FUNCTION @extschema@._check_column(regclass, text, text, text, boolean) IS
   'Checks that a column of an input relation exists (when required) and has a usable type; returns its base type or NULL when absent.';
 
--- The extension owner reads the input relations (close is SECURITY
--- DEFINER).  Functions called by a view run with the rights of the current
--- user, so a view written by a role that cannot already act as the extension
--- owner would run its code with the owner's rights.  Refuse such views (and
--- tables with row security, whose policies run the same way), at every
--- nesting level.
+-- A close reads every input relation as the relation's owner, inside a
+-- security-restricted operation (the C loader does it as ANALYZE does), so
+-- nothing of a table or view (view and policy functions, index and
+-- statistics expressions, partition keys) runs with more privilege than its
+-- owner has.  Two kinds of relation would then show a close other rows than
+-- the role that registered them may see, and are refused: a relation with
+-- row security enabled (its owner is exempt from the policies the reader is
+-- subject to), and security_invoker views at any depth (they would check
+-- their tables as their owner, not as the reader).
 CREATE FUNCTION @extschema@._check_relation(rel regclass, role text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     kind "char";
-    ext_owner oid;
-    bad record;
+    rls  boolean;
+    bad  regclass;
 BEGIN
-    SELECT c.relkind INTO kind FROM pg_catalog.pg_class c WHERE c.oid = rel;
+    SELECT c.relkind, c.relrowsecurity INTO kind, rls FROM pg_catalog.pg_class c WHERE c.oid = rel;
     IF kind IS NULL OR kind NOT IN ('r', 'p', 'v', 'm', 'f') THEN
         RAISE EXCEPTION 'the % relation % is not a table or a view', role, rel
-            USING ERRCODE = '42809';
+            USING ERRCODE = 'wrong_object_type';
     END IF;
-    SELECT n.nspowner INTO ext_owner
-      FROM pg_catalog.pg_namespace n WHERE n.nspname = '@extschema@';
+    IF rls THEN
+        RAISE EXCEPTION 'the % relation % has row security enabled', role, rel
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A close reads its inputs as their owner, who is not subject to the policies of the role that registers them.',
+                  HINT = 'Register a view that selects the rows to pay.';
+    END IF;
     WITH RECURSIVE deps(oid) AS (
         SELECT rel::oid
         UNION
@@ -527,125 +534,115 @@ BEGIN
                                      AND d.refclassid = 'pg_catalog.pg_class'::regclass
          WHERE d.refobjid <> deps.oid
     )
-    SELECT c.oid::regclass AS relname, c.relkind, c.relowner::regrole AS owner INTO bad
+    SELECT c.oid::regclass INTO bad
       FROM deps JOIN pg_catalog.pg_class c ON c.oid = deps.oid
-     WHERE (c.relkind = 'v' OR c.relrowsecurity)
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles ro
-                        WHERE ro.oid = c.relowner AND ro.rolsuper)
-       AND NOT pg_catalog.pg_has_role(c.relowner, ext_owner, 'MEMBER')
+     WHERE c.relkind = 'v'
+       AND EXISTS (SELECT 1 FROM pg_catalog.unnest(c.reloptions) o
+                    WHERE pg_catalog.lower(o) IN ('security_invoker=true', 'security_invoker=on',
+                                                  'security_invoker=1', 'security_invoker=yes'))
      LIMIT 1;
-    IF bad.relname IS NOT NULL THEN
-        RAISE EXCEPTION 'the % relation % uses %, % owned by role %',
-                        role, rel, bad.relname,
-                        CASE WHEN bad.relkind = 'v' THEN 'a view' ELSE 'a table with row security' END,
-                        bad.owner
-            USING ERRCODE = '42501',
-                  DETAIL = 'closes read the inputs with the rights of the extension owner, and code in a view or a row security policy runs with the rights of the reader: only views of roles that can already act as the extension owner (or superusers) are accepted',
-                  HINT = 'have the view owned by the extension owner or a superuser, or register the underlying tables';
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'the % relation % uses the security_invoker view %', role, rel, bad
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A close reads its inputs as their owner; a security_invoker view would then check its tables as its owner instead of the reader.',
+                  HINT = 'Register a view without security_invoker, or the tables themselves.';
     END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._check_relation(regclass, text) IS
-  'Refuses input relations that are not tables/views, and views (or tables with row security) owned by roles that could not already act as the extension owner.';
+  'Refuses input relations that are not tables or views, that have row security enabled, or that read through a security_invoker view (a close reads each input as its owner).';
 
--- Checks a source's relations and builds the temporary views that present
--- exactly the period's inputs, with the spec's column names and types, to
--- mlm.compute.  Returns the views (and the relation names for the run
--- header).  The caller drops the views (drop list in "views"); an error or a
--- rollback removes them with the transaction anyway.
+-- The role that registered a source must still be able to read each of its
+-- relations when the period is closed: the row of mlm.source names whoever
+-- wrote it (see _source_check), so a close never reads what that role
+-- cannot.
+CREATE FUNCTION @extschema@._check_reader(rel regclass, role text, p_source text, reader name) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF pg_catalog.to_regrole(pg_catalog.quote_ident(reader)) IS NULL THEN
+        RAISE EXCEPTION 'role "%" that registered source "%" no longer exists', reader, p_source
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
+    END IF;
+    IF NOT pg_catalog.has_table_privilege(reader, rel, 'SELECT') THEN
+        RAISE EXCEPTION 'role "%" that registered source "%" may not read the % relation %',
+                        reader, p_source, role, rel
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Grant it SELECT, or register the source again as a role that may read it.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_reader(regclass, text, text, name) IS
+  'Checks that the role that registered a source may still read one of its relations (at every close).';
+
+-- Checks a source's relations for a close or a preview and names what
+-- mlm._compute_source reads: the registered members and volumes relations
+-- (the volumes column that selects the period, and the period label for a
+-- text column), and the carry-in: a temporary view of the carry-out of the
+-- latest finalized earlier run, else the source's opening carry relation.
+-- For a close (p_close) the role that registered the source must still be
+-- able to read every relation.  The caller drops the views (list in
+-- "views"); an error or a rollback removes them with the transaction.
 CREATE FUNCTION @extschema@._period_inputs(
-    p_source text, p_label text, p_start date, p_end date, p_carry_run bigint,
+    p_source text, p_label text, p_carry_run bigint, p_close boolean,
     OUT members regclass, OUT volumes regclass, OUT carry regclass,
     OUT members_relation text, OUT volumes_relation text, OUT carry_relation text,
-    OUT has_placement boolean, OUT views text[])
+    OUT period_column text, OUT period_label text, OUT views text[])
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
     src    @extschema@.source;
-    m_rel  regclass;
-    v_rel  regclass;
-    c_rel  regclass;
+    rel    regclass;
     ptyp   regtype;
-    cols   text;
-    cond   text;
-    tag    text := pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
     vname  text;
 BEGIN
     SELECT s.* INTO src FROM @extschema@.source s WHERE s.source_name = p_source;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown source "%"', p_source
-            USING ERRCODE = '42704',
-                  HINT = 'register it with mlm.register_source(name, members, volumes, period_column)';
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it with mlm.register_source(name, members, volumes, period_column).';
     END IF;
-    m_rel := pg_catalog.to_regclass(src.members);
-    v_rel := pg_catalog.to_regclass(src.volumes);
-    IF m_rel IS NULL OR v_rel IS NULL THEN
+    members := pg_catalog.to_regclass(src.members);
+    volumes := pg_catalog.to_regclass(src.volumes);
+    IF members IS NULL OR volumes IS NULL THEN
         RAISE EXCEPTION 'relation % of source "%" does not exist',
-                        CASE WHEN m_rel IS NULL THEN src.members ELSE src.volumes END, p_source
-            USING ERRCODE = '42P01', HINT = 'register the source again with mlm.register_source(..., replace => true)';
+                        CASE WHEN members IS NULL THEN src.members ELSE src.volumes END, p_source
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
     END IF;
     views := '{}';
-
-    -- members
-    PERFORM @extschema@._check_relation(m_rel, 'members');
-    PERFORM @extschema@._check_column(m_rel, 'members', 'id', 'id', true);
-    PERFORM @extschema@._check_column(m_rel, 'members', 'sponsor_id', 'id', true);
-    cols := 'm.id::pg_catalog.int8 AS id, m.sponsor_id::pg_catalog.int8 AS sponsor_id';
-    has_placement := @extschema@._check_column(m_rel, 'members', 'placement_id', 'id', false) IS NOT NULL;
-    IF has_placement THEN
-        PERFORM @extschema@._check_column(m_rel, 'members', 'position', 'int', true);
-        cols := cols || ', m.placement_id::pg_catalog.int8 AS placement_id, m."position"::pg_catalog.int4 AS "position"';
-    END IF;
-    IF @extschema@._check_column(m_rel, 'members', 'active_status', 'bool', false) IS NOT NULL THEN
-        cols := cols || ', m.active_status::pg_catalog.bool AS active_status';
-    END IF;
-    IF @extschema@._check_column(m_rel, 'members', 'joined', 'date', false) IS NOT NULL THEN
-        cols := cols || ', m.joined::pg_catalog.date AS joined';
-    END IF;
-    vname := 'mlm_members_' || tag;
-    EXECUTE pg_catalog.format('CREATE TEMPORARY VIEW pg_temp.%I AS SELECT %s FROM %s m', vname, cols, m_rel);
-    views := views || vname;
-    members := pg_catalog.format('pg_temp.%I', vname)::regclass;
     members_relation := src.members;
-
-    -- volumes of the period
-    PERFORM @extschema@._check_relation(v_rel, 'volumes');
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'member_id', 'id', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'pv', 'num', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'cv', 'num', true);
-    cols := 'v.member_id::pg_catalog.int8 AS member_id, v.pv::pg_catalog.numeric AS pv, v.cv::pg_catalog.numeric AS cv';
-    IF @extschema@._check_column(v_rel, 'volumes', 'rv', 'num', false) IS NOT NULL THEN
-        cols := cols || ', v.rv::pg_catalog.numeric AS rv';
-    END IF;
-    ptyp := @extschema@._check_column(v_rel, 'volumes', src.period_column, 'period', true);
+    volumes_relation := src.volumes;
+    FOREACH rel IN ARRAY ARRAY[members, volumes] LOOP
+        PERFORM @extschema@._check_relation(rel, CASE WHEN rel = members THEN 'members' ELSE 'volumes' END);
+        IF p_close THEN
+            PERFORM @extschema@._check_reader(rel, CASE WHEN rel = members THEN 'members' ELSE 'volumes' END,
+                                              p_source, src.registered_by);
+        END IF;
+    END LOOP;
+    -- the columns the source was registered with may have changed since
+    PERFORM @extschema@._check_column(members, 'members', 'id', 'id', true);
+    PERFORM @extschema@._check_column(members, 'members', 'sponsor_id', 'id', true);
+    PERFORM @extschema@._check_column(volumes, 'volumes', 'member_id', 'id', true);
+    PERFORM @extschema@._check_column(volumes, 'volumes', 'pv', 'num', true);
+    PERFORM @extschema@._check_column(volumes, 'volumes', 'cv', 'num', true);
+    ptyp := @extschema@._check_column(volumes, 'volumes', src.period_column, 'period', true);
     IF (ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)) <> (src.period_kind = 'label') THEN
         RAISE EXCEPTION 'the period column "%" of % is now of type %, but source "%" was registered with a % period column',
-                        src.period_column, v_rel, ptyp, p_source,
+                        src.period_column, volumes, ptyp, p_source,
                         CASE WHEN src.period_kind = 'label' THEN 'text (label)' ELSE 'date' END
-            USING ERRCODE = '42804', HINT = 'register the source again with mlm.register_source(..., replace => true)';
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
     END IF;
-    IF src.period_kind = 'label' THEN
-        cond := pg_catalog.format('v.%I OPERATOR(pg_catalog.=) %L::pg_catalog.text', src.period_column, p_label);
-    ELSIF ptyp = 'date'::regtype THEN
-        cond := pg_catalog.format('v.%1$I OPERATOR(pg_catalog.>=) %2$L::pg_catalog.date AND v.%1$I OPERATOR(pg_catalog.<=) %3$L::pg_catalog.date',
-                                  src.period_column, p_start, p_end);
-    ELSE
-        -- timestamps: [start 00:00, end + 1 day 00:00)
-        cond := pg_catalog.format('v.%1$I OPERATOR(pg_catalog.>=) %2$L::%4$s AND v.%1$I OPERATOR(pg_catalog.<) %3$L::%4$s',
-                                  src.period_column, p_start, p_end + 1,
-                                  CASE WHEN ptyp = 'timestamp'::regtype THEN 'pg_catalog.timestamp' ELSE 'pg_catalog.timestamptz' END);
-    END IF;
-    vname := 'mlm_volumes_' || tag;
-    EXECUTE pg_catalog.format('CREATE TEMPORARY VIEW pg_temp.%I AS SELECT %s FROM %s v WHERE %s', vname, cols, v_rel, cond);
-    views := views || vname;
-    volumes := pg_catalog.format('pg_temp.%I', vname)::regclass;
-    volumes_relation := src.volumes;
+    period_column := src.period_column;
+    period_label := CASE WHEN src.period_kind = 'label' THEN p_label END;
 
     -- carry-in: the carry-out of the latest finalized earlier run, else the
     -- source's opening carry, else none
     IF p_carry_run IS NOT NULL THEN
-        vname := 'mlm_carry_' || tag;
+        vname := 'mlm_carry_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
         EXECUTE pg_catalog.format(
             'CREATE TEMPORARY VIEW pg_temp.%I AS SELECT c.member_id, c.carry_left, c.carry_right
                FROM @extschema@.run_carry c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
@@ -654,28 +651,24 @@ BEGIN
         carry := pg_catalog.format('pg_temp.%I', vname)::regclass;
         carry_relation := NULL;
     ELSIF src.carry IS NOT NULL THEN
-        c_rel := pg_catalog.to_regclass(src.carry);
-        IF c_rel IS NULL THEN
+        carry := pg_catalog.to_regclass(src.carry);
+        IF carry IS NULL THEN
             RAISE EXCEPTION 'relation % of source "%" does not exist', src.carry, p_source
-                USING ERRCODE = '42P01';
+                USING ERRCODE = 'undefined_table';
         END IF;
-        PERFORM @extschema@._check_relation(c_rel, 'carry');
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'member_id', 'id', true);
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_left', 'num', true);
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_right', 'num', true);
-        vname := 'mlm_carry_' || tag;
-        EXECUTE pg_catalog.format(
-            'CREATE TEMPORARY VIEW pg_temp.%I AS SELECT c.member_id::pg_catalog.int8 AS member_id,
-                    c.carry_left::pg_catalog.numeric AS carry_left, c.carry_right::pg_catalog.numeric AS carry_right
-               FROM %s c', vname, c_rel);
-        views := views || vname;
-        carry := pg_catalog.format('pg_temp.%I', vname)::regclass;
+        PERFORM @extschema@._check_relation(carry, 'carry');
+        PERFORM @extschema@._check_column(carry, 'carry', 'member_id', 'id', true);
+        PERFORM @extschema@._check_column(carry, 'carry', 'carry_left', 'num', true);
+        PERFORM @extschema@._check_column(carry, 'carry', 'carry_right', 'num', true);
+        IF p_close THEN
+            PERFORM @extschema@._check_reader(carry, 'carry', p_source, src.registered_by);
+        END IF;
         carry_relation := src.carry;
     END IF;
 END
 $$;
-COMMENT ON FUNCTION @extschema@._period_inputs(text, text, date, date, bigint) IS
-  'Checks a source and creates the temporary views (members, the period''s volumes, carry-in) passed to mlm.compute; the caller drops them.';
+COMMENT ON FUNCTION @extschema@._period_inputs(text, text, bigint, boolean) IS
+  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
 
 CREATE FUNCTION @extschema@._drop_views(views text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -796,6 +789,94 @@ COMMENT ON FUNCTION @extschema@.plan_versions(text) IS
 -- Sources
 ------------------------------------------------------------------------------
 
+-- Every row of mlm.source passes these checks, whatever wrote it (the
+-- function below, or a role granted INSERT or UPDATE on the table): the
+-- writer must be able to read each relation, its columns must fit, the
+-- names are stored schema-qualified, and registered_by is the role that
+-- wrote the row (closes check at every period that it can still read them).
+CREATE FUNCTION @extschema@._source_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m_rel regclass;
+    v_rel regclass;
+    c_rel regclass;
+    rel   regclass;
+    ptyp  regtype;
+BEGIN
+    IF NEW.source_name IS NULL OR pg_catalog.btrim(NEW.source_name) = '' THEN
+        RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.members IS NULL OR NEW.volumes IS NULL OR NEW.period_column IS NULL THEN
+        RAISE EXCEPTION 'source "%": members, volumes and period_column are required', NEW.source_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    m_rel := pg_catalog.to_regclass(NEW.members);
+    v_rel := pg_catalog.to_regclass(NEW.volumes);
+    c_rel := pg_catalog.to_regclass(NEW.carry);
+    IF m_rel IS NULL OR v_rel IS NULL OR (NEW.carry IS NOT NULL AND c_rel IS NULL) THEN
+        RAISE EXCEPTION 'source "%": relation % does not exist', NEW.source_name,
+                        CASE WHEN m_rel IS NULL THEN NEW.members WHEN v_rel IS NULL THEN NEW.volumes ELSE NEW.carry END
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Name relations with their schema.';
+    END IF;
+    FOREACH rel IN ARRAY ARRAY[m_rel, v_rel, c_rel] LOOP
+        CONTINUE WHEN rel IS NULL;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = rel AND c.relpersistence = 't') THEN
+            RAISE EXCEPTION 'source "%": % is a temporary relation', NEW.source_name, rel
+                USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
+            RAISE EXCEPTION 'source "%": permission denied for relation %', NEW.source_name, rel
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Only a role that may read a relation may register it.';
+        END IF;
+    END LOOP;
+    PERFORM @extschema@._check_relation(m_rel, 'members');
+    PERFORM @extschema@._check_column(m_rel, 'members', 'id', 'id', true);
+    PERFORM @extschema@._check_column(m_rel, 'members', 'sponsor_id', 'id', true);
+    IF @extschema@._check_column(m_rel, 'members', 'placement_id', 'id', false) IS NOT NULL THEN
+        PERFORM @extschema@._check_column(m_rel, 'members', 'position', 'int', true);
+    ELSIF @extschema@._check_column(m_rel, 'members', 'position', 'int', false) IS NOT NULL THEN
+        RAISE EXCEPTION 'the members relation % has a column "position" but no column "placement_id"', m_rel
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    PERFORM @extschema@._check_column(m_rel, 'members', 'active_status', 'bool', false);
+    PERFORM @extschema@._check_column(m_rel, 'members', 'joined', 'date', false);
+
+    PERFORM @extschema@._check_relation(v_rel, 'volumes');
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'member_id', 'id', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'pv', 'num', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'cv', 'num', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'rv', 'num', false);
+    ptyp := @extschema@._check_column(v_rel, 'volumes', NEW.period_column, 'period', true);
+
+    IF c_rel IS NOT NULL THEN
+        PERFORM @extschema@._check_relation(c_rel, 'carry');
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'member_id', 'id', true);
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_left', 'num', true);
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_right', 'num', true);
+    END IF;
+
+    NEW.members := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = m_rel);
+    NEW.volumes := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel);
+    NEW.carry := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = c_rel);
+    NEW.period_kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+                            THEN 'label' ELSE 'date' END;
+    NEW.registered_at := pg_catalog.now();
+    NEW.registered_by := CURRENT_USER;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._source_check() IS
+  'Trigger of mlm.source: checks every written row (the writer may read each relation, columns and types fit), stores the names schema-qualified and records the writer as registered_by.';
+
+CREATE TRIGGER source_check BEFORE INSERT OR UPDATE ON @extschema@.source
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._source_check();
+
 CREATE FUNCTION @extschema@.register_source(
     source_name text, members regclass, volumes regclass, period_column text,
     carry regclass DEFAULT NULL, replace boolean DEFAULT false)
@@ -810,76 +891,29 @@ DECLARE
     p_pcol ALIAS FOR $4;
     p_carry ALIAS FOR $5;
     p_replace ALIAS FOR $6;
-    ptyp regtype;
-    kind text;
-    rel regclass;
 BEGIN
     IF p_name IS NULL OR pg_catalog.btrim(p_name) = '' THEN
-        RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_members IS NULL OR p_volumes IS NULL OR p_pcol IS NULL THEN
         RAISE EXCEPTION 'source "%": members, volumes and period_column are required', p_name
-            USING ERRCODE = '22023';
+            USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    FOREACH rel IN ARRAY ARRAY[p_members, p_volumes, p_carry] LOOP
-        CONTINUE WHEN rel IS NULL;
-        IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
-            RAISE EXCEPTION 'source "%": permission denied for relation %', p_name, rel
-                USING ERRCODE = '42501',
-                      HINT = 'only a role that may read a relation may register it';
-        END IF;
-    END LOOP;
-    PERFORM @extschema@._check_relation(p_members, 'members');
-    PERFORM @extschema@._check_column(p_members, 'members', 'id', 'id', true);
-    PERFORM @extschema@._check_column(p_members, 'members', 'sponsor_id', 'id', true);
-    IF @extschema@._check_column(p_members, 'members', 'placement_id', 'id', false) IS NOT NULL THEN
-        PERFORM @extschema@._check_column(p_members, 'members', 'position', 'int', true);
-    ELSIF @extschema@._check_column(p_members, 'members', 'position', 'int', false) IS NOT NULL THEN
-        RAISE EXCEPTION 'the members relation % has a column "position" but no column "placement_id"', p_members
-            USING ERRCODE = '42703';
-    END IF;
-    PERFORM @extschema@._check_column(p_members, 'members', 'active_status', 'bool', false);
-    PERFORM @extschema@._check_column(p_members, 'members', 'joined', 'date', false);
-
-    PERFORM @extschema@._check_relation(p_volumes, 'volumes');
-    PERFORM @extschema@._check_column(p_volumes, 'volumes', 'member_id', 'id', true);
-    PERFORM @extschema@._check_column(p_volumes, 'volumes', 'pv', 'num', true);
-    PERFORM @extschema@._check_column(p_volumes, 'volumes', 'cv', 'num', true);
-    PERFORM @extschema@._check_column(p_volumes, 'volumes', 'rv', 'num', false);
-    ptyp := @extschema@._check_column(p_volumes, 'volumes', p_pcol, 'period', true);
-    kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) THEN 'label' ELSE 'date' END;
-
-    IF p_carry IS NOT NULL THEN
-        PERFORM @extschema@._check_relation(p_carry, 'carry');
-        PERFORM @extschema@._check_column(p_carry, 'carry', 'member_id', 'id', true);
-        PERFORM @extschema@._check_column(p_carry, 'carry', 'carry_left', 'num', true);
-        PERFORM @extschema@._check_column(p_carry, 'carry', 'carry_right', 'num', true);
-    END IF;
-
-    IF EXISTS (SELECT 1 FROM @extschema@.source s WHERE s.source_name = p_name) AND NOT p_replace THEN
+    IF EXISTS (SELECT 1 FROM @extschema@.source s WHERE s.source_name = p_name) AND NOT COALESCE(p_replace, false) THEN
         RAISE EXCEPTION 'source "%" is already registered', p_name
-            USING ERRCODE = '42710', HINT = 'pass replace => true to change it';
+            USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to change it.';
     END IF;
-    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry,
-                                         registered_at, registered_by)
-    VALUES (p_name,
-            (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_members),
-            (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_volumes),
-            p_pcol, kind,
-            (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = p_carry),
-            pg_catalog.now(), SESSION_USER)
+    -- the checks are those of the table's trigger (_source_check)
+    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry)
+    VALUES (p_name, p_members::text, p_volumes::text, p_pcol, 'date', p_carry::text)
     ON CONFLICT ON CONSTRAINT source_pkey DO UPDATE
        SET members = EXCLUDED.members, volumes = EXCLUDED.volumes,
            period_column = EXCLUDED.period_column, period_kind = EXCLUDED.period_kind,
-           carry = EXCLUDED.carry, registered_at = EXCLUDED.registered_at,
-           registered_by = EXCLUDED.registered_by;
+           carry = EXCLUDED.carry;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) IS
-  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
+  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations, and every close checks that it still can. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
 REVOKE EXECUTE ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
@@ -898,6 +932,11 @@ BEGIN
     END IF;
     IF pg_catalog.btrim(p_label) = '' THEN
         RAISE EXCEPTION 'the period label is empty' USING ERRCODE = '22023';
+    END IF;
+    IF NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
+        RAISE EXCEPTION 'period "%" must have finite dates', p_label
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The period runs from %s to %s.', p_start, p_end);
     END IF;
     IF p_start > p_end THEN
         RAISE EXCEPTION 'period "%" starts (%) after it ends (%)', p_label, p_start, p_end
@@ -933,9 +972,12 @@ DECLARE
 BEGIN
     PERFORM @extschema@._check_period($1, $2, $3, $4, $5);
     plv := @extschema@._plan_version($1, $7);
-    inp := @extschema@._period_inputs($5, $2, $3, $4, @extschema@._carry_source_run($1, $3));
+    inp := @extschema@._period_inputs($5, $2, @extschema@._carry_source_run($1, $3), false);
     RETURN QUERY
-    SELECT c.* FROM @extschema@.compute(plv.definition, inp.members, inp.volumes, $3, $4, inp.carry, $6) c;
+    SELECT c.kind, c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount,
+           c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right
+      FROM @extschema@._compute_source(plv.definition, inp.members, inp.volumes, inp.period_column,
+                                       inp.period_label, $3, $4, NULL, inp.carry, $6, false) c;
     PERFORM @extschema@._drop_views(inp.views);
 END
 $$;
@@ -1006,7 +1048,7 @@ BEGIN
     END IF;
 
     carry_run := @extschema@._carry_source_run(p_plan, p_start);
-    inp := @extschema@._period_inputs(p_source, p_label, p_start, p_end, carry_run);
+    inp := @extschema@._period_inputs(p_source, p_label, carry_run, true);
 
     IF existing.run_id IS NOT NULL THEN
         -- re-run of a draft: same run_id, everything else replaced
@@ -1038,27 +1080,28 @@ BEGIN
         END;
     END IF;
 
-    -- One statement: every input is read with one snapshot (mlm.compute is
-    -- STABLE), and every result row is written by it.
-    EXECUTE pg_catalog.format($sql$
+    -- One statement: every input is read with one snapshot (the computation
+    -- is STABLE), and every result row is written by it.  The inputs are
+    -- read as their owners (read_as_owner => true; see _check_relation).
+    EXECUTE $sql$
         WITH r AS MATERIALIZED (
-            SELECT c.* FROM @extschema@.compute($1, $2, $3, $4, $5, $6, $7) c
+            SELECT c.* FROM @extschema@._compute_source($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, true) c
         ), ins_payout AS (
             INSERT INTO @extschema@.run_payout (run_id, member_id, bonus, amount)
-            SELECT $8, r.member_id, r.bonus, r.amount FROM r WHERE r.kind = 'payout'
+            SELECT $10, r.member_id, r.bonus, r.amount FROM r WHERE r.kind = 'payout'
         ), ins_member AS (
             INSERT INTO @extschema@.run_member (run_id, member_id, pv, gv, active, rank, amount)
-            SELECT $8, r.member_id, r.pv, r.gv, r.active, r.rank, r.amount FROM r WHERE r.kind = 'member'
+            SELECT $10, r.member_id, r.pv, r.gv, r.active, r.rank, r.amount FROM r WHERE r.kind = 'member'
         ), ins_carry AS (
             INSERT INTO @extschema@.run_carry (run_id, member_id, carry_left, carry_right)
-            SELECT $8, r.member_id, r.carry_left, r.carry_right FROM r WHERE r.kind = 'carry'
+            SELECT $10, r.member_id, r.carry_left, r.carry_right FROM r WHERE r.kind = 'carry'
         ), ins_line AS (
             INSERT INTO @extschema@.run_line (run_id, line_no, member_id, bonus, source_id, level, base, rate, amount)
-            SELECT $8, pg_catalog.row_number() OVER (), r.member_id, r.bonus, r.source_id, r.level, r.base, r.rate, r.amount
+            SELECT $10, pg_catalog.row_number() OVER (), r.member_id, r.bonus, r.source_id, r.level, r.base, r.rate, r.amount
               FROM r WHERE r.kind = 'line'
         ), ins_bonus AS (
             INSERT INTO @extschema@.run_bonus_total (run_id, bonus, total_before_cap, total_paid)
-            SELECT $8, r.bonus, r.base, r.amount FROM r WHERE r.kind = 'total' AND r.bonus IS NOT NULL
+            SELECT $10, r.bonus, r.base, r.amount FROM r WHERE r.kind = 'total' AND r.bonus IS NOT NULL
         ), counts AS (
             SELECT pg_catalog.count(*) FILTER (WHERE r.kind = 'payout') AS payout_rows,
                    pg_catalog.count(*) FILTER (WHERE r.kind = 'member') AS member_result_rows,
@@ -1073,18 +1116,12 @@ BEGIN
                total.source_id AS member_rows, total.level AS volume_rows, total.rank AS input_checksum,
                total.pv AS total_cv, total.base AS total_before_cap, total.amount AS total_paid,
                total.gv AS cap_limit, total.rate AS cap_factor,
-               %s AS carry_rows,
-               (SELECT %s FROM %s m) AS snapshot
+               total.carry_rows, total.snapshot
           FROM counts LEFT JOIN total ON true
-        $sql$,
-        CASE WHEN inp.carry IS NULL THEN '0::pg_catalog.int8'
-             ELSE pg_catalog.format('(SELECT pg_catalog.count(*) FROM %s)', inp.carry) END,
-        CASE WHEN inp.has_placement
-             THEN '@extschema@.tree_agg(m.id, m.sponsor_id, m.placement_id, m."position")'
-             ELSE '@extschema@.tree_agg(m.id, m.sponsor_id)' END,
-        inp.members)
+        $sql$
       INTO res
-      USING pv.definition, inp.members, inp.volumes, p_start, p_end, inp.carry, p_lines, v_run;
+      USING pv.definition, inp.members, inp.volumes, inp.period_column, inp.period_label,
+            p_start, p_end, inp.carry, p_lines, v_run;
 
     IF res.member_rows IS NULL THEN
         RAISE EXCEPTION 'mlm.compute returned no grand total row for period "%" of plan "%"', p_label, p_plan
@@ -1256,6 +1293,17 @@ BEGIN
     END IF;
     IF p_member IS NULL OR p_amount IS NULL OR p_amount = 0 THEN
         RAISE EXCEPTION 'an adjustment needs a member and a non-zero amount' USING ERRCODE = '22023';
+    END IF;
+    -- NaN and infinities are numerics too, and an adjustment can never be
+    -- deleted: refuse what no payout could be
+    IF p_amount IN ('NaN'::numeric, 'Infinity'::numeric, '-Infinity'::numeric) THEN
+        RAISE EXCEPTION 'adjustment amount % is not a finite number', p_amount
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.abs(p_amount) >= 1e18 THEN
+        RAISE EXCEPTION 'adjustment amount % is out of range', p_amount
+            USING ERRCODE = 'numeric_value_out_of_range',
+                  DETAIL = 'Amounts must stay below 10^18 currency units, as every amount the engine computes.';
     END IF;
     IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
         RAISE EXCEPTION 'an adjustment needs a reason' USING ERRCODE = '22023';

@@ -503,12 +503,12 @@ SELECT is(erp_t.as_role('close_t_admin', format('SELECT mlm.add_plan_version(%L,
 SELECT is((SELECT created_by FROM mlm.plan_version WHERE plan_name = 'close_adm'), session_user,
           'created_by is the login role');
 
--- A view owned by a role that could not act as the extension owner would run
--- its code with the owner's rights inside close: refused.
+-- A view of any owner is accepted: a close reads it as its owner (see
+-- test/pgtap/security.sql), so its code never runs with more rights.
 CREATE VIEW erp_t.outsider_volumes AS SELECT * FROM erp_t.volumes;
 ALTER VIEW erp_t.outsider_volumes OWNER TO close_t_outsider;
-SELECT throws_like($$SELECT mlm.register_source('close_x', 'erp_t.members', 'erp_t.outsider_volumes', 'period')$$,
-                   '%a view owned by role close_t_outsider%', 'views owned by untrusted roles are refused as inputs');
+SELECT lives_ok($$SELECT mlm.register_source('close_x', 'erp_t.members', 'erp_t.outsider_volumes', 'period')$$,
+                'views owned by untrusted roles are accepted as inputs');
 
 SELECT * FROM finish();
 ROLLBACK;
