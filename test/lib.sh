@@ -80,6 +80,7 @@ mlm_require_packages() {
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 	if [ "$what" = check ]; then
 		[ -f "$MLM_PGTAP_CONTROL" ] || missing+=("postgresql-$MLM_PG_MAJOR-pgtap")
+		command -v sqlsmith >/dev/null 2>&1 || missing+=(sqlsmith)
 		command -v pg_prove >/dev/null 2>&1 ||
 			missing+=(libtap-parser-sourcehandler-pgtap-perl)
 		# the libFuzzer phase: clang-14 comes with server-dev, the fuzzer
