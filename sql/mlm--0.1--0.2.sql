@@ -617,3 +617,23 @@ COMMENT ON FUNCTION @extschema@.adjust(bigint, bigint, numeric, text) IS
   'Posts an immutable adjustment (member, amount at the currency scale, reason) to a finalized run; returns its id. Included in mlm.payout_totals and mlm.run_totals.';
 REVOKE EXECUTE ON FUNCTION @extschema@.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
 
+
+------------------------------------------------------------------------------
+-- Payout history cannot vanish by accident: an event trigger refuses to drop
+-- the extension, its schema or its owner's objects while finalized runs
+-- exist.
+------------------------------------------------------------------------------
+
+-- DROP EXTENSION mlm (with or without CASCADE), DROP SCHEMA of the
+-- extension's schema and DROP OWNED BY its owner would delete every
+-- finalized run with its payouts, lines and adjustments.  They are refused
+-- while a finalized run exists, unless the session has set
+-- mlm.allow_drop_history = on (after exporting the history with pg_dump).
+CREATE FUNCTION @extschema@._drop_guard() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'mlm_drop_guard' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@._drop_guard() IS
+    'event trigger: refuses DROP EXTENSION mlm, DROP SCHEMA of its schema and DROP OWNED BY its owner while finalized runs exist (override: SET mlm.allow_drop_history = on)';
+
+CREATE EVENT TRIGGER mlm_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION @extschema@._drop_guard();

@@ -21,6 +21,7 @@ void
 _PG_init(void)
 {
 	MlmTreeCacheInit();
+	MlmGuardInit();
 	MarkGUCPrefixReserved("mlm");
 }
 

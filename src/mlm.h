@@ -36,4 +36,7 @@ MlmIdListAdd(MlmIdList *l, int64 id)
 #define MlmIdListDetail(label, l) \
 	MlmErrDetailIds((label), (l)->ids, Min((l)->count, MLM_MAX_REPORTED), (l)->count)
 
+/* guard.c: the setting that allows dropping the payout history */
+extern void MlmGuardInit(void);
+
 #endif

@@ -23,6 +23,7 @@ export PGUSER=${PGUSER:-postgres}
 
 OLD=mlm_upgrade_old
 NEW=mlm_upgrade_new
+RESTORED=mlm_upgrade_restored
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlm_upgrade.XXXXXX") || exit 1
 trap 'rm -rf "$WORK"' EXIT
 
@@ -46,7 +47,7 @@ path=$(value postgres "SELECT path FROM pg_extension_update_paths('mlm') WHERE s
 [ -n "$path" ] || die "no update path from $oldest to $default (pg_extension_update_paths is empty)"
 echo "update path: $path"
 
-for db in $OLD $NEW; do
+for db in $OLD $NEW $RESTORED; do
 	value postgres "DROP DATABASE IF EXISTS $db" >/dev/null
 	value postgres "CREATE DATABASE $db" >/dev/null || die "CREATE DATABASE $db"
 done
@@ -85,7 +86,7 @@ SQL
 
 # Counts and checksums of every history table, in a stable order.
 checksums() {
-	value $OLD "
+	value "${1:-$OLD}" "
 SELECT string_agg(t || ' ' || n || ' ' || h, E'\n' ORDER BY t) FROM (
   SELECT 'plan_version' t, count(*) n, md5(string_agg(format('%s|%s|%s', plan_name, version, definition), ',' ORDER BY plan_name, version)) h FROM mlm.plan_version
   UNION ALL SELECT 'run', count(*), md5(string_agg(format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', run_id, plan_name, plan_version, period_label, status, input_checksum, total_paid, cap_factor, carry_from_run_id, line_rows), ',' ORDER BY run_id)) FROM mlm.run
@@ -155,5 +156,17 @@ if ! diff -u "$WORK/fresh.txt" "$WORK/upgraded.txt" >"$WORK/catalog.diff"; then
 fi
 echo "catalog of the upgraded extension equals a fresh install ($(wc -l <"$WORK/fresh.txt") objects described)"
 
-for db in $OLD $NEW; do value postgres "DROP DATABASE $db" >/dev/null; done
+# --- the history survives pg_dump and pg_restore -------------------------------
+history=$(checksums) || die "checksums of the upgraded database"
+"$PG_BIN/pg_dump" -Fc -d $OLD -f "$WORK/history.dump" || die "pg_dump failed"
+"$PG_BIN/pg_restore" --exit-on-error -d $RESTORED "$WORK/history.dump" >"$WORK/restore.log" 2>&1 ||
+	{ cat "$WORK/restore.log"; die "pg_restore failed"; }
+restored=$(checksums $RESTORED) || die "checksums of the restored database"
+if [ "$history" != "$restored" ]; then
+	diff <(echo "$history") <(echo "$restored")
+	die "the restored history differs from the dumped one"
+fi
+echo "history intact after pg_dump and pg_restore ($(echo "$history" | awk '{n += $2} END {print n}') rows)"
+
+for db in $OLD $NEW $RESTORED; do value postgres "DROP DATABASE $db" >/dev/null; done
 echo "ok"
