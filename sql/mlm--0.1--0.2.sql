@@ -7,10 +7,7 @@
 \echo Use "ALTER EXTENSION mlm UPDATE TO '0.2'" to load this file. \quit
 
 ------------------------------------------------------------------------------
--- Least privilege: a close reads each input relation as its owner in a
--- security-restricted operation (mlm._compute_source); every row of
--- mlm.source is checked whatever wrote it and names its writer; periods and
--- adjustments must be finite.
+-- Types and objects new in 0.2 that functions below refer to.
 ------------------------------------------------------------------------------
 
 -- The computation of mlm.close and mlm.preview: mlm.compute's rows, and in
@@ -25,6 +22,16 @@ CREATE TYPE @extschema@._source_result AS (
 COMMENT ON TYPE @extschema@._source_result IS
     'a row of mlm._compute_source: the columns of mlm.period_result, and carry_rows and snapshot in the grand total row';
 
+-- _period_inputs takes other arguments and returns other columns in 0.2.
+DROP FUNCTION @extschema@._period_inputs(text, text, date, date, bigint);
+
+------------------------------------------------------------------------------
+-- Functions new or changed in 0.2, in the order of the install script
+-- (a close reads its inputs as their owners; mlm.source checks every row;
+-- finite periods and adjustments; condition names and hints in PostgreSQL
+-- style; the guard of the payout history).
+------------------------------------------------------------------------------
+
 CREATE FUNCTION @extschema@._compute_source(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_column pg_catalog.text, period_label pg_catalog.text,
@@ -34,6 +41,191 @@ CREATE FUNCTION @extschema@._compute_source(
     AS 'MODULE_PATHNAME', 'mlm_compute_source' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@._compute_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.bool) IS
     'internal: one period of a registered source (the volumes of the period selected by period_column; timestamptz periods cut in time_zone), for mlm.close and mlm.preview; read_as_owner reads each relation as its owner in a security-restricted operation and needs the privileges of that owner';
+
+CREATE OR REPLACE FUNCTION @extschema@._refuse_change() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION '% on %.% is not allowed: the table is append-only', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = CASE TG_TABLE_NAME
+                       WHEN 'plan_version' THEN 'Add a new version with mlm.add_plan_version().'
+                       WHEN 'adjustment' THEN 'Post a reversing adjustment with mlm.adjust().'
+                       ELSE 'Rows of finalized runs are never changed.' END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._refuse_change() IS
+  'Trigger: refuses UPDATE, DELETE and TRUNCATE on append-only tables (plan_version, adjustment) and UPDATE/TRUNCATE on the result tables of runs.';
+
+CREATE OR REPLACE FUNCTION @extschema@._run_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.status = 'final' THEN
+        RAISE EXCEPTION 'run % (plan "%", period "%") is finalized and cannot be changed',
+                        OLD.run_id, OLD.plan_name, OLD.period_label
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Post corrections with mlm.adjust(run_id, member_id, amount, reason).';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        IF EXISTS (SELECT 1 FROM @extschema@.run_payout x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_member x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_carry x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_line x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id) THEN
+            RAISE EXCEPTION 'run % still has result rows', OLD.run_id
+                USING ERRCODE = 'foreign_key_violation', HINT = 'Discard a draft with mlm.discard_draft(run_id).';
+        END IF;
+        RETURN OLD;
+    END IF;
+    IF NEW.run_id <> OLD.run_id OR NEW.plan_name <> OLD.plan_name
+       OR NEW.period_label <> OLD.period_label THEN
+        RAISE EXCEPTION 'the identity (run_id, plan_name, period_label) of run % cannot be changed', OLD.run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._run_guard() IS
+  'Trigger on mlm.run: a finalized run is frozen (no UPDATE, no DELETE); a draft keeps its identity and is deleted only without result rows.';
+
+-- Result rows of a finalized run are frozen.  The checks are per statement
+-- (transition tables), so a close of hundreds of thousands of members pays
+-- one join, not one lookup per row; for the same reason the result tables
+-- have no foreign key to mlm.run (row-by-row checks doubled the time of a
+-- 300k-member close): the insert check below verifies that the run exists,
+-- and mlm.run refuses to delete a run that still has rows.  Inserting into a finalized run is only
+-- accepted up to the row count recorded in its header: that lets pg_dump's
+-- restore reload the history, and nothing else add to it.
+CREATE OR REPLACE FUNCTION @extschema@._run_rows_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp SET jit = off
+AS $$
+DECLARE
+    rid   bigint;
+    hdr   @extschema@.run;
+    n     bigint;
+    limit_rows bigint;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        FOR rid IN SELECT DISTINCT o.run_id FROM old_rows o LOOP
+            SELECT r.* INTO hdr FROM @extschema@.run r WHERE r.run_id = rid;
+            IF hdr.status = 'final' THEN
+                RAISE EXCEPTION 'run % (plan "%", period "%") is finalized: its rows in %.% cannot be changed',
+                                hdr.run_id, hdr.plan_name, hdr.period_label, TG_TABLE_SCHEMA, TG_TABLE_NAME
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Post corrections with mlm.adjust(run_id, member_id, amount, reason).';
+            END IF;
+        END LOOP;
+        RETURN NULL;
+    END IF;
+
+    FOR rid IN SELECT DISTINCT x.run_id FROM new_rows x LOOP
+        SELECT r.* INTO hdr FROM @extschema@.run r WHERE r.run_id = rid;
+        IF NOT FOUND THEN
+            -- the run must exist (a foreign key would check row by row)
+            RAISE EXCEPTION 'insert into %.% refers to run %, which does not exist',
+                            TG_TABLE_SCHEMA, TG_TABLE_NAME, rid
+                USING ERRCODE = 'foreign_key_violation';
+        END IF;
+        IF hdr.status = 'final' THEN
+            limit_rows := CASE TG_TABLE_NAME
+                              WHEN 'run_payout' THEN hdr.payout_rows
+                              WHEN 'run_member' THEN hdr.member_result_rows
+                              WHEN 'run_carry' THEN hdr.carry_out_rows
+                              WHEN 'run_line' THEN hdr.line_rows
+                              WHEN 'run_bonus_total' THEN hdr.bonus_rows END;
+            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I x WHERE x.run_id = $1',
+                                      TG_TABLE_SCHEMA, TG_TABLE_NAME)
+              INTO n USING rid;
+            IF n > COALESCE(limit_rows, 0) THEN
+                RAISE EXCEPTION 'run % (plan "%", period "%") is finalized: its rows in %.% cannot be changed',
+                                hdr.run_id, hdr.plan_name, hdr.period_label, TG_TABLE_SCHEMA, TG_TABLE_NAME
+                    USING ERRCODE = 'object_not_in_prerequisite_state',
+                          HINT = 'Post corrections with mlm.adjust(run_id, member_id, amount, reason).';
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._run_rows_guard() IS
+  'Statement trigger on the result tables of runs: inserted rows must belong to an existing run; refuses deleting rows of finalized runs and adding rows beyond the counts recorded in their header.';
+
+CREATE OR REPLACE FUNCTION @extschema@._acquire(key bigint, nowait boolean, what text) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF nowait THEN
+        IF NOT pg_catalog.pg_try_advisory_xact_lock(key) THEN
+            RAISE EXCEPTION '% is being closed or finalized by another session', what
+                USING ERRCODE = 'lock_not_available',
+                      DETAIL = pg_catalog.format('The lock is held by backend pid %s.',
+                                                 COALESCE(@extschema@._lock_holders(key), '?')),
+                      HINT = 'Retry when that transaction has ended, or call without nowait to wait for it.';
+        END IF;
+    ELSE
+        PERFORM pg_catalog.pg_advisory_xact_lock(key);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._acquire(bigint, boolean, text) IS
+  'Takes a transaction-level advisory lock, waiting (lock_timeout applies) or failing at once with SQLSTATE 55P03 when nowait.';
+
+-- Checks one column of an input relation.  Returns its base type, or NULL
+-- when an optional column is absent.  kind: id | int | num | bool | date |
+-- period.
+CREATE OR REPLACE FUNCTION @extschema@._check_column(rel regclass, role text, col text, kind text, required boolean)
+RETURNS regtype
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    typ oid;
+    ok  boolean;
+    expected text;
+BEGIN
+    SELECT @extschema@._base_type(a.atttypid) INTO typ
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF typ IS NULL THEN
+        IF required THEN
+            RAISE EXCEPTION 'the % relation % has no column "%"', role, rel, col
+                USING ERRCODE = 'undefined_column',
+                      HINT = CASE role
+                        WHEN 'members' THEN 'Members need columns id, sponsor_id and may have placement_id, position, active_status, joined.'
+                        WHEN 'volumes' THEN 'Volumes need columns member_id, pv, cv, the period column, and may have rv.'
+                        ELSE 'Carry needs columns member_id, carry_left, carry_right.' END;
+        END IF;
+        RETURN NULL;
+    END IF;
+    CASE kind
+        WHEN 'id', 'int' THEN
+            ok := typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype);
+            expected := 'smallint, integer or bigint';
+        WHEN 'num' THEN
+            ok := typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype);
+            expected := 'numeric or an integer type';
+        WHEN 'bool' THEN
+            ok := typ = 'bool'::regtype;
+            expected := 'boolean';
+        WHEN 'date' THEN
+            ok := typ IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype);
+            expected := 'date, timestamp or timestamptz';
+        WHEN 'period' THEN
+            ok := typ IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
+                          'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype);
+            expected := 'text (holding the period label) or date, timestamp, timestamptz (compared with the period dates)';
+    END CASE;
+    IF NOT ok THEN
+        RAISE EXCEPTION 'column "%" of the % relation % has type %, expected %',
+                        col, role, rel, typ::regtype, expected
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Cast it in a view over the table and register the view.';
+    END IF;
+    RETURN typ::regtype;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._check_column(regclass, text, text, text, boolean) IS
+  'Checks that a column of an input relation exists (when required) and has a usable type; returns its base type or NULL when absent.';
 
 -- A close reads every input relation as the relation's owner, inside a
 -- security-restricted operation (the C loader does it as ANALYZE does), so
@@ -115,8 +307,6 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@._check_reader(regclass, text, text, name) IS
   'Checks that the role that registered a source may still read one of its relations (at every close).';
-
-DROP FUNCTION @extschema@._period_inputs(text, text, date, date, bigint);
 
 -- Checks a source's relations for a close or a preview and names what
 -- mlm._compute_source reads: the registered members and volumes relations
@@ -211,6 +401,94 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@._period_inputs(text, text, bigint, boolean) IS
   'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
+
+-- The plan version a close or preview uses.
+CREATE OR REPLACE FUNCTION @extschema@._plan_version(p_name text, p_version integer) RETURNS @extschema@.plan_version
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pv @extschema@.plan_version;
+BEGIN
+    IF p_version IS NULL THEN
+        SELECT p.* INTO pv FROM @extschema@.plan_version p
+         WHERE p.plan_name = p_name ORDER BY p.version DESC LIMIT 1;
+    ELSE
+        SELECT p.* INTO pv FROM @extschema@.plan_version p
+         WHERE p.plan_name = p_name AND p.version = p_version;
+    END IF;
+    IF pv.plan_name IS NULL THEN
+        IF p_version IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.plan_version p WHERE p.plan_name = p_name) THEN
+            RAISE EXCEPTION 'unknown plan "%"', p_name
+                USING ERRCODE = 'undefined_object', HINT = 'Add it with mlm.add_plan_version(name, definition).';
+        END IF;
+        RAISE EXCEPTION 'plan "%" has no version %', p_name, p_version
+            USING ERRCODE = 'undefined_object', HINT = 'List its versions with mlm.plan_versions(name).';
+    END IF;
+    RETURN pv;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._plan_version(text, integer) IS
+  'The stored plan version (the latest when version is NULL); errors for an unknown plan or version.';
+
+CREATE OR REPLACE FUNCTION @extschema@.add_plan_version(plan_name text, definition jsonb) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_name ALIAS FOR $1;
+    p_def  ALIAS FOR $2;
+    errs   text[];
+    cur    @extschema@.plan_version;
+    v      integer;
+BEGIN
+    IF p_name IS NULL OR pg_catalog.btrim(p_name) = '' THEN
+        RAISE EXCEPTION 'a plan needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_def IS NULL THEN
+        RAISE EXCEPTION 'plan "%": the definition is null', p_name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s: %s', e.path, e.message))
+      INTO errs FROM @extschema@.validate_plan(p_def) e;
+    IF errs IS NOT NULL THEN
+        RAISE EXCEPTION 'plan "%" is invalid: %', p_name, errs[1]
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.array_to_string(errs, E'\n');
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._plan_lock_key(p_name) # 1);
+    SELECT p.* INTO cur FROM @extschema@.plan_version p
+     WHERE p.plan_name = p_name ORDER BY p.version DESC LIMIT 1;
+    IF cur.definition = p_def THEN
+        RETURN cur.version;        -- unchanged definition: no new version
+    END IF;
+    v := COALESCE(cur.version, 0) + 1;
+    INSERT INTO @extschema@.plan_version (plan_name, version, definition, created_by)
+    VALUES (p_name, v, p_def, SESSION_USER);
+    RETURN v;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.add_plan_version(text, jsonb) IS
+  'Validates a plan definition (mlm.validate_plan; error 22023 naming the first JSON path, all problems in the detail) and stores it as the next version of the named plan; returns the version. Storing a definition equal to the current one returns the current version.';
+REVOKE EXECUTE ON FUNCTION @extschema@.add_plan_version(text, jsonb) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.plan_versions(plan_name text)
+RETURNS TABLE (version integer, created_at timestamptz, created_by name, is_current boolean, definition jsonb)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM @extschema@.plan_version p WHERE p.plan_name = $1) THEN
+        RAISE EXCEPTION 'unknown plan "%"', $1 USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY
+    SELECT p.version, p.created_at, p.created_by,
+           p.version = pg_catalog.max(p.version) OVER (), p.definition
+      FROM @extschema@.plan_version p
+     WHERE p.plan_name = $1
+     ORDER BY p.version;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.plan_versions(text) IS
+  'All stored versions of a plan, oldest first; is_current marks the one mlm.close uses by default.';
 
 -- Every row of mlm.source passes these checks, whatever wrote it (the
 -- function below, or a role granted INSERT or UPDATE on the table): the
@@ -347,10 +625,10 @@ AS $$
 BEGIN
     IF p_plan IS NULL OR p_label IS NULL OR p_start IS NULL OR p_end IS NULL OR p_source IS NULL THEN
         RAISE EXCEPTION 'plan_name, period_label, period_start, period_end and source are required'
-            USING ERRCODE = '22004';
+            USING ERRCODE = 'null_value_not_allowed';
     END IF;
     IF pg_catalog.btrim(p_label) = '' THEN
-        RAISE EXCEPTION 'the period label is empty' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'the period label is empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT pg_catalog.isfinite(p_start) OR NOT pg_catalog.isfinite(p_end) THEN
         RAISE EXCEPTION 'period "%" must have finite dates', p_label
@@ -359,7 +637,7 @@ BEGIN
     END IF;
     IF p_start > p_end THEN
         RAISE EXCEPTION 'period "%" starts (%) after it ends (%)', p_label, p_start, p_end
-            USING ERRCODE = '22023';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END
 $$;
@@ -430,8 +708,8 @@ BEGIN
     IF existing.status = 'final' THEN
         RAISE EXCEPTION 'period "%" of plan "%" is finalized (run %) and cannot be closed again',
                         p_label, p_plan, existing.run_id
-            USING ERRCODE = '55000',
-                  HINT = 'post corrections with mlm.adjust(run_id, member_id, amount, reason)';
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Post corrections with mlm.adjust(run_id, member_id, amount, reason).';
     END IF;
 
     SELECT r.* INTO other FROM @extschema@.run r
@@ -442,7 +720,7 @@ BEGIN
         RAISE EXCEPTION 'period "%" (% .. %) overlaps period "%" (% .. %, run %) of plan "%"',
                         p_label, p_start, p_end, other.period_label, other.period_start,
                         other.period_end, other.run_id, p_plan
-            USING ERRCODE = '22023';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     SELECT r.* INTO other FROM @extschema@.run r
@@ -451,7 +729,7 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION 'plan "%" has a finalized later period "%" (run %): period "%" can no longer be closed',
                         p_plan, other.period_label, other.run_id, p_label
-            USING ERRCODE = '55000';
+            USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
 
     carry_run := @extschema@._carry_source_run(p_plan, p_start);
@@ -482,8 +760,8 @@ BEGIN
             RETURNING run_id INTO v_run;
         EXCEPTION WHEN unique_violation THEN
             RAISE EXCEPTION 'period "%" of plan "%" was closed by a concurrent transaction', p_label, p_plan
-                USING ERRCODE = '40001',
-                      HINT = 'retry the transaction (closes under REPEATABLE READ or SERIALIZABLE cannot see a close that committed after their snapshot)';
+                USING ERRCODE = 'serialization_failure',
+                      HINT = 'Retry the transaction (closes under REPEATABLE READ or SERIALIZABLE cannot see a close that committed after their snapshot).';
         END;
     END IF;
 
@@ -532,7 +810,7 @@ BEGIN
 
     IF res.member_rows IS NULL THEN
         RAISE EXCEPTION 'mlm.compute returned no grand total row for period "%" of plan "%"', p_label, p_plan
-            USING ERRCODE = 'XX000';
+            USING ERRCODE = 'internal_error';
     END IF;
 
     UPDATE @extschema@.run
@@ -556,6 +834,125 @@ COMMENT ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, int
   'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; carry-in from the latest finalized earlier run of the plan) and writes the run header, payouts, member results, carry-out, bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
 REVOKE EXECUTE ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) FROM PUBLIC;
 
+CREATE OR REPLACE FUNCTION @extschema@.finalize(run_id bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_run ALIAS FOR $1;
+    r     @extschema@.run;
+    other @extschema@.run;
+    carry_run bigint;
+BEGIN
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._period_lock_key(r.plan_name, r.period_label));
+    PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._plan_lock_key(r.plan_name));
+    -- read again: a close or finalize may have committed while we waited
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
+    END IF;
+    IF r.status = 'final' THEN
+        RAISE EXCEPTION 'run % (plan "%", period "%") is already finalized', r.run_id, r.plan_name, r.period_label
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('It was finalized at %s by %s.', r.finalized_at, r.finalized_by);
+    END IF;
+    SELECT x.* INTO other FROM @extschema@.run x
+     WHERE x.plan_name = r.plan_name AND x.status = 'draft' AND x.period_start < r.period_start
+     ORDER BY x.period_start LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'period "%" of plan "%" (run %) is an earlier draft: finalize or discard it first',
+                        other.period_label, r.plan_name, other.run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'The periods of a plan are finalized in date order.';
+    END IF;
+    SELECT x.* INTO other FROM @extschema@.run x
+     WHERE x.plan_name = r.plan_name AND x.status = 'final' AND x.period_start > r.period_start
+     ORDER BY x.period_start LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'plan "%" has a finalized later period "%" (run %): run % can no longer be finalized',
+                        r.plan_name, other.period_label, other.run_id, r.run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Discard the draft with mlm.discard_draft(run_id).';
+    END IF;
+    SELECT x.* INTO other FROM @extschema@.run x
+     WHERE x.plan_name = r.plan_name AND x.status = 'final' AND x.run_id <> r.run_id
+       AND x.period_start <= r.period_end AND x.period_end >= r.period_start
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'run % overlaps the finalized period "%" (run %) of plan "%"',
+                        r.run_id, other.period_label, other.run_id, r.plan_name
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    carry_run := @extschema@._carry_source_run(r.plan_name, r.period_start);
+    IF carry_run IS DISTINCT FROM r.carry_from_run_id THEN
+        RAISE EXCEPTION 'run % is stale: its carry-in came from run %, but the latest finalized earlier period is now run %',
+                        r.run_id, COALESCE(r.carry_from_run_id::text, '(none)'),
+                        COALESCE(carry_run::text, '(none)')
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = pg_catalog.format('Close period "%s" again, then finalize it.', r.period_label);
+    END IF;
+    UPDATE @extschema@.run
+       SET status = 'final', finalized_at = pg_catalog.now(), finalized_by = SESSION_USER
+     WHERE run_id = r.run_id;
+    RETURN r.run_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.finalize(bigint) IS
+  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its carry-out becomes the carry-in of the next period. Periods of a plan are finalized in date order; a draft whose carry-in is no longer the latest finalized earlier run is refused as stale. Returns the run_id.';
+REVOKE EXECUTE ON FUNCTION @extschema@.finalize(bigint) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.finalize(plan_name text, period_label text) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+BEGIN
+    SELECT r.run_id INTO id FROM @extschema@.run r WHERE r.plan_name = $1 AND r.period_label = $2;
+    IF id IS NULL THEN
+        RAISE EXCEPTION 'period "%" of plan "%" has not been closed', $2, $1 USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN @extschema@.finalize(id);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.finalize(text, text) IS 'mlm.finalize(run_id) for the run of a plan''s period.';
+REVOKE EXECUTE ON FUNCTION @extschema@.finalize(text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.discard_draft(run_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_run ALIAS FOR $1;
+    r @extschema@.run;
+BEGIN
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._period_lock_key(r.plan_name, r.period_label));
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
+    END IF;
+    IF r.status = 'final' THEN
+        RAISE EXCEPTION 'run % (plan "%", period "%") is finalized and cannot be discarded',
+                        r.run_id, r.plan_name, r.period_label
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    DELETE FROM @extschema@.run_line WHERE run_id = p_run;
+    DELETE FROM @extschema@.run_payout WHERE run_id = p_run;
+    DELETE FROM @extschema@.run_member WHERE run_id = p_run;
+    DELETE FROM @extschema@.run_carry WHERE run_id = p_run;
+    DELETE FROM @extschema@.run_bonus_total WHERE run_id = p_run;
+    DELETE FROM @extschema@.run WHERE run_id = p_run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.discard_draft(bigint) IS
+  'Deletes a draft run and its rows (finalized runs are refused).';
+REVOKE EXECUTE ON FUNCTION @extschema@.discard_draft(bigint) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION @extschema@.adjust(run_id bigint, member_id bigint, amount numeric, reason text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -572,15 +969,15 @@ DECLARE
 BEGIN
     SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = '42704';
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
     END IF;
     IF r.status <> 'final' THEN
         RAISE EXCEPTION 'run % (plan "%", period "%") is a draft: adjustments are posted to finalized runs only',
                         r.run_id, r.plan_name, r.period_label
-            USING ERRCODE = '55000', HINT = 'fix the inputs and close the period again';
+            USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Fix the inputs and close the period again.';
     END IF;
     IF p_member IS NULL OR p_amount IS NULL OR p_amount = 0 THEN
-        RAISE EXCEPTION 'an adjustment needs a member and a non-zero amount' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'an adjustment needs a member and a non-zero amount' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- NaN and infinities are numerics too, and an adjustment can never be
     -- deleted: refuse what no payout could be
@@ -594,7 +991,7 @@ BEGIN
                   DETAIL = 'Amounts must stay below 10^18 currency units, as every amount the engine computes.';
     END IF;
     IF p_reason IS NULL OR pg_catalog.btrim(p_reason) = '' THEN
-        RAISE EXCEPTION 'an adjustment needs a reason' USING ERRCODE = '22023';
+        RAISE EXCEPTION 'an adjustment needs a reason' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT COALESCE((p.definition #>> '{currency,scale}')::integer, 2) INTO scale
       FROM @extschema@.plan_version p
@@ -602,10 +999,10 @@ BEGIN
     IF pg_catalog.round(p_amount, scale) <> p_amount THEN
         RAISE EXCEPTION 'amount % has more than % decimals (the currency scale of plan "%")',
                         p_amount, scale, r.plan_name
-            USING ERRCODE = '22023';
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM @extschema@.run_member m WHERE m.run_id = p_run AND m.member_id = p_member) THEN
-        RAISE EXCEPTION 'member % was not part of run %', p_member, p_run USING ERRCODE = '22023';
+        RAISE EXCEPTION 'member % was not part of run %', p_member, p_run USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO @extschema@.adjustment (run_id, member_id, amount, reason, created_by)
     VALUES (p_run, p_member, p_amount, p_reason, SESSION_USER)
@@ -617,12 +1014,23 @@ COMMENT ON FUNCTION @extschema@.adjust(bigint, bigint, numeric, text) IS
   'Posts an immutable adjustment (member, amount at the currency scale, reason) to a finalized run; returns its id. Included in mlm.payout_totals and mlm.run_totals.';
 REVOKE EXECUTE ON FUNCTION @extschema@.adjust(bigint, bigint, numeric, text) FROM PUBLIC;
 
-
-------------------------------------------------------------------------------
--- Payout history cannot vanish by accident: an event trigger refuses to drop
--- the extension, its schema or its owner's objects while finalized runs
--- exist.
-------------------------------------------------------------------------------
+CREATE OR REPLACE FUNCTION @extschema@.run_downline(run_id bigint, member bigint, max_depth integer DEFAULT NULL)
+RETURNS TABLE (member_id bigint, level integer)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    t @extschema@.tree;
+BEGIN
+    SELECT r.snapshot INTO t FROM @extschema@.run r WHERE r.run_id = $1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', $1 USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN QUERY SELECT d.member_id, d.level FROM @extschema@.downline(t, $2, $3) d;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.run_downline(bigint, bigint, integer) IS
+  'The sponsor downline of a member in the tree snapshot a run used: who was in whose downline when the period was paid.';
 
 -- DROP EXTENSION mlm (with or without CASCADE), DROP SCHEMA of the
 -- extension's schema and DROP OWNED BY its owner would delete every

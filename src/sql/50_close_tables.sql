@@ -1,0 +1,199 @@
+-- 50_close_tables.sql .. 57_history.sql: period close for ERP systems.
+--
+-- Plan registry (immutable versions), input sources, audited runs (draft ->
+-- final), carry-forward, adjustments, tree snapshots, previews.  See
+-- docs/period-close.md for the API, the lifecycle, the locking rules and the
+-- recommended roles, and docs/security.md for who reads what.
+--
+-- Conventions of these files:
+--  * every object is qualified with @extschema@ or pg_catalog;
+--  * every plpgsql function runs with SET search_path = pg_catalog, pg_temp,
+--    so no object of the caller's search_path can capture a name or operator;
+--  * the functions that change state are SECURITY DEFINER and not executable
+--    by PUBLIC: only the extension owner writes the tables, so every row in
+--    them was produced by these functions;
+--  * dynamic SQL quotes identifiers with format('%I') / regclass output and
+--    literals with format('%L');
+--  * errors name their condition (ERRCODE = 'object_not_in_prerequisite_state'),
+--    messages start in lower case without a final period, details and hints
+--    are sentences, as in the C code and PostgreSQL itself.
+
+------------------------------------------------------------------------------
+-- Tables
+------------------------------------------------------------------------------
+
+CREATE TABLE @extschema@.plan_version (
+    plan_name   text        NOT NULL,
+    version     integer     NOT NULL,
+    definition  jsonb       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by  name        NOT NULL DEFAULT SESSION_USER,
+    CONSTRAINT plan_version_pkey PRIMARY KEY (plan_name, version),
+    CONSTRAINT plan_version_name_check CHECK (plan_name <> ''),
+    CONSTRAINT plan_version_version_check CHECK (version >= 1)
+);
+COMMENT ON TABLE @extschema@.plan_version IS
+  'Compensation plans by name, one row per immutable version (append-only: UPDATE, DELETE and TRUNCATE are refused). Add versions with mlm.add_plan_version().';
+
+CREATE TABLE @extschema@.source (
+    source_name   text        NOT NULL,
+    members       text        NOT NULL,
+    volumes       text        NOT NULL,
+    period_column text        NOT NULL,
+    period_kind   text        NOT NULL,
+    carry         text,
+    registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    registered_by name        NOT NULL DEFAULT SESSION_USER,
+    CONSTRAINT source_pkey PRIMARY KEY (source_name),
+    CONSTRAINT source_name_check CHECK (source_name <> ''),
+    CONSTRAINT source_period_kind_check CHECK (period_kind IN ('label', 'date'))
+);
+COMMENT ON TABLE @extschema@.source IS
+  'Where an ERP''s inputs come from: schema-qualified names of its members, volumes and (optional) opening-carry relations, and the volumes column that selects a period (period_kind label: equal to the period label; date: within [period_start, period_end]). Written by mlm.register_source().';
+
+CREATE TABLE @extschema@.run (
+    run_id            bigserial   NOT NULL,
+    plan_name         text        NOT NULL,
+    plan_version      integer     NOT NULL,
+    period_label      text        NOT NULL,
+    period_start      date        NOT NULL,
+    period_end        date        NOT NULL,
+    status            text        NOT NULL DEFAULT 'draft',
+    source_name       text        NOT NULL,
+    members_relation  text        NOT NULL,
+    volumes_relation  text        NOT NULL,
+    carry_relation    text,
+    carry_from_run_id bigint,
+    with_lines        boolean     NOT NULL,
+    attempt           integer     NOT NULL DEFAULT 1,
+    member_rows       bigint,
+    volume_rows       bigint,
+    carry_rows        bigint,
+    input_checksum    text,
+    total_cv          numeric,
+    total_before_cap  numeric,
+    total_paid        numeric,
+    cap_limit         numeric,
+    cap_factor        numeric,
+    payout_rows       bigint,
+    member_result_rows bigint,
+    carry_out_rows    bigint,
+    line_rows         bigint,
+    bonus_rows        bigint,
+    created_at        timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    lock_wait         interval,
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    duration          interval,
+    run_by            name        NOT NULL DEFAULT SESSION_USER,
+    finalized_at      timestamptz,
+    finalized_by      name,
+    snapshot          @extschema@.tree,
+    CONSTRAINT run_pkey PRIMARY KEY (run_id),
+    CONSTRAINT run_period_key UNIQUE (plan_name, period_label),
+    CONSTRAINT run_plan_version_fkey FOREIGN KEY (plan_name, plan_version)
+        REFERENCES @extschema@.plan_version (plan_name, version),
+    CONSTRAINT run_period_check CHECK (period_start <= period_end),
+    CONSTRAINT run_label_check CHECK (period_label <> ''),
+    CONSTRAINT run_status_check CHECK (status IN ('draft', 'final')),
+    CONSTRAINT run_finalized_check CHECK ((status = 'final') = (finalized_at IS NOT NULL))
+);
+CREATE INDEX run_plan_period_idx ON @extschema@.run (plan_name, period_start);
+COMMENT ON TABLE @extschema@.run IS
+  'One row per closed period of a plan (unique per plan and period label): pinned plan version, inputs (relations, row counts, checksum), totals, cap factor, timings, who ran and who finalized it, and the genealogy snapshot used. status draft: replaced by the next mlm.close of the period; final: frozen.';
+COMMENT ON COLUMN @extschema@.run.attempt IS 'How many times the period was closed; a re-run of a draft keeps run_id and increments attempt.';
+COMMENT ON COLUMN @extschema@.run.carry_from_run_id IS 'The finalized run whose carry-out was this run''s carry-in (NULL: opening carry of the source, or none). Finalized runs are never deleted, so no foreign key is needed (a self-reference would make pg_dump warn about circular constraints).';
+COMMENT ON COLUMN @extschema@.run.snapshot IS 'The sponsor/placement tree of the members read by this run (mlm.tree): who was in whose downline when the period was paid.';
+COMMENT ON COLUMN @extschema@.run.run_by IS 'SESSION_USER of the last close (the login role, also behind SET ROLE).';
+COMMENT ON COLUMN @extschema@.run.lock_wait IS 'Time the last close waited for the period lock.';
+
+CREATE TABLE @extschema@.run_payout (
+    run_id    bigint  NOT NULL,
+    member_id bigint  NOT NULL,
+    bonus     text    NOT NULL,
+    amount    numeric NOT NULL,
+    CONSTRAINT run_payout_pkey PRIMARY KEY (run_id, member_id, bonus)
+);
+COMMENT ON TABLE @extschema@.run_payout IS
+  'Payouts of a run: (member, bonus, amount after the cap), every non-zero rounded payout. Adjustments are separate (mlm.adjustment, mlm.payout_totals).';
+
+CREATE TABLE @extschema@.run_member (
+    run_id    bigint  NOT NULL,
+    member_id bigint  NOT NULL,
+    pv        numeric,
+    gv        numeric,
+    active    boolean,
+    rank      text,
+    amount    numeric,
+    CONSTRAINT run_member_pkey PRIMARY KEY (run_id, member_id)
+);
+COMMENT ON TABLE @extschema@.run_member IS
+  'Member results of a run: pv, gv, active, rank name and total paid (before adjustments), one row per member read.';
+
+CREATE TABLE @extschema@.run_carry (
+    run_id      bigint  NOT NULL,
+    member_id   bigint  NOT NULL,
+    carry_left  numeric NOT NULL,
+    carry_right numeric NOT NULL,
+    CONSTRAINT run_carry_pkey PRIMARY KEY (run_id, member_id)
+);
+COMMENT ON TABLE @extschema@.run_carry IS
+  'Binary carry-out of a run (non-zero carries only). The carry-out of the latest finalized earlier period is the carry-in of the next close of the plan.';
+
+CREATE TABLE @extschema@.run_line (
+    run_id    bigint  NOT NULL,
+    line_no   bigint  NOT NULL,
+    member_id bigint  NOT NULL,
+    bonus     text    NOT NULL,
+    source_id bigint,
+    level     integer,
+    base      numeric,
+    rate      numeric,
+    amount    numeric NOT NULL,
+    -- line_no is unique within a run; leading with member_id lets the one
+    -- index serve "the lines of member m in run r" as well
+    CONSTRAINT run_line_pkey PRIMARY KEY (run_id, member_id, line_no)
+);
+COMMENT ON TABLE @extschema@.run_line IS
+  'Audit lines of a run closed with with_lines => true: (recipient, bonus, source member, level, base, rate, exact amount before rounding and cap).';
+
+CREATE TABLE @extschema@.run_bonus_total (
+    run_id           bigint  NOT NULL,
+    bonus            text    NOT NULL,
+    total_before_cap numeric,
+    total_paid       numeric,
+    CONSTRAINT run_bonus_total_pkey PRIMARY KEY (run_id, bonus)
+);
+COMMENT ON TABLE @extschema@.run_bonus_total IS
+  'Per-bonus totals of a run, before and after the cap.';
+
+CREATE TABLE @extschema@.adjustment (
+    adjustment_id bigserial   NOT NULL,
+    run_id        bigint      NOT NULL,
+    member_id     bigint      NOT NULL,
+    amount        numeric     NOT NULL,
+    reason        text        NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    created_by    name        NOT NULL DEFAULT SESSION_USER,
+    CONSTRAINT adjustment_pkey PRIMARY KEY (adjustment_id),
+    CONSTRAINT adjustment_run_id_fkey FOREIGN KEY (run_id) REFERENCES @extschema@.run (run_id),
+    CONSTRAINT adjustment_amount_check CHECK (amount <> 0),
+    CONSTRAINT adjustment_reason_check CHECK (pg_catalog.btrim(reason) <> '')
+);
+CREATE INDEX adjustment_run_idx ON @extschema@.adjustment (run_id, member_id);
+COMMENT ON TABLE @extschema@.adjustment IS
+  'Corrections to finalized runs (append-only: UPDATE, DELETE and TRUNCATE are refused; a wrong adjustment is reversed by another one). Counted in mlm.payout_totals and mlm.run_totals. Written by mlm.adjust().';
+
+-- The data of these tables is the payment history: pg_dump must keep it.
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.plan_version', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.source', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_payout', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_member', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_carry', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_line', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_bonus_total', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment_adjustment_id_seq', '');
+

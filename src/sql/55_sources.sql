@@ -1,0 +1,133 @@
+-- 55_sources.sql: where an ERP's inputs come from.
+
+------------------------------------------------------------------------------
+-- Sources
+------------------------------------------------------------------------------
+
+-- Every row of mlm.source passes these checks, whatever wrote it (the
+-- function below, or a role granted INSERT or UPDATE on the table): the
+-- writer must be able to read each relation, its columns must fit, the
+-- names are stored schema-qualified, and registered_by is the role that
+-- wrote the row (closes check at every period that it can still read them).
+CREATE FUNCTION @extschema@._source_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    m_rel regclass;
+    v_rel regclass;
+    c_rel regclass;
+    rel   regclass;
+    ptyp  regtype;
+BEGIN
+    IF NEW.source_name IS NULL OR pg_catalog.btrim(NEW.source_name) = '' THEN
+        RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NEW.members IS NULL OR NEW.volumes IS NULL OR NEW.period_column IS NULL THEN
+        RAISE EXCEPTION 'source "%": members, volumes and period_column are required', NEW.source_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    m_rel := pg_catalog.to_regclass(NEW.members);
+    v_rel := pg_catalog.to_regclass(NEW.volumes);
+    c_rel := pg_catalog.to_regclass(NEW.carry);
+    IF m_rel IS NULL OR v_rel IS NULL OR (NEW.carry IS NOT NULL AND c_rel IS NULL) THEN
+        RAISE EXCEPTION 'source "%": relation % does not exist', NEW.source_name,
+                        CASE WHEN m_rel IS NULL THEN NEW.members WHEN v_rel IS NULL THEN NEW.volumes ELSE NEW.carry END
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'Name relations with their schema.';
+    END IF;
+    FOREACH rel IN ARRAY ARRAY[m_rel, v_rel, c_rel] LOOP
+        CONTINUE WHEN rel IS NULL;
+        IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = rel AND c.relpersistence = 't') THEN
+            RAISE EXCEPTION 'source "%": % is a temporary relation', NEW.source_name, rel
+                USING ERRCODE = 'wrong_object_type';
+        END IF;
+        IF NOT pg_catalog.has_table_privilege(rel, 'SELECT') THEN
+            RAISE EXCEPTION 'source "%": permission denied for relation %', NEW.source_name, rel
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Only a role that may read a relation may register it.';
+        END IF;
+    END LOOP;
+    PERFORM @extschema@._check_relation(m_rel, 'members');
+    PERFORM @extschema@._check_column(m_rel, 'members', 'id', 'id', true);
+    PERFORM @extschema@._check_column(m_rel, 'members', 'sponsor_id', 'id', true);
+    IF @extschema@._check_column(m_rel, 'members', 'placement_id', 'id', false) IS NOT NULL THEN
+        PERFORM @extschema@._check_column(m_rel, 'members', 'position', 'int', true);
+    ELSIF @extschema@._check_column(m_rel, 'members', 'position', 'int', false) IS NOT NULL THEN
+        RAISE EXCEPTION 'the members relation % has a column "position" but no column "placement_id"', m_rel
+            USING ERRCODE = 'undefined_column';
+    END IF;
+    PERFORM @extschema@._check_column(m_rel, 'members', 'active_status', 'bool', false);
+    PERFORM @extschema@._check_column(m_rel, 'members', 'joined', 'date', false);
+
+    PERFORM @extschema@._check_relation(v_rel, 'volumes');
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'member_id', 'id', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'pv', 'num', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'cv', 'num', true);
+    PERFORM @extschema@._check_column(v_rel, 'volumes', 'rv', 'num', false);
+    ptyp := @extschema@._check_column(v_rel, 'volumes', NEW.period_column, 'period', true);
+
+    IF c_rel IS NOT NULL THEN
+        PERFORM @extschema@._check_relation(c_rel, 'carry');
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'member_id', 'id', true);
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_left', 'num', true);
+        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_right', 'num', true);
+    END IF;
+
+    NEW.members := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = m_rel);
+    NEW.volumes := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel);
+    NEW.carry := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
+                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = c_rel);
+    NEW.period_kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
+                            THEN 'label' ELSE 'date' END;
+    NEW.registered_at := pg_catalog.now();
+    NEW.registered_by := CURRENT_USER;
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._source_check() IS
+  'Trigger of mlm.source: checks every written row (the writer may read each relation, columns and types fit), stores the names schema-qualified and records the writer as registered_by.';
+
+CREATE TRIGGER source_check BEFORE INSERT OR UPDATE ON @extschema@.source
+    FOR EACH ROW EXECUTE FUNCTION @extschema@._source_check();
+
+CREATE FUNCTION @extschema@.register_source(
+    source_name text, members regclass, volumes regclass, period_column text,
+    carry regclass DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_name ALIAS FOR $1;
+    p_members ALIAS FOR $2;
+    p_volumes ALIAS FOR $3;
+    p_pcol ALIAS FOR $4;
+    p_carry ALIAS FOR $5;
+    p_replace ALIAS FOR $6;
+BEGIN
+    IF p_name IS NULL OR pg_catalog.btrim(p_name) = '' THEN
+        RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_members IS NULL OR p_volumes IS NULL OR p_pcol IS NULL THEN
+        RAISE EXCEPTION 'source "%": members, volumes and period_column are required', p_name
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF EXISTS (SELECT 1 FROM @extschema@.source s WHERE s.source_name = p_name) AND NOT COALESCE(p_replace, false) THEN
+        RAISE EXCEPTION 'source "%" is already registered', p_name
+            USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to change it.';
+    END IF;
+    -- the checks are those of the table's trigger (_source_check)
+    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry)
+    VALUES (p_name, p_members::text, p_volumes::text, p_pcol, 'date', p_carry::text)
+    ON CONFLICT ON CONSTRAINT source_pkey DO UPDATE
+       SET members = EXCLUDED.members, volumes = EXCLUDED.volumes,
+           period_column = EXCLUDED.period_column, period_kind = EXCLUDED.period_kind,
+           carry = EXCLUDED.carry;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) IS
+  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations, and every close checks that it still can. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
+REVOKE EXECUTE ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) FROM PUBLIC;
+
