@@ -25,6 +25,28 @@ COMMENT ON TYPE @extschema@._source_result IS
 -- _period_inputs takes other arguments and returns other columns in 0.2.
 DROP FUNCTION @extschema@._period_inputs(text, text, date, date, bigint);
 
+-- A source records the time zone that cuts its timestamptz periods: the
+-- database's (its own setting, else the server's), as for new sources.
+ALTER TABLE @extschema@.source ADD COLUMN time_zone text;
+UPDATE @extschema@.source
+   SET time_zone = COALESCE(
+         (SELECT pg_catalog.substr(c.cfg, 10)
+            FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c(cfg)
+           WHERE s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d
+                                   WHERE d.datname = pg_catalog.current_database())
+             AND s.setrole = 0 AND c.cfg LIKE 'TimeZone=%'),
+         (SELECT st.reset_val FROM pg_catalog.pg_settings st WHERE st.name = 'TimeZone'));
+ALTER TABLE @extschema@.source ALTER COLUMN time_zone SET NOT NULL;
+COMMENT ON COLUMN @extschema@.source.time_zone IS 'The time zone in which a timestamptz period column is cut at midnight (the database''s when the source was registered, unless given): periods never depend on the session''s TimeZone.';
+COMMENT ON COLUMN @extschema@.source.registered_by IS 'The role that wrote the row (CURRENT_USER, set by a trigger): every close checks that it may still read the relations.';
+
+-- A run records that time zone, and whether it was finalized on inputs that
+-- had changed since it was computed (NULL for runs of 0.1).
+ALTER TABLE @extschema@.run ADD COLUMN time_zone text;
+ALTER TABLE @extschema@.run ADD COLUMN finalized_inputs_changed boolean;
+COMMENT ON COLUMN @extschema@.run.time_zone IS 'The time zone that cut the period of a timestamptz period column (the source''s); NULL for runs made before version 0.2, which used the closing session''s.';
+COMMENT ON COLUMN @extschema@.run.finalized_inputs_changed IS 'Set by finalize: true when the run was finalized on purpose although its inputs had changed since it was computed (accept_changed_inputs), false when they had not; NULL for drafts and runs finalized before version 0.2.';
+
 ------------------------------------------------------------------------------
 -- Functions new or changed in 0.2, in the order of the install script
 -- (a close reads its inputs as their owners; mlm.source checks every row;
@@ -320,7 +342,7 @@ CREATE FUNCTION @extschema@._period_inputs(
     p_source text, p_label text, p_carry_run bigint, p_close boolean,
     OUT members regclass, OUT volumes regclass, OUT carry regclass,
     OUT members_relation text, OUT volumes_relation text, OUT carry_relation text,
-    OUT period_column text, OUT period_label text, OUT views text[])
+    OUT period_column text, OUT period_label text, OUT time_zone text, OUT views text[])
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -370,6 +392,7 @@ BEGIN
     END IF;
     period_column := src.period_column;
     period_label := CASE WHEN src.period_kind = 'label' THEN p_label END;
+    time_zone := src.time_zone;
 
     -- carry-in: the carry-out of the latest finalized earlier run, else the
     -- source's opening carry, else none
@@ -400,7 +423,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._period_inputs(text, text, bigint, boolean) IS
-  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
+  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column and the time zone that cuts it, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
 
 -- The plan version a close or preview uses.
 CREATE OR REPLACE FUNCTION @extschema@._plan_version(p_name text, p_version integer) RETURNS @extschema@.plan_version
@@ -567,6 +590,25 @@ BEGIN
                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = c_rel);
     NEW.period_kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
                             THEN 'label' ELSE 'date' END;
+    -- the time zone that cuts timestamptz periods: given, or the database's
+    -- (its own setting, else the server's), never the session's
+    IF NEW.time_zone IS NULL THEN
+        SELECT pg_catalog.substr(c.cfg, 10) INTO NEW.time_zone
+          FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c(cfg)
+         WHERE s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d
+                                 WHERE d.datname = pg_catalog.current_database())
+           AND s.setrole = 0 AND c.cfg LIKE 'TimeZone=%';
+        IF NEW.time_zone IS NULL THEN
+            SELECT st.reset_val INTO NEW.time_zone FROM pg_catalog.pg_settings st WHERE st.name = 'TimeZone';
+        END IF;
+    END IF;
+    BEGIN
+        PERFORM pg_catalog.timezone(NEW.time_zone, pg_catalog.now());
+    EXCEPTION WHEN invalid_parameter_value OR feature_not_supported THEN
+        RAISE EXCEPTION 'source "%": unknown time zone "%"', NEW.source_name, NEW.time_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a name of pg_timezone_names, such as ''UTC'' or ''America/New_York''.';
+    END;
     NEW.registered_at := pg_catalog.now();
     NEW.registered_by := CURRENT_USER;
     RETURN NEW;
@@ -578,9 +620,9 @@ COMMENT ON FUNCTION @extschema@._source_check() IS
 CREATE TRIGGER source_check BEFORE INSERT OR UPDATE ON @extschema@.source
     FOR EACH ROW EXECUTE FUNCTION @extschema@._source_check();
 
-CREATE OR REPLACE FUNCTION @extschema@.register_source(
+CREATE FUNCTION @extschema@.register_source(
     source_name text, members regclass, volumes regclass, period_column text,
-    carry regclass DEFAULT NULL, replace boolean DEFAULT false)
+    carry regclass DEFAULT NULL, replace boolean DEFAULT false, time_zone text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -592,6 +634,7 @@ DECLARE
     p_pcol ALIAS FOR $4;
     p_carry ALIAS FOR $5;
     p_replace ALIAS FOR $6;
+    p_tz ALIAS FOR $7;
 BEGIN
     IF p_name IS NULL OR pg_catalog.btrim(p_name) = '' THEN
         RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
@@ -605,17 +648,30 @@ BEGIN
             USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to change it.';
     END IF;
     -- the checks are those of the table's trigger (_source_check)
-    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry)
-    VALUES (p_name, p_members::text, p_volumes::text, p_pcol, 'date', p_carry::text)
+    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry, time_zone)
+    VALUES (p_name, p_members::text, p_volumes::text, p_pcol, 'date', p_carry::text, p_tz)
     ON CONFLICT ON CONSTRAINT source_pkey DO UPDATE
        SET members = EXCLUDED.members, volumes = EXCLUDED.volumes,
            period_column = EXCLUDED.period_column, period_kind = EXCLUDED.period_kind,
-           carry = EXCLUDED.carry;
+           carry = EXCLUDED.carry, time_zone = EXCLUDED.time_zone;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) IS
-  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations, and every close checks that it still can. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
-REVOKE EXECUTE ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean, text) IS
+  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations, and every close checks that it still can. A timestamptz period column is cut at midnight in time_zone (default: the database''s time zone), whatever the closing session''s TimeZone. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
+REVOKE EXECUTE ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean, text) FROM PUBLIC;
+
+-- Every entry point answers a NULL argument with SQLSTATE 22004 naming it.
+CREATE FUNCTION @extschema@._not_null(val anyelement, arg text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL THEN
+        RAISE EXCEPTION 'argument % must not be null', arg USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._not_null(anyelement, text) IS
+  'Raises 22004 naming the argument when a value is NULL.';
 
 -- Checks the arguments shared by close and preview.
 CREATE OR REPLACE FUNCTION @extschema@._check_period(p_plan text, p_label text, p_start date, p_end date, p_source text)
@@ -623,10 +679,11 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_plan IS NULL OR p_label IS NULL OR p_start IS NULL OR p_end IS NULL OR p_source IS NULL THEN
-        RAISE EXCEPTION 'plan_name, period_label, period_start, period_end and source are required'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM @extschema@._not_null(p_plan, 'plan_name');
+    PERFORM @extschema@._not_null(p_label, 'period_label');
+    PERFORM @extschema@._not_null(p_start, 'period_start');
+    PERFORM @extschema@._not_null(p_end, 'period_end');
+    PERFORM @extschema@._not_null(p_source, 'source');
     IF pg_catalog.btrim(p_label) = '' THEN
         RAISE EXCEPTION 'the period label is empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -662,7 +719,8 @@ BEGIN
     SELECT c.kind, c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount,
            c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right
       FROM @extschema@._compute_source(plv.definition, inp.members, inp.volumes, inp.period_column,
-                                       inp.period_label, $3, $4, NULL, inp.carry, $6, false) c;
+                                       inp.period_label, $3, $4, inp.time_zone, inp.carry,
+                                       COALESCE($6, false), false) c;
     PERFORM @extschema@._drop_views(inp.views);
 END
 $$;
@@ -696,6 +754,8 @@ DECLARE
     res      record;
 BEGIN
     PERFORM @extschema@._check_period(p_plan, p_label, p_start, p_end, p_source);
+    PERFORM @extschema@._not_null(p_lines, 'with_lines');
+    PERFORM @extschema@._not_null(p_nowait, 'nowait');
     PERFORM @extschema@._acquire(@extschema@._period_lock_key(p_plan, p_label), p_nowait,
                                  pg_catalog.format('period "%s" of plan "%s"', p_label, p_plan));
     t_started := pg_catalog.clock_timestamp();
@@ -710,6 +770,15 @@ BEGIN
                         p_label, p_plan, existing.run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Post corrections with mlm.adjust(run_id, member_id, amount, reason).';
+    END IF;
+    -- a period keeps its dates: a draft is never silently re-dated
+    IF existing.run_id IS NOT NULL
+       AND (existing.period_start <> p_start OR existing.period_end <> p_end) THEN
+        RAISE EXCEPTION 'period "%" of plan "%" was closed for % .. % (run %), not for % .. %',
+                        p_label, p_plan, existing.period_start, existing.period_end, existing.run_id,
+                        p_start, p_end
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Close it with its own dates, or discard the draft with mlm.discard_draft(run_id) first to change them.';
     END IF;
 
     SELECT r.* INTO other FROM @extschema@.run r
@@ -748,15 +817,16 @@ BEGIN
                source_name = p_source, members_relation = inp.members_relation,
                volumes_relation = inp.volumes_relation, carry_relation = inp.carry_relation,
                carry_from_run_id = carry_run, with_lines = p_lines, attempt = attempt + 1,
-               run_by = SESSION_USER
+               run_by = SESSION_USER, time_zone = inp.time_zone
          WHERE run_id = v_run;
     ELSE
         BEGIN
             INSERT INTO @extschema@.run (plan_name, plan_version, period_label, period_start, period_end,
                                          source_name, members_relation, volumes_relation, carry_relation,
-                                         carry_from_run_id, with_lines, run_by)
+                                         carry_from_run_id, with_lines, run_by, time_zone)
             VALUES (p_plan, pv.version, p_label, p_start, p_end, p_source, inp.members_relation,
-                    inp.volumes_relation, inp.carry_relation, carry_run, p_lines, SESSION_USER)
+                    inp.volumes_relation, inp.carry_relation, carry_run, p_lines, SESSION_USER,
+                    inp.time_zone)
             RETURNING run_id INTO v_run;
         EXCEPTION WHEN unique_violation THEN
             RAISE EXCEPTION 'period "%" of plan "%" was closed by a concurrent transaction', p_label, p_plan
@@ -770,7 +840,7 @@ BEGIN
     -- read as their owners (read_as_owner => true; see _check_relation).
     EXECUTE $sql$
         WITH r AS MATERIALIZED (
-            SELECT c.* FROM @extschema@._compute_source($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, true) c
+            SELECT c.* FROM @extschema@._compute_source($1, $2, $3, $4, $5, $6, $7, $11, $8, $9, true) c
         ), ins_payout AS (
             INSERT INTO @extschema@.run_payout (run_id, member_id, bonus, amount)
             SELECT $10, r.member_id, r.bonus, r.amount FROM r WHERE r.kind = 'payout'
@@ -806,7 +876,7 @@ BEGIN
         $sql$
       INTO res
       USING pv.definition, inp.members, inp.volumes, inp.period_column, inp.period_label,
-            p_start, p_end, inp.carry, p_lines, v_run;
+            p_start, p_end, inp.carry, p_lines, v_run, inp.time_zone;
 
     IF res.member_rows IS NULL THEN
         RAISE EXCEPTION 'mlm.compute returned no grand total row for period "%" of plan "%"', p_label, p_plan
@@ -834,16 +904,44 @@ COMMENT ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, int
   'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; carry-in from the latest finalized earlier run of the plan) and writes the run header, payouts, member results, carry-out, bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
 REVOKE EXECUTE ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION @extschema@.finalize(run_id bigint) RETURNS bigint
+-- The checksum of a period's inputs as they are now, computed as the close
+-- computes it (same source, carry-in, plan version and time zone).
+CREATE FUNCTION @extschema@._input_checksum(r @extschema@.run) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inp  record;
+    def  jsonb;
+    sum  text;
+BEGIN
+    SELECT p.definition INTO def FROM @extschema@.plan_version p
+     WHERE p.plan_name = r.plan_name AND p.version = r.plan_version;
+    inp := @extschema@._period_inputs(r.source_name, r.period_label, r.carry_from_run_id, true);
+    SELECT c.rank INTO sum
+      FROM @extschema@._compute_source(def, inp.members, inp.volumes, inp.period_column, inp.period_label,
+                                       r.period_start, r.period_end, inp.time_zone, inp.carry, false, true) c
+     WHERE c.kind = 'total' AND c.bonus IS NULL;
+    PERFORM @extschema@._drop_views(inp.views);
+    RETURN sum;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._input_checksum(@extschema@.run) IS
+  'The checksum of a run''s inputs as they are now (for finalize: a draft whose inputs changed since it was computed is stale).';
+
+CREATE FUNCTION @extschema@.finalize(run_id bigint, accept_changed_inputs boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
     p_run ALIAS FOR $1;
+    p_accept ALIAS FOR $2;
     r     @extschema@.run;
     other @extschema@.run;
     carry_run bigint;
+    now_sum text;
 BEGIN
+    PERFORM @extschema@._not_null(p_run, 'run_id');
+    PERFORM @extschema@._not_null(p_accept, 'accept_changed_inputs');
     SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
@@ -893,31 +991,46 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = pg_catalog.format('Close period "%s" again, then finalize it.', r.period_label);
     END IF;
+    -- the inputs as they are now: a late order or a changed genealogy makes
+    -- the draft stale, unless the caller accepts that on purpose
+    now_sum := @extschema@._input_checksum(r);
+    IF now_sum IS DISTINCT FROM r.input_checksum AND NOT p_accept THEN
+        RAISE EXCEPTION 'run % is stale: the inputs of period "%" of plan "%" changed since it was computed',
+                        r.run_id, r.period_label, r.plan_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('The input checksum was %s when the run was computed and is %s now.',
+                                             COALESCE(r.input_checksum, '(none)'), COALESCE(now_sum, '(none)')),
+                  HINT = pg_catalog.format('Close period "%s" again, then finalize it; or finalize with accept_changed_inputs => true, which the run records.', r.period_label);
+    END IF;
     UPDATE @extschema@.run
-       SET status = 'final', finalized_at = pg_catalog.now(), finalized_by = SESSION_USER
+       SET status = 'final', finalized_at = pg_catalog.now(), finalized_by = SESSION_USER,
+           finalized_inputs_changed = now_sum IS DISTINCT FROM r.input_checksum
      WHERE run_id = r.run_id;
     RETURN r.run_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.finalize(bigint) IS
-  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its carry-out becomes the carry-in of the next period. Periods of a plan are finalized in date order; a draft whose carry-in is no longer the latest finalized earlier run is refused as stale. Returns the run_id.';
-REVOKE EXECUTE ON FUNCTION @extschema@.finalize(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.finalize(bigint, boolean) IS
+  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its carry-out becomes the carry-in of the next period. Periods of a plan are finalized in date order; a draft whose carry-in is no longer the latest finalized earlier run is refused as stale, and so is a draft whose inputs changed since it was computed (the input checksum is computed again), unless accept_changed_inputs, which the run records in finalized_inputs_changed. Returns the run_id.';
+REVOKE EXECUTE ON FUNCTION @extschema@.finalize(bigint, boolean) FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION @extschema@.finalize(plan_name text, period_label text) RETURNS bigint
+CREATE FUNCTION @extschema@.finalize(plan_name text, period_label text, accept_changed_inputs boolean DEFAULT false)
+RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     id bigint;
 BEGIN
+    PERFORM @extschema@._not_null($1, 'plan_name');
+    PERFORM @extschema@._not_null($2, 'period_label');
     SELECT r.run_id INTO id FROM @extschema@.run r WHERE r.plan_name = $1 AND r.period_label = $2;
     IF id IS NULL THEN
         RAISE EXCEPTION 'period "%" of plan "%" has not been closed', $2, $1 USING ERRCODE = 'undefined_object';
     END IF;
-    RETURN @extschema@.finalize(id);
+    RETURN @extschema@.finalize(id, $3);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.finalize(text, text) IS 'mlm.finalize(run_id) for the run of a plan''s period.';
-REVOKE EXECUTE ON FUNCTION @extschema@.finalize(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.finalize(text, text, boolean) IS 'mlm.finalize(run_id, accept_changed_inputs) for the run of a plan''s period.';
+REVOKE EXECUTE ON FUNCTION @extschema@.finalize(text, text, boolean) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.discard_draft(run_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -927,6 +1040,7 @@ DECLARE
     p_run ALIAS FOR $1;
     r @extschema@.run;
 BEGIN
+    PERFORM @extschema@._not_null(p_run, 'run_id');
     SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
@@ -967,6 +1081,10 @@ DECLARE
     scale integer;
     id    bigint;
 BEGIN
+    PERFORM @extschema@._not_null(p_run, 'run_id');
+    PERFORM @extschema@._not_null(p_member, 'member_id');
+    PERFORM @extschema@._not_null(p_amount, 'amount');
+    PERFORM @extschema@._not_null(p_reason, 'reason');
     SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
@@ -1022,6 +1140,8 @@ AS $$
 DECLARE
     t @extschema@.tree;
 BEGIN
+    PERFORM @extschema@._not_null($1, 'run_id');
+    PERFORM @extschema@._not_null($2, 'member');
     SELECT r.snapshot INTO t FROM @extschema@.run r WHERE r.run_id = $1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', $1 USING ERRCODE = 'undefined_object';
@@ -1045,3 +1165,37 @@ COMMENT ON FUNCTION @extschema@._drop_guard() IS
 CREATE EVENT TRIGGER mlm_drop_guard ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION @extschema@._drop_guard();
+
+------------------------------------------------------------------------------
+-- Functions whose arguments changed: the new ones exist now; the grants
+-- given on the old ones (roles of the recipe) carry over, then the old
+-- ones go.
+------------------------------------------------------------------------------
+
+DO $do$
+DECLARE
+    pair text[];
+    g record;
+BEGIN
+    FOREACH pair SLICE 1 IN ARRAY ARRAY[
+        ['@extschema@.register_source(text, regclass, regclass, text, regclass, boolean)',
+         '@extschema@.register_source(text, regclass, regclass, text, regclass, boolean, text)'],
+        ['@extschema@.finalize(bigint)', '@extschema@.finalize(bigint, boolean)'],
+        ['@extschema@.finalize(text, text)', '@extschema@.finalize(text, text, boolean)']]
+    LOOP
+        FOR g IN
+            SELECT a.grantee, a.is_grantable
+              FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+             WHERE p.oid = pair[1]::pg_catalog.regprocedure AND a.privilege_type = 'EXECUTE'
+               AND a.grantee <> p.proowner
+        LOOP
+            EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', pair[2],
+                                      CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE g.grantee::regrole::text END,
+                                      CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+        END LOOP;
+    END LOOP;
+END
+$do$;
+DROP FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean);
+DROP FUNCTION @extschema@.finalize(text, text);
+DROP FUNCTION @extschema@.finalize(bigint);

@@ -44,12 +44,15 @@ CREATE TABLE @extschema@.source (
     carry         text,
     registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     registered_by name        NOT NULL DEFAULT SESSION_USER,
+    time_zone     text        NOT NULL,
     CONSTRAINT source_pkey PRIMARY KEY (source_name),
     CONSTRAINT source_name_check CHECK (source_name <> ''),
     CONSTRAINT source_period_kind_check CHECK (period_kind IN ('label', 'date'))
 );
 COMMENT ON TABLE @extschema@.source IS
   'Where an ERP''s inputs come from: schema-qualified names of its members, volumes and (optional) opening-carry relations, and the volumes column that selects a period (period_kind label: equal to the period label; date: within [period_start, period_end]). Written by mlm.register_source().';
+COMMENT ON COLUMN @extschema@.source.time_zone IS 'The time zone in which a timestamptz period column is cut at midnight (the database''s when the source was registered, unless given): periods never depend on the session''s TimeZone.';
+COMMENT ON COLUMN @extschema@.source.registered_by IS 'The role that wrote the row (CURRENT_USER, set by a trigger): every close checks that it may still read the relations.';
 
 CREATE TABLE @extschema@.run (
     run_id            bigserial   NOT NULL,
@@ -89,6 +92,8 @@ CREATE TABLE @extschema@.run (
     finalized_at      timestamptz,
     finalized_by      name,
     snapshot          @extschema@.tree,
+    time_zone         text,
+    finalized_inputs_changed boolean,
     CONSTRAINT run_pkey PRIMARY KEY (run_id),
     CONSTRAINT run_period_key UNIQUE (plan_name, period_label),
     CONSTRAINT run_plan_version_fkey FOREIGN KEY (plan_name, plan_version)
@@ -106,6 +111,8 @@ COMMENT ON COLUMN @extschema@.run.carry_from_run_id IS 'The finalized run whose 
 COMMENT ON COLUMN @extschema@.run.snapshot IS 'The sponsor/placement tree of the members read by this run (mlm.tree): who was in whose downline when the period was paid.';
 COMMENT ON COLUMN @extschema@.run.run_by IS 'SESSION_USER of the last close (the login role, also behind SET ROLE).';
 COMMENT ON COLUMN @extschema@.run.lock_wait IS 'Time the last close waited for the period lock.';
+COMMENT ON COLUMN @extschema@.run.time_zone IS 'The time zone that cut the period of a timestamptz period column (the source''s); NULL for runs made before version 0.2, which used the closing session''s.';
+COMMENT ON COLUMN @extschema@.run.finalized_inputs_changed IS 'Set by finalize: true when the run was finalized on purpose although its inputs had changed since it was computed (accept_changed_inputs), false when they had not; NULL for drafts and runs finalized before version 0.2.';
 
 CREATE TABLE @extschema@.run_payout (
     run_id    bigint  NOT NULL,

@@ -215,7 +215,7 @@ CREATE FUNCTION @extschema@._period_inputs(
     p_source text, p_label text, p_carry_run bigint, p_close boolean,
     OUT members regclass, OUT volumes regclass, OUT carry regclass,
     OUT members_relation text, OUT volumes_relation text, OUT carry_relation text,
-    OUT period_column text, OUT period_label text, OUT views text[])
+    OUT period_column text, OUT period_label text, OUT time_zone text, OUT views text[])
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -265,6 +265,7 @@ BEGIN
     END IF;
     period_column := src.period_column;
     period_label := CASE WHEN src.period_kind = 'label' THEN p_label END;
+    time_zone := src.time_zone;
 
     -- carry-in: the carry-out of the latest finalized earlier run, else the
     -- source's opening carry, else none
@@ -295,7 +296,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._period_inputs(text, text, bigint, boolean) IS
-  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
+  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column and the time zone that cuts it, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
 
 CREATE FUNCTION @extschema@._drop_views(views text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp

@@ -81,6 +81,25 @@ BEGIN
                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = c_rel);
     NEW.period_kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
                             THEN 'label' ELSE 'date' END;
+    -- the time zone that cuts timestamptz periods: given, or the database's
+    -- (its own setting, else the server's), never the session's
+    IF NEW.time_zone IS NULL THEN
+        SELECT pg_catalog.substr(c.cfg, 10) INTO NEW.time_zone
+          FROM pg_catalog.pg_db_role_setting s, pg_catalog.unnest(s.setconfig) c(cfg)
+         WHERE s.setdatabase = (SELECT d.oid FROM pg_catalog.pg_database d
+                                 WHERE d.datname = pg_catalog.current_database())
+           AND s.setrole = 0 AND c.cfg LIKE 'TimeZone=%';
+        IF NEW.time_zone IS NULL THEN
+            SELECT st.reset_val INTO NEW.time_zone FROM pg_catalog.pg_settings st WHERE st.name = 'TimeZone';
+        END IF;
+    END IF;
+    BEGIN
+        PERFORM pg_catalog.timezone(NEW.time_zone, pg_catalog.now());
+    EXCEPTION WHEN invalid_parameter_value OR feature_not_supported THEN
+        RAISE EXCEPTION 'source "%": unknown time zone "%"', NEW.source_name, NEW.time_zone
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use a name of pg_timezone_names, such as ''UTC'' or ''America/New_York''.';
+    END;
     NEW.registered_at := pg_catalog.now();
     NEW.registered_by := CURRENT_USER;
     RETURN NEW;
@@ -94,7 +113,7 @@ CREATE TRIGGER source_check BEFORE INSERT OR UPDATE ON @extschema@.source
 
 CREATE FUNCTION @extschema@.register_source(
     source_name text, members regclass, volumes regclass, period_column text,
-    carry regclass DEFAULT NULL, replace boolean DEFAULT false)
+    carry regclass DEFAULT NULL, replace boolean DEFAULT false, time_zone text DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -106,6 +125,7 @@ DECLARE
     p_pcol ALIAS FOR $4;
     p_carry ALIAS FOR $5;
     p_replace ALIAS FOR $6;
+    p_tz ALIAS FOR $7;
 BEGIN
     IF p_name IS NULL OR pg_catalog.btrim(p_name) = '' THEN
         RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
@@ -119,15 +139,15 @@ BEGIN
             USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to change it.';
     END IF;
     -- the checks are those of the table's trigger (_source_check)
-    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry)
-    VALUES (p_name, p_members::text, p_volumes::text, p_pcol, 'date', p_carry::text)
+    INSERT INTO @extschema@.source AS s (source_name, members, volumes, period_column, period_kind, carry, time_zone)
+    VALUES (p_name, p_members::text, p_volumes::text, p_pcol, 'date', p_carry::text, p_tz)
     ON CONFLICT ON CONSTRAINT source_pkey DO UPDATE
        SET members = EXCLUDED.members, volumes = EXCLUDED.volumes,
            period_column = EXCLUDED.period_column, period_kind = EXCLUDED.period_kind,
-           carry = EXCLUDED.carry;
+           carry = EXCLUDED.carry, time_zone = EXCLUDED.time_zone;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) IS
-  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations, and every close checks that it still can. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
-REVOKE EXECUTE ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean, text) IS
+  'Registers where an ERP''s inputs come from: members (id, sponsor_id [, placement_id, position, active_status, joined]), volumes (member_id, pv, cv [, rv] and period_column: text = period label, or date/timestamp = within the period dates) and an optional opening carry (member_id, carry_left, carry_right, used when the plan has no finalized earlier period). Columns and types are checked now; the caller must be able to read the relations, and every close checks that it still can. A timestamptz period column is cut at midnight in time_zone (default: the database''s time zone), whatever the closing session''s TimeZone. Runs with the caller''s rights (needs INSERT/UPDATE on mlm.source).';
+REVOKE EXECUTE ON FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean, text) FROM PUBLIC;
 

@@ -4,16 +4,30 @@
 -- Preview, close, finalize, discard, adjust
 ------------------------------------------------------------------------------
 
+-- Every entry point answers a NULL argument with SQLSTATE 22004 naming it.
+CREATE FUNCTION @extschema@._not_null(val anyelement, arg text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF val IS NULL THEN
+        RAISE EXCEPTION 'argument % must not be null', arg USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._not_null(anyelement, text) IS
+  'Raises 22004 naming the argument when a value is NULL.';
+
 -- Checks the arguments shared by close and preview.
 CREATE FUNCTION @extschema@._check_period(p_plan text, p_label text, p_start date, p_end date, p_source text)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF p_plan IS NULL OR p_label IS NULL OR p_start IS NULL OR p_end IS NULL OR p_source IS NULL THEN
-        RAISE EXCEPTION 'plan_name, period_label, period_start, period_end and source are required'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
+    PERFORM @extschema@._not_null(p_plan, 'plan_name');
+    PERFORM @extschema@._not_null(p_label, 'period_label');
+    PERFORM @extschema@._not_null(p_start, 'period_start');
+    PERFORM @extschema@._not_null(p_end, 'period_end');
+    PERFORM @extschema@._not_null(p_source, 'source');
     IF pg_catalog.btrim(p_label) = '' THEN
         RAISE EXCEPTION 'the period label is empty' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -61,7 +75,8 @@ BEGIN
     SELECT c.kind, c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount,
            c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right
       FROM @extschema@._compute_source(plv.definition, inp.members, inp.volumes, inp.period_column,
-                                       inp.period_label, $3, $4, NULL, inp.carry, $6, false) c;
+                                       inp.period_label, $3, $4, inp.time_zone, inp.carry,
+                                       COALESCE($6, false), false) c;
     PERFORM @extschema@._drop_views(inp.views);
 END
 $$;
@@ -95,6 +110,8 @@ DECLARE
     res      record;
 BEGIN
     PERFORM @extschema@._check_period(p_plan, p_label, p_start, p_end, p_source);
+    PERFORM @extschema@._not_null(p_lines, 'with_lines');
+    PERFORM @extschema@._not_null(p_nowait, 'nowait');
     PERFORM @extschema@._acquire(@extschema@._period_lock_key(p_plan, p_label), p_nowait,
                                  pg_catalog.format('period "%s" of plan "%s"', p_label, p_plan));
     t_started := pg_catalog.clock_timestamp();
@@ -109,6 +126,15 @@ BEGIN
                         p_label, p_plan, existing.run_id
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Post corrections with mlm.adjust(run_id, member_id, amount, reason).';
+    END IF;
+    -- a period keeps its dates: a draft is never silently re-dated
+    IF existing.run_id IS NOT NULL
+       AND (existing.period_start <> p_start OR existing.period_end <> p_end) THEN
+        RAISE EXCEPTION 'period "%" of plan "%" was closed for % .. % (run %), not for % .. %',
+                        p_label, p_plan, existing.period_start, existing.period_end, existing.run_id,
+                        p_start, p_end
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Close it with its own dates, or discard the draft with mlm.discard_draft(run_id) first to change them.';
     END IF;
 
     SELECT r.* INTO other FROM @extschema@.run r
@@ -147,15 +173,16 @@ BEGIN
                source_name = p_source, members_relation = inp.members_relation,
                volumes_relation = inp.volumes_relation, carry_relation = inp.carry_relation,
                carry_from_run_id = carry_run, with_lines = p_lines, attempt = attempt + 1,
-               run_by = SESSION_USER
+               run_by = SESSION_USER, time_zone = inp.time_zone
          WHERE run_id = v_run;
     ELSE
         BEGIN
             INSERT INTO @extschema@.run (plan_name, plan_version, period_label, period_start, period_end,
                                          source_name, members_relation, volumes_relation, carry_relation,
-                                         carry_from_run_id, with_lines, run_by)
+                                         carry_from_run_id, with_lines, run_by, time_zone)
             VALUES (p_plan, pv.version, p_label, p_start, p_end, p_source, inp.members_relation,
-                    inp.volumes_relation, inp.carry_relation, carry_run, p_lines, SESSION_USER)
+                    inp.volumes_relation, inp.carry_relation, carry_run, p_lines, SESSION_USER,
+                    inp.time_zone)
             RETURNING run_id INTO v_run;
         EXCEPTION WHEN unique_violation THEN
             RAISE EXCEPTION 'period "%" of plan "%" was closed by a concurrent transaction', p_label, p_plan
@@ -169,7 +196,7 @@ BEGIN
     -- read as their owners (read_as_owner => true; see _check_relation).
     EXECUTE $sql$
         WITH r AS MATERIALIZED (
-            SELECT c.* FROM @extschema@._compute_source($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, true) c
+            SELECT c.* FROM @extschema@._compute_source($1, $2, $3, $4, $5, $6, $7, $11, $8, $9, true) c
         ), ins_payout AS (
             INSERT INTO @extschema@.run_payout (run_id, member_id, bonus, amount)
             SELECT $10, r.member_id, r.bonus, r.amount FROM r WHERE r.kind = 'payout'
@@ -205,7 +232,7 @@ BEGIN
         $sql$
       INTO res
       USING pv.definition, inp.members, inp.volumes, inp.period_column, inp.period_label,
-            p_start, p_end, inp.carry, p_lines, v_run;
+            p_start, p_end, inp.carry, p_lines, v_run, inp.time_zone;
 
     IF res.member_rows IS NULL THEN
         RAISE EXCEPTION 'mlm.compute returned no grand total row for period "%" of plan "%"', p_label, p_plan
@@ -233,16 +260,44 @@ COMMENT ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, int
   'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; carry-in from the latest finalized earlier run of the plan) and writes the run header, payouts, member results, carry-out, bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
 REVOKE EXECUTE ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.finalize(run_id bigint) RETURNS bigint
+-- The checksum of a period's inputs as they are now, computed as the close
+-- computes it (same source, carry-in, plan version and time zone).
+CREATE FUNCTION @extschema@._input_checksum(r @extschema@.run) RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    inp  record;
+    def  jsonb;
+    sum  text;
+BEGIN
+    SELECT p.definition INTO def FROM @extschema@.plan_version p
+     WHERE p.plan_name = r.plan_name AND p.version = r.plan_version;
+    inp := @extschema@._period_inputs(r.source_name, r.period_label, r.carry_from_run_id, true);
+    SELECT c.rank INTO sum
+      FROM @extschema@._compute_source(def, inp.members, inp.volumes, inp.period_column, inp.period_label,
+                                       r.period_start, r.period_end, inp.time_zone, inp.carry, false, true) c
+     WHERE c.kind = 'total' AND c.bonus IS NULL;
+    PERFORM @extschema@._drop_views(inp.views);
+    RETURN sum;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._input_checksum(@extschema@.run) IS
+  'The checksum of a run''s inputs as they are now (for finalize: a draft whose inputs changed since it was computed is stale).';
+
+CREATE FUNCTION @extschema@.finalize(run_id bigint, accept_changed_inputs boolean DEFAULT false) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
     p_run ALIAS FOR $1;
+    p_accept ALIAS FOR $2;
     r     @extschema@.run;
     other @extschema@.run;
     carry_run bigint;
+    now_sum text;
 BEGIN
+    PERFORM @extschema@._not_null(p_run, 'run_id');
+    PERFORM @extschema@._not_null(p_accept, 'accept_changed_inputs');
     SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
@@ -292,31 +347,46 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = pg_catalog.format('Close period "%s" again, then finalize it.', r.period_label);
     END IF;
+    -- the inputs as they are now: a late order or a changed genealogy makes
+    -- the draft stale, unless the caller accepts that on purpose
+    now_sum := @extschema@._input_checksum(r);
+    IF now_sum IS DISTINCT FROM r.input_checksum AND NOT p_accept THEN
+        RAISE EXCEPTION 'run % is stale: the inputs of period "%" of plan "%" changed since it was computed',
+                        r.run_id, r.period_label, r.plan_name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('The input checksum was %s when the run was computed and is %s now.',
+                                             COALESCE(r.input_checksum, '(none)'), COALESCE(now_sum, '(none)')),
+                  HINT = pg_catalog.format('Close period "%s" again, then finalize it; or finalize with accept_changed_inputs => true, which the run records.', r.period_label);
+    END IF;
     UPDATE @extschema@.run
-       SET status = 'final', finalized_at = pg_catalog.now(), finalized_by = SESSION_USER
+       SET status = 'final', finalized_at = pg_catalog.now(), finalized_by = SESSION_USER,
+           finalized_inputs_changed = now_sum IS DISTINCT FROM r.input_checksum
      WHERE run_id = r.run_id;
     RETURN r.run_id;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.finalize(bigint) IS
-  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its carry-out becomes the carry-in of the next period. Periods of a plan are finalized in date order; a draft whose carry-in is no longer the latest finalized earlier run is refused as stale. Returns the run_id.';
-REVOKE EXECUTE ON FUNCTION @extschema@.finalize(bigint) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.finalize(bigint, boolean) IS
+  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its carry-out becomes the carry-in of the next period. Periods of a plan are finalized in date order; a draft whose carry-in is no longer the latest finalized earlier run is refused as stale, and so is a draft whose inputs changed since it was computed (the input checksum is computed again), unless accept_changed_inputs, which the run records in finalized_inputs_changed. Returns the run_id.';
+REVOKE EXECUTE ON FUNCTION @extschema@.finalize(bigint, boolean) FROM PUBLIC;
 
-CREATE FUNCTION @extschema@.finalize(plan_name text, period_label text) RETURNS bigint
+CREATE FUNCTION @extschema@.finalize(plan_name text, period_label text, accept_changed_inputs boolean DEFAULT false)
+RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     id bigint;
 BEGIN
+    PERFORM @extschema@._not_null($1, 'plan_name');
+    PERFORM @extschema@._not_null($2, 'period_label');
     SELECT r.run_id INTO id FROM @extschema@.run r WHERE r.plan_name = $1 AND r.period_label = $2;
     IF id IS NULL THEN
         RAISE EXCEPTION 'period "%" of plan "%" has not been closed', $2, $1 USING ERRCODE = 'undefined_object';
     END IF;
-    RETURN @extschema@.finalize(id);
+    RETURN @extschema@.finalize(id, $3);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.finalize(text, text) IS 'mlm.finalize(run_id) for the run of a plan''s period.';
-REVOKE EXECUTE ON FUNCTION @extschema@.finalize(text, text) FROM PUBLIC;
+COMMENT ON FUNCTION @extschema@.finalize(text, text, boolean) IS 'mlm.finalize(run_id, accept_changed_inputs) for the run of a plan''s period.';
+REVOKE EXECUTE ON FUNCTION @extschema@.finalize(text, text, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.discard_draft(run_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -326,6 +396,7 @@ DECLARE
     p_run ALIAS FOR $1;
     r @extschema@.run;
 BEGIN
+    PERFORM @extschema@._not_null(p_run, 'run_id');
     SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
@@ -366,6 +437,10 @@ DECLARE
     scale integer;
     id    bigint;
 BEGIN
+    PERFORM @extschema@._not_null(p_run, 'run_id');
+    PERFORM @extschema@._not_null(p_member, 'member_id');
+    PERFORM @extschema@._not_null(p_amount, 'amount');
+    PERFORM @extschema@._not_null(p_reason, 'reason');
     SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';

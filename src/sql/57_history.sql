@@ -12,6 +12,8 @@ AS $$
 DECLARE
     t @extschema@.tree;
 BEGIN
+    PERFORM @extschema@._not_null($1, 'run_id');
+    PERFORM @extschema@._not_null($2, 'member');
     SELECT r.snapshot INTO t FROM @extschema@.run r WHERE r.run_id = $1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', $1 USING ERRCODE = 'undefined_object';

@@ -443,7 +443,7 @@ GRANT USAGE ON SCHEMA mlm TO close_t_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA mlm TO close_t_reader;
 CREATE ROLE close_t_operator NOLOGIN IN ROLE close_t_reader;
 GRANT EXECUTE ON FUNCTION mlm.close(text, text, date, date, text, boolean, integer, boolean),
-                          mlm.finalize(bigint), mlm.finalize(text, text),
+                          mlm.finalize(bigint, boolean), mlm.finalize(text, text, boolean),
                           mlm.adjust(bigint, bigint, numeric, text), mlm.discard_draft(bigint)
   TO close_t_operator;
 CREATE ROLE close_t_outsider NOLOGIN;
@@ -490,7 +490,7 @@ SELECT is(erp_t.as_role('close_t_outsider', 'SELECT count(*) FROM mlm.run_payout
 
 CREATE ROLE close_t_admin NOLOGIN IN ROLE close_t_operator;
 GRANT EXECUTE ON FUNCTION mlm.add_plan_version(text, jsonb),
-                          mlm.register_source(text, regclass, regclass, text, regclass, boolean)
+                          mlm.register_source(text, regclass, regclass, text, regclass, boolean, text)
   TO close_t_admin;
 GRANT INSERT, UPDATE, DELETE ON mlm.source TO close_t_admin;
 GRANT SELECT ON erp_t.members, erp_t.volumes TO close_t_admin;

@@ -50,10 +50,10 @@ CREATE ROLE sec_admin NOLOGIN;
 CREATE ROLE sec_op NOLOGIN;
 GRANT USAGE ON SCHEMA mlm TO sec_admin, sec_op;
 GRANT EXECUTE ON FUNCTION mlm.close(text, text, date, date, text, boolean, integer, boolean),
-                          mlm.finalize(bigint)
+                          mlm.finalize(bigint, boolean)
   TO sec_op;
 GRANT EXECUTE ON FUNCTION mlm.add_plan_version(text, jsonb),
-                          mlm.register_source(text, regclass, regclass, text, regclass, boolean)
+                          mlm.register_source(text, regclass, regclass, text, regclass, boolean, text)
   TO sec_admin;
 GRANT INSERT, UPDATE, DELETE, SELECT ON mlm.source TO sec_admin;
 

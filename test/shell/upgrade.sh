@@ -53,8 +53,14 @@ for db in $OLD $NEW $RESTORED; do
 done
 
 # --- history made with the oldest release -----------------------------------
+value postgres "DROP ROLE IF EXISTS mlm_upgrade_operator" >/dev/null
 psql_in $OLD -v old="$oldest" >"$WORK/old.log" 2>&1 <<'SQL' || { cat "$WORK/old.log"; die "working with version $oldest failed"; }
 CREATE EXTENSION mlm VERSION :'old';
+-- an operator role of the recipe: its grants must survive changed signatures
+CREATE ROLE mlm_upgrade_operator NOLOGIN;
+GRANT EXECUTE ON FUNCTION mlm.finalize(bigint), mlm.finalize(text, text),
+                          mlm.register_source(text, regclass, regclass, text, regclass, boolean)
+  TO mlm_upgrade_operator;
 CREATE SCHEMA erp;
 -- a complete binary tree of 63 members, placed as sponsored
 CREATE TABLE erp.members AS
@@ -115,6 +121,17 @@ if [ "$before" != "$after" ]; then
 	die "the payout history changed during the upgrade"
 fi
 echo "history intact after the upgrade:"
+granted=$(value $OLD "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'mlm'::regnamespace
+                       AND p.proname IN ('finalize', 'register_source')
+                       AND has_function_privilege('mlm_upgrade_operator', p.oid, 'EXECUTE')")
+nfuncs=$(value $OLD "SELECT count(*) FROM pg_proc p WHERE p.pronamespace = 'mlm'::regnamespace
+                      AND p.proname IN ('finalize', 'register_source')")
+[ "$granted" = "$nfuncs" ] && [ "$nfuncs" -gt 0 ] ||
+	die "the operator's EXECUTE grants did not carry over to the new signatures ($granted of $nfuncs)"
+echo "grants on functions with changed arguments carried over ($granted functions)"
+# (revoked again, so that the catalogs compare equal below)
+value $OLD "REVOKE EXECUTE ON FUNCTION mlm.finalize(bigint, boolean), mlm.finalize(text, text, boolean),
+              mlm.register_source(text, regclass, regclass, text, regclass, boolean, text) FROM mlm_upgrade_operator" >/dev/null
 echo "$before" | sed 's/^/  /'
 
 # --- the next periods, with the upgraded extension ---------------------------
@@ -169,4 +186,5 @@ fi
 echo "history intact after pg_dump and pg_restore ($(echo "$history" | awk '{n += $2} END {print n}') rows)"
 
 for db in $OLD $NEW $RESTORED; do value postgres "DROP DATABASE $db" >/dev/null; done
+value postgres "DROP ROLE mlm_upgrade_operator" >/dev/null
 echo "ok"
