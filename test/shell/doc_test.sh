@@ -18,14 +18,17 @@
 #                     line by line (trailing blanks ignored; the
 #                     "psql:FILE:LINE: " prefix of errors and notices is
 #                     removed).  psql runs with -X -q, so command tags such
-#                     as INSERT 0 1 are not printed.
+#                     as INSERT 0 1 are not printed, and SHOW_CONTEXT is
+#                     never (no CONTEXT lines under errors).
 #   anything else     (```text, ```sh, ```json, ```) not run
 #
 # Roles created by a file are dropped after it (they are cluster-wide).
 #
 # Environment: as every test/shell test (PGHOST, PGPORT, PGUSER, PG_BIN; see
 # test/lib.sh); DOC_FILES overrides the list of files (paths relative to the
-# repository root).  Exit 0 when every file ran cleanly.
+# repository root); DOCTEST_KEEP=1 keeps the work directory (each block's
+# actual output is in <dir>/<file>/out.N, to paste into a text output block).
+# Exit 0 when every file ran cleanly.
 set -uo pipefail
 
 : "${REPO:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -35,7 +38,11 @@ cd "$REPO" || exit 1
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlm_doctest.XXXXXX") || exit 1
 chmod 755 "$WORK"
-trap 'rm -rf "$WORK"' EXIT
+if [ -n "${DOCTEST_KEEP:-}" ]; then
+	echo "work directory kept: $WORK"
+else
+	trap 'rm -rf "$WORK"' EXIT
+fi
 
 if [ -n "${DOC_FILES:-}" ]; then
 	read -r -a files <<<"$DOC_FILES"
@@ -53,7 +60,7 @@ extract() {
 		function flush_pending() { pending = 0 }
 		BEGIN { n = 0; inblock = 0; pending = 0
 			script = out "/script.sql"; blocks = out "/blocks"
-			printf "" > script; printf "" > blocks }
+			printf "\\set SHOW_CONTEXT never\n" > script; printf "" > blocks }
 		{
 			if (!inblock) {
 				if ($0 ~ /^```/) {
