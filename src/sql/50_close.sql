@@ -2,7 +2,7 @@
 --
 -- Plan registry (immutable versions), input sources, audited runs (draft ->
 -- final), carry-forward, adjustments, tree snapshots, previews.  See
--- test/CLOSE_NOTES.md for the API, the lifecycle, the locking rules and the
+-- docs/period-close.md for the API, the lifecycle, the locking rules and the
 -- recommended roles.
 --
 -- Conventions of this file:
