@@ -23,6 +23,11 @@ DATA = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
 REGRESS = $(filter-out $(EXTENSION)--%,$(basename $(notdir $(sort $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
+# Isolation tests (test/isolation/specs/NAME.spec, expected/NAME.out), run
+# by `make installcheck` after the pg_regress tests, as contrib does.
+ISOLATION = close_concurrent close_vs_inserts
+ISOLATION_OPTS = --inputdir=test/isolation --load-extension=$(EXTENSION)
+
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 ifdef WERROR
 PG_CFLAGS += -Werror

@@ -6,7 +6,7 @@
 # (unilevel on the placement tree) and a matching bonus of the binary,
 # against a plain-SQL reference of the binary bonus (recursive CTE over the
 # placement tree).  Run by hand (not in CI); takes ~2 minutes on 2 quiet
-# cores.  Figures and method: test/BENCH_NOTES.md.
+# cores.  Figures and method: BENCHMARKS.md.
 #
 #   test/bench/binary_bench.sh            # as root or as a normal user
 #

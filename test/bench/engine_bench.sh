@@ -4,7 +4,7 @@
 # against plain SQL (recursive CTEs) on a 1,000,000-member random sponsor
 # tree, plus deep chains and a 10,000,000-member tree.  Run by hand (not in
 # CI); takes ~6 minutes on 2 quiet cores (mostly the CTE baselines and the
-# 10M tree).  Figures and method: test/BENCH_NOTES.md.
+# 10M tree).  Figures and method: BENCHMARKS.md.
 #
 #   test/bench/engine_bench.sh            # as root or as a normal user
 #
