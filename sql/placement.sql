@@ -1,6 +1,6 @@
 -- Placement at enrolment: mlm.place / mlm.place_many on small hand-made
 -- trees; every expected slot is worked out in the comments from the rules
--- (test/PLACEMENT_NOTES.md).  Slots are written (placement_id, position).
+-- (docs/placement.md).  Slots are written (placement_id, position).
 \pset format unaligned
 \pset null '<null>'
 --

@@ -435,7 +435,7 @@ SELECT is(erp_t.with_evil_path($$SELECT mlm.register_source('close_erp', 'erp_t.
           'ok', 'register_source is immune to the caller''s search_path');
 
 -- ---------------------------------------------------------------------------
--- Least privilege (roles as in test/CLOSE_NOTES.md, created in this
+-- Least privilege (roles as in docs/security.md, created in this
 -- transaction)
 -- ---------------------------------------------------------------------------
 CREATE ROLE close_t_reader NOLOGIN;

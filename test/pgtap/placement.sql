@@ -2,7 +2,7 @@
 --
 -- Placement at enrolment: mlm.place and mlm.place_many against an
 -- independent reference written in PL/pgSQL from the rules alone (see
--- test/PLACEMENT_NOTES.md), never from src/placement.c:
+-- docs/placement.md), never from src/placement.c:
 --
 --   spillover (width w)   breadth-first from the sponsor (the sponsor
 --                         first, children visited by position); the first
