@@ -33,8 +33,9 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "engine.h"
+#include "forest.h"
 #include "mlm.h"
+#include "network.h"
 
 #define FETCH_BATCH 10000
 
@@ -1060,6 +1061,8 @@ MlmLoadNetwork(const MlmSources *src)
 		pfree(mr.joined);
 	}
 	CheckPlacement(src, net, mr.any_placement);
+	if (src->need_placement && net->v.pparent != NULL)
+		net->porder = MlmForestOrder(net->v.pparent, net->n, &net->porder_len);
 
 	net->depth = MlmAllocArray(Max(net->n, 1), sizeof(int32));
 	for (i = 0; i < net->n; i++)
@@ -1124,52 +1127,6 @@ MlmLoadNetwork(const MlmSources *src)
 	if (map.slots)
 		pfree(map.slots);
 	return net;
-}
-
-/*
- * Members of the placement forest in an order where every placement parent
- * comes before its children (breadth-first from the placement roots), for
- * top-down and (reversed) bottom-up passes over the placement tree.
- */
-void
-MlmNetPlacementOrder(MlmNet *net)
-{
-	int32		n = net->n;
-	int32	   *start;
-	int32	   *list;
-	int32		i,
-				k,
-				len = 0;
-
-	if (net->porder || net->v.pparent == NULL)
-		return;
-	start = MlmAllocArrayZero((Size) n + 2, sizeof(int32));
-	list = MlmAllocArray(Max(n, 1), sizeof(int32));
-	net->porder = MlmAllocArray(Max(n, 1), sizeof(int32));
-	for (i = 0; i < n; i++)
-		if (net->v.pparent[i] >= 0)
-			start[net->v.pparent[i] + 2]++;
-	for (i = 0; i < n; i++)
-		start[i + 2] += start[i + 1];
-	for (i = 0; i < n; i++)
-	{
-		if (net->v.pparent[i] >= 0)
-			list[start[net->v.pparent[i] + 1]++] = i;
-		else
-			net->porder[len++] = i;
-	}
-	for (k = 0; k < len; k++)
-	{
-		int32		u = net->porder[k];
-		int32		j;
-
-		for (j = start[u]; j < start[u + 1]; j++)
-			net->porder[len++] = list[j];
-	}
-	Assert(len == n);
-	net->porder_len = len;
-	pfree(start);
-	pfree(list);
 }
 
 /*
@@ -1254,9 +1211,7 @@ MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
 				 errmsg("volume rows for ids that are not members"),
 				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
 
-	for (r = n - 1; r > 0; r--)
-		if (prow[r] >= 0)
-			vr.pv[prow[r]] = MlmDecAdd(vr.pv[prow[r]], vr.pv[r]);
+	MlmForestSumUp(prow, NULL, n, vr.pv);
 	*ids_out = mr.in.ids;
 	*gv_out = vr.pv;
 	*n_out = n;

@@ -22,8 +22,9 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "engine.h"
+#include "forest.h"
 #include "mlm.h"
+#include "network.h"
 
 PG_FUNCTION_INFO_V1(mlm_place_many);
 
@@ -389,53 +390,14 @@ mlm_place_many(PG_FUNCTION_ARGS)
 	if (method == PLACE_WEAKER_LEG)
 	{
 		/* placement preorder / subtree sizes (or volumes) of the snapshot */
-		MlmNet		net;
-		int32	   *order;
-		int32		next = 0;
+		int32	   *order = NULL;	/* NULL: no placement, all roots */
+		int32		len;
 
-		memset(&net, 0, sizeof(net));
-		net.n = v.n;
-		net.v = v;
-		MlmNetPlacementOrder(&net);
-		order = net.porder;
-		if (order == NULL)
-		{
-			/* no placement in the snapshot: every member stands alone */
-			order = MlmAllocArray(Max(v.n, 1), sizeof(int32));
-			for (i = 0; i < v.n; i++)
-				order[i] = i;
-		}
+		if (v.pparent)
+			order = MlmForestOrder(p.parent, v.n, &len);
 		p.psize = MlmAllocArray(Max(v.n, 1), sizeof(int32));
 		p.ppre = MlmAllocArray(Max(v.n, 1), sizeof(int32));
-		for (i = 0; i < v.n; i++)
-			p.psize[i] = 1;
-		for (k = v.n - 1; k >= 0; k--)
-			if (p.parent[order[k]] >= 0)
-				p.psize[p.parent[order[k]]] += p.psize[order[k]];
-		for (k = 0; k < v.n; k++)
-		{
-			int32		u = order[k];
-			int32		at;
-			int			s;
-
-			if (p.parent[u] < 0)
-			{
-				p.ppre[u] = next;
-				next += p.psize[u];
-			}
-			at = p.ppre[u] + 1;
-			for (s = 0; s < width; s++)
-			{
-				int32		c = p.child[(Size) u * width + s];
-
-				if (c >= 0)
-				{
-					p.ppre[c] = at;
-					at += p.psize[c];
-				}
-			}
-		}
-		/* children at positions >= width are outside every slot */
+		MlmForestShape(p.parent, p.child, width, order, v.n, p.psize, p.ppre);
 		if (p.by_volume)
 		{
 			MlmSources	src;
@@ -448,10 +410,7 @@ mlm_place_many(PG_FUNCTION_ARGS)
 			p.volume = MlmAllocArray(Max(v.n, 1), sizeof(mlm_dec));
 			for (i = 0; i < v.n; i++)
 				p.volume[i] = vnet->cv[i];
-			for (k = v.n - 1; k >= 0; k--)
-				if (p.parent[order[k]] >= 0)
-					p.volume[p.parent[order[k]]] = MlmDecAdd(p.volume[p.parent[order[k]]],
-															 p.volume[order[k]]);
+			MlmForestSumUp(p.parent, order, v.n, p.volume);
 		}
 	}
 
