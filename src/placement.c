@@ -23,6 +23,7 @@
 #include "utils/lsyscache.h"
 
 #include "forest.h"
+#include "idmap.h"
 #include "mlm.h"
 #include "network.h"
 
@@ -56,9 +57,7 @@ typedef struct Placer
 	int64	   *ids;
 	int32	   *parent;			/* placement parent node or -1 */
 	int32	   *child;			/* width slots per node, -1 = free */
-	/* id -> node */
-	int32	   *hash;
-	uint64		mask;
+	MlmIdMap	nodes;			/* id -> node */
 	/* per sponsor node: resumable searches, created on demand */
 	BfsState  **bfs;
 	int32	   *extreme[2];		/* last node reached going left/right */
@@ -74,28 +73,18 @@ typedef struct Placer
 } Placer;
 
 
+/* The node of a member id, or -1. */
 static int32
 FindNode(Placer *p, int64 id)
 {
-	uint64		h = MlmMix64((uint64) id) & p->mask;
-
-	while (p->hash[h] != -1)
-	{
-		if (p->ids[p->hash[h]] == id)
-			return p->hash[h];
-		h = (h + 1) & p->mask;
-	}
-	return -1;
+	return MlmIdMapFind(&p->nodes, id);
 }
 
+/* Make a node findable by its id. */
 static void
 AddToHash(Placer *p, int32 node)
 {
-	uint64		h = MlmMix64((uint64) p->ids[node]) & p->mask;
-
-	while (p->hash[h] != -1)
-		h = (h + 1) & p->mask;
-	p->hash[h] = node;
+	MlmIdMapAdd(&p->nodes, p->ids[node], node);
 }
 
 static void
@@ -379,11 +368,7 @@ mlm_place_many(PG_FUNCTION_ARGS)
 					 errhint("Place with the width the placement tree was built with.")));
 		p.child[(Size) p.parent[i] * width + v.ppos[i]] = i;
 	}
-	p.mask = 15;
-	while (p.mask + 1 < (uint64) (v.n + nnew) * 2)
-		p.mask = p.mask * 2 + 1;
-	p.hash = MlmAllocArray(p.mask + 1, sizeof(int32));
-	memset(p.hash, 0xFF, sizeof(int32) * (p.mask + 1));
+	MlmIdMapInitEmpty(&p.nodes, v.n + nnew);
 	for (i = 0; i < v.n; i++)
 		AddToHash(&p, i);
 
