@@ -19,7 +19,9 @@ cd "$SRC"
 
 echo "## Includes (project headers)"
 for f in *.h *.c; do
-	inc=$(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f" | tr '\n' ' ')
+	inc=$(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f" | while read -r h; do
+		if [ -f "$h" ]; then printf "%s " "$h"; fi
+	done)
 	printf '%-22s -> %s\n' "$f" "${inc% }"
 done
 
@@ -36,7 +38,7 @@ cut -f1 "$defs" | sort | uniq -u > "$calls.unique"
 for f in *.c; do
 	# strip comments and string literals, then list called identifiers
 	perl -0777 -pe 's{/\*.*?\*/}{}gs; s{"(\\.|[^"\\])*"}{""}g' "$f" |
-		grep -oE '\b[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\(' | sed 's/[[:space:]]*($//' |
+		{ grep -oE '\b[A-Za-z_][A-Za-z0-9_]*[[:space:]]*\(' || true; } | sed 's/[[:space:]]*($//' |
 		sort -u | while read -r name; do
 		printf '%s\t%s\n' "$name" "$f"
 	done
