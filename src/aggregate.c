@@ -1,8 +1,8 @@
 /*
  * aggregate.c
- *	  Downline aggregation in one pass over the preorder arrays: active
- *	  flags, group volume, frontline counts, ranks (spec sections 3 and 4),
- *	  and the SQL functions that expose per-member volumes.
+ *	  The SQL functions that expose per-member volumes of a network:
+ *	  volume summary, leg volumes and group volume (derived.c computes the
+ *	  quantities, forest.c the bottom-up sums).
  */
 #include "postgres.h"
 
@@ -13,112 +13,15 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "engine.h"
+#include "derived.h"
+#include "forest.h"
 #include "mlm.h"
+#include "network.h"
 
 PG_FUNCTION_INFO_V1(mlm_volume_summary);
 PG_FUNCTION_INFO_V1(mlm_volume_summary_snapshot);
 PG_FUNCTION_INFO_V1(mlm_leg_volumes);
 PG_FUNCTION_INFO_V1(mlm_group_volume);
-
-/* Does member i meet every requirement of rank j?  Children are done. */
-static bool
-MeetsRank(const MlmRank *rk, const MlmNet *net, const MlmDerived *d,
-		  const int *maxsub, int32 i)
-{
-	const int32 *size = net->v.size;
-	int32		c;
-
-	if (rk->has_min_pv && net->pv[i] < rk->min_pv)
-		return false;
-	if (rk->has_min_active_frontline && d->active_frontline[i] < rk->min_active_frontline)
-		return false;
-	if (rk->has_min_gv)
-	{
-		if (!rk->has_max_leg_pct)
-		{
-			if (d->gv[i] < rk->min_gv)
-				return false;
-		}
-		else
-		{
-			/* QGV at AMT scale: PV + sum of min(leg, pct * min_gv) */
-			mlm_dec		cap = MlmDecMul(rk->max_leg_pct, rk->min_gv);
-			mlm_dec		q = MlmDecMul(net->pv[i], MlmPow10[MLM_RATE_SCALE]);
-
-			for (c = i + 1; c < i + size[i]; c += size[c])
-			{
-				mlm_dec		leg = MlmDecMul(d->gv[c], MlmPow10[MLM_RATE_SCALE]);
-
-				q = MlmDecAdd(q, Min(leg, cap));
-			}
-			if (q < MlmDecMul(rk->min_gv, MlmPow10[MLM_RATE_SCALE]))
-				return false;
-		}
-	}
-	if (rk->has_legs_with_rank)
-	{
-		int32		legs = 0;
-
-		for (c = i + 1; c < i + size[i] && legs < rk->legs_count; c += size[c])
-			if (maxsub[c] >= rk->legs_rank)
-				legs++;
-		if (legs < rk->legs_count)
-			return false;
-	}
-	return true;
-}
-
-/*
- * active, GV, active frontline and rank of every member, bottom-up in one
- * backward pass (children have larger preorder indexes than parents).
- */
-void
-MlmComputeDerived(const MlmPlan *plan, const MlmNet *net, MlmDerived *d)
-{
-	int32		n = net->n;
-	int32		i;
-	int		   *maxsub;			/* highest rank in the subtree */
-
-	d->active = MlmAllocArray(Max(n, 1), sizeof(bool));
-	d->rank = MlmAllocArrayZero(Max(n, 1), sizeof(int));
-	d->gv = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
-	d->active_frontline = MlmAllocArrayZero(Max(n, 1), sizeof(int32));
-	maxsub = MlmAllocArrayZero(Max(n, 1), sizeof(int));
-
-	for (i = 0; i < n; i++)
-	{
-		d->active[i] = net->status[i] &&
-			(!plan || !plan->has_active_min_pv || net->pv[i] >= plan->active_min_pv);
-		d->gv[i] = net->pv[i];
-	}
-	for (i = n - 1; i >= 0; i--)
-	{
-		int32		p = net->v.parent[i];
-
-		/* everything below i is final here */
-		if (plan && d->active[i])
-		{
-			int			j;
-
-			for (j = plan->nranks - 1; j >= 1; j--)
-				if (MeetsRank(&plan->ranks[j], net, d, maxsub, i))
-					break;
-			d->rank[i] = j;
-		}
-		maxsub[i] = Max(maxsub[i], d->rank[i]);
-		if (p >= 0)
-		{
-			d->gv[p] = MlmDecAdd(d->gv[p], d->gv[i]);
-			if (d->active[i])
-				d->active_frontline[p]++;
-			maxsub[p] = Max(maxsub[p], maxsub[i]);
-		}
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	pfree(maxsub);
-}
 
 /* The first two arguments (members or a tree, and volumes) are required. */
 static void
@@ -155,7 +58,7 @@ VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 	MlmSources	src;
 	MlmNet	   *net;
 	MlmDerived	d;
-	MlmPlan		plan;
+	mlm_dec		active_min_pv;
 	int32		levels;
 	mlm_dec    *gcv;
 	int32	   *frontline;
@@ -173,29 +76,18 @@ VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 	SourcesFromArgs(fcinfo, &src, snapshot);
 	net = MlmLoadNetwork(&src);
 
-	/* a minimal plan: only the activity rule */
-	memset(&plan, 0, sizeof(plan));
-	plan.nranks = 1;
+	/* no ranks: only the activity rule */
 	if (!PG_ARGISNULL(3))
-	{
-		plan.has_active_min_pv = true;
-		plan.active_min_pv = MlmNumericToDec(PG_GETARG_NUMERIC(3), MLM_VOL_SCALE, "active_min_pv");
-	}
-	MlmComputeDerived(&plan, net, &d);
+		active_min_pv = MlmNumericToDec(PG_GETARG_NUMERIC(3), MLM_VOL_SCALE, "active_min_pv");
+	MlmComputeDerived(net, PG_ARGISNULL(3) ? NULL : &active_min_pv, NULL, 0, &d);
 
 	gcv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
 	frontline = MlmAllocArrayZero(Max(net->n, 1), sizeof(int32));
 	memcpy(gcv, net->cv, sizeof(mlm_dec) * net->n);
-	for (i = net->n - 1; i >= 0; i--)
-	{
-		int32		p = net->v.parent[i];
-
-		if (p >= 0)
-		{
-			gcv[p] = MlmDecAdd(gcv[p], gcv[i]);
-			frontline[p]++;
-		}
-	}
+	MlmForestSumUp(net->v.parent, NULL, net->n, gcv);
+	for (i = 0; i < net->n; i++)
+		if (net->v.parent[i] >= 0)
+			frontline[net->v.parent[i]]++;
 	/* per-level PV: each member adds its PV to its first `levels` ancestors */
 	if (levels > 0)
 	{
@@ -265,16 +157,13 @@ mlm_leg_volumes(PG_FUNCTION_ARGS)
 	MlmSources	src;
 	MlmNet	   *net;
 	MlmDerived	d;
-	MlmPlan		plan;
 	int32		i;
 
 	RequireRelations(fcinfo);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SourcesFromArgs(fcinfo, &src, false);
 	net = MlmLoadNetwork(&src);
-	memset(&plan, 0, sizeof(plan));
-	plan.nranks = 1;
-	MlmComputeDerived(&plan, net, &d);
+	MlmComputeDerived(net, NULL, NULL, 0, &d);
 	for (i = 0; i < net->n; i++)
 	{
 		int32		p = net->v.parent[i];
@@ -333,9 +222,7 @@ mlm_group_volume(PG_FUNCTION_ARGS)
 	net = MlmLoadNetwork(&src);
 	gv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
 	memcpy(gv, net->pv, sizeof(mlm_dec) * net->n);
-	for (i = net->n - 1; i > 0; i--)
-		if (net->v.parent[i] >= 0)
-			gv[net->v.parent[i]] = MlmDecAdd(gv[net->v.parent[i]], gv[i]);
+	MlmForestSumUp(net->v.parent, NULL, net->n, gv);
 	for (i = 0; i < net->n; i++)
 	{
 		Datum		vals[2];

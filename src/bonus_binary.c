@@ -13,29 +13,32 @@
 
 #include "miscadmin.h"
 
-#include "engine.h"
+#include "bonus.h"
+#include "forest.h"
 #include "mlm.h"
 
+/*
+ * Binary: pay the paired leg volume (or cycles) of every qualified member
+ * and write its carry-out.
+ */
 void
-MlmBonusBinary(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
-			   const MlmDerived *d, mlm_dec *carry_out_left,
-			   mlm_dec *carry_out_right, MlmLineSink *sink)
+MlmBonusBinary(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
+	const MlmNet *net = cx->net;
+	const MlmDerived *d = cx->d;
+	mlm_dec    *carry_out_left = cx->carry_out_left;
+	mlm_dec    *carry_out_right = cx->carry_out_right;
 	int32		n = net->n;
 	const int32 *pp = net->v.pparent;
-	int32	   *child[2];
+	int32	   *child;			/* child[2 * u + side], -1 = empty */
 	mlm_dec    *sub;			/* CV of the placement subtree */
 	int32	   *psize;
 	int32	   *ppre;
 	bool	   *has[2];
-	int32		k,
-				i;
-	int32		next_root = 0;
+	int32		i;
 	mlm_dec		cap = b->has_cap ? MlmDecRescale(b->cap, MLM_VOL_SCALE, MLM_AMT_SCALE, MLM_ROUND_TRUNC) : 0;
 
-	MlmNetPlacementOrder(net);
-	child[0] = MlmAllocArray(Max(n, 1), sizeof(int32));
-	child[1] = MlmAllocArray(Max(n, 1), sizeof(int32));
+	child = MlmAllocArray(Max(n, 1), 2 * sizeof(int32));
 	sub = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
 	psize = MlmAllocArray(Max(n, 1), sizeof(int32));
 	ppre = MlmAllocArray(Max(n, 1), sizeof(int32));
@@ -43,43 +46,26 @@ MlmBonusBinary(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
 	has[1] = MlmAllocArrayZero(Max(n, 1), sizeof(bool));
 	for (i = 0; i < n; i++)
 	{
-		child[0][i] = child[1][i] = -1;
+		child[2 * i] = child[2 * i + 1] = -1;
 		sub[i] = net->cv[i];
-		psize[i] = 1;
 	}
-	for (i = 0; i < n; i++)
-		if (pp && pp[i] >= 0 && net->v.ppos[i] < 2)
-			child[net->v.ppos[i]][pp[i]] = i;	/* the loader checked width 2 */
-
-	/* bottom-up: subtree CV and sizes; top-down: preorder numbers */
-	for (k = n - 1; k >= 0; k--)
+	if (pp)
 	{
-		int32		u = net->porder ? net->porder[k] : k;
-
-		if (pp && pp[u] >= 0)
-		{
-			sub[pp[u]] = MlmDecAdd(sub[pp[u]], sub[u]);
-			psize[pp[u]] += psize[u];
-		}
+		for (i = 0; i < n; i++)
+			if (pp[i] >= 0 && net->v.ppos[i] < 2)
+				child[2 * pp[i] + net->v.ppos[i]] = i;	/* the loader checked width 2 */
+		/* bottom-up: subtree CV and sizes; top-down: preorder numbers */
+		MlmForestSumUp(pp, net->porder, n, sub);
+		MlmForestShape(pp, child, 2, net->porder, n, psize, ppre);
 	}
-	for (k = 0; k < n; k++)
+	else
 	{
-		int32		u = net->porder ? net->porder[k] : k;
-		int32		pos;
-
-		if (!pp || pp[u] < 0)
+		/* nobody is placed: every member is a leg of its own */
+		for (i = 0; i < n; i++)
 		{
-			ppre[u] = next_root;
-			next_root += psize[u];
+			psize[i] = 1;
+			ppre[i] = i;
 		}
-		pos = ppre[u] + 1;
-		if (child[0][u] >= 0)
-		{
-			ppre[child[0][u]] = pos;
-			pos += psize[child[0][u]];
-		}
-		if (child[1][u] >= 0)
-			ppre[child[1][u]] = pos;
 	}
 	CHECK_FOR_INTERRUPTS();
 
@@ -93,7 +79,7 @@ MlmBonusBinary(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
 			continue;
 		for (side = 0; side < 2; side++)
 		{
-			int32		c = child[side][sp];
+			int32		c = child[2 * sp + side];
 
 			if (c >= 0 && ppre[i] >= ppre[c] && ppre[i] < ppre[c] + psize[c])
 				has[side][sp] = true;
@@ -112,7 +98,7 @@ MlmBonusBinary(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
 			mlm_dec		in = side == 0 ? (net->carry_left ? net->carry_left[i] : 0)
 				: (net->carry_right ? net->carry_right[i] : 0);
 
-			leg[side] = MlmDecAdd(in, child[side][i] >= 0 ? sub[child[side][i]] : 0);
+			leg[side] = MlmDecAdd(in, child[2 * i + side] >= 0 ? sub[child[2 * i + side]] : 0);
 		}
 		qualified = d->active[i] &&
 			(!b->require_sponsored_each_leg || (has[0][i] && has[1][i]));
@@ -124,7 +110,7 @@ MlmBonusBinary(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
 			if (b->has_cap && amount > cap)
 				amount = cap;
 			if (amount != 0)
-				MlmEmitLine(sink, i, -1, -1, paired, MLM_VOL_SCALE, b->rate,
+				MlmSinkLine(sink, i, -1, -1, paired, MLM_VOL_SCALE, b->rate,
 							MLM_RATE_SCALE, amount);
 			out[0] = leg[0] - paired;
 			out[1] = leg[1] - paired;
@@ -141,7 +127,7 @@ MlmBonusBinary(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
 			if (b->has_cap && amount > cap)
 				amount = cap;
 			if (amount != 0)
-				MlmEmitLine(sink, i, -1, -1, c, 0, b->cycle_amount, MLM_VOL_SCALE, amount);
+				MlmSinkLine(sink, i, -1, -1, c, 0, b->cycle_amount, MLM_VOL_SCALE, amount);
 			out[0] = leg[0] - MlmDecMul(c, b->cycle_left);
 			out[1] = leg[1] - MlmDecMul(c, b->cycle_right);
 		}
@@ -162,8 +148,7 @@ MlmBonusBinary(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	pfree(child[0]);
-	pfree(child[1]);
+	pfree(child);
 	pfree(sub);
 	pfree(psize);
 	pfree(ppre);

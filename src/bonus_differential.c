@@ -13,9 +13,10 @@
 
 #include "miscadmin.h"
 
-#include "engine.h"
+#include "bonus.h"
 #include "mlm.h"
 
+/* qsort comparator of fixed-point values. */
 static int
 CompareDec(const void *a, const void *b)
 {
@@ -25,10 +26,13 @@ CompareDec(const void *a, const void *b)
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
 
+/* Stairstep: rate differences up the sponsor tree, then generations. */
 void
-MlmBonusDifferential(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
-					 const MlmDerived *d, MlmLineSink *sink)
+MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
+	const MlmPlan *plan = cx->plan;
+	const MlmNet *net = cx->net;
+	const MlmDerived *d = cx->d;
 	int32		n = net->n;
 	const int32 *parent = net->v.parent;
 	int			nr = plan->nranks;
@@ -108,7 +112,7 @@ MlmBonusDifferential(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
 			r = b->rate_by_rank[d->rank[a]];
 			if (r > paid)
 			{
-				MlmEmitLine(sink, a, x, net->depth[x] - net->depth[a], cv,
+				MlmSinkLine(sink, a, x, net->depth[x] - net->depth[a], cv,
 							MLM_VOL_SCALE, r - paid, MLM_RATE_SCALE,
 							MlmDecMul(cv, r - paid));
 				paid = r;
@@ -132,7 +136,7 @@ MlmBonusDifferential(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
 			while (a >= 0 && gen <= b->nrates)
 			{
 				if (d->rank[a] >= b->min_rank[gen - 1] && b->rates[gen - 1] != 0)
-					MlmEmitLine(sink, a, x, gen, cv, MLM_VOL_SCALE,
+					MlmSinkLine(sink, a, x, gen, cv, MLM_VOL_SCALE,
 								b->rates[gen - 1], MLM_RATE_SCALE,
 								MlmDecMul(cv, b->rates[gen - 1]));
 				gen++;

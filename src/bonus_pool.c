@@ -10,7 +10,7 @@
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
-#include "engine.h"
+#include "bonus.h"
 #include "mlm.h"
 
 typedef struct PoolShare
@@ -22,6 +22,7 @@ typedef struct PoolShare
 	mlm_dec		rem;
 } PoolShare;
 
+/* Larger remainder first, ties to the smaller id. */
 static int
 CompareRemainder(const void *a, const void *b)
 {
@@ -33,10 +34,14 @@ CompareRemainder(const void *a, const void *b)
 	return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
 }
 
+/* Pool: a share of total CV by weight, largest remainders get the rest. */
 void
-MlmBonusPool(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
-			 const MlmDerived *d, mlm_dec total_cv, MlmLineSink *sink)
+MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
+	const MlmPlan *plan = cx->plan;
+	const MlmNet *net = cx->net;
+	const MlmDerived *d = cx->d;
+	mlm_dec		total_cv = cx->total_cv;
 	/* P in currency units, truncated */
 	mlm_dec		p_units = MlmDecRescale(MlmDecMul(b->pct, total_cv), MLM_AMT_SCALE,
 										plan->scale, MLM_ROUND_TRUNC);
@@ -98,16 +103,16 @@ MlmBonusPool(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
 
 		if (amount == 0)
 			continue;
-		if (sink->lines)
+		if (MlmSinkWantsLines(sink))
 		{
 			Datum		rate = DirectFunctionCall2(numeric_div,
 												   MlmDecToNumeric(sh[k].weight, MLM_RATE_SCALE, 0),
 												   w_total_num);
 
-			MlmEmitLineDatum(sink, sh[k].member, -1, -1, base, rate, amount);
+			MlmSinkLineDatum(sink, sh[k].member, -1, -1, base, rate, amount);
 		}
 		else
-			MlmEmitLineDatum(sink, sh[k].member, -1, -1, (Datum) 0, (Datum) 0, amount);
+			MlmSinkLineDatum(sink, sh[k].member, -1, -1, (Datum) 0, (Datum) 0, amount);
 	}
 	pfree(sh);
 }

@@ -11,38 +11,16 @@
 
 #include "miscadmin.h"
 
-#include "engine.h"
+#include "bonus.h"
+#include "forest.h"
 #include "mlm.h"
 
-/*
- * next[i] = nearest proper ancestor of i (in the tree given by parent[])
- * that is active, or -1.  order lists the members parents-first (NULL means
- * 0 .. n-1, the sponsor preorder).
- */
-int32 *
-MlmNearestActiveAncestor(const int32 *parent, const int32 *order, int32 norder,
-						 int32 n, const bool *active)
-{
-	int32	   *next = MlmAllocArray(Max(n, 1), sizeof(int32));
-	int32		k;
-
-	for (k = 0; k < n; k++)
-		next[k] = -1;
-	for (k = 0; k < (order ? norder : n); k++)
-	{
-		int32		i = order ? order[k] : k;
-		int32		p = parent[i];
-
-		if (p >= 0)
-			next[i] = active[p] ? p : next[p];
-	}
-	return next;
-}
-
+/* Personal: a member's own CV at the rate of its rank (level 0). */
 void
-MlmBonusPersonal(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
-				 const MlmDerived *d, MlmLineSink *sink)
+MlmBonusPersonal(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
+	const MlmNet *net = cx->net;
+	const MlmDerived *d = cx->d;
 	int32		i;
 
 	for (i = 0; i < net->n; i++)
@@ -54,7 +32,7 @@ MlmBonusPersonal(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
 		rate = b->rate_by_rank[d->rank[i]];
 		if (rate == 0)
 			continue;
-		MlmEmitLine(sink, i, i, 0, net->cv[i], MLM_VOL_SCALE, rate, MLM_RATE_SCALE,
+		MlmSinkLine(sink, i, i, 0, net->cv[i], MLM_VOL_SCALE, rate, MLM_RATE_SCALE,
 					MlmDecMul(net->cv[i], rate));
 	}
 }
@@ -65,7 +43,7 @@ MlmBonusPersonal(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
  */
 static void
 LevelWalk(const MlmBonus *b, const MlmNet *net, const MlmDerived *d,
-		  const int32 *parent, const int32 *order, int32 norder,
+		  const int32 *parent, const int32 *order,
 		  const mlm_dec *base, MlmLineSink *sink)
 {
 	const int32 *next = parent;
@@ -73,7 +51,7 @@ LevelWalk(const MlmBonus *b, const MlmNet *net, const MlmDerived *d,
 	int32		x;
 
 	if (b->dynamic)
-		next = owned = MlmNearestActiveAncestor(parent, order, norder, net->n, d->active);
+		next = owned = MlmNearestActiveAncestor(parent, order, net->n, d->active);
 	for (x = 0; x < net->n; x++)
 	{
 		int32		a;
@@ -85,7 +63,7 @@ LevelWalk(const MlmBonus *b, const MlmNet *net, const MlmDerived *d,
 		for (k = 0; k < b->nrates && a >= 0; k++, a = next[a])
 		{
 			if (d->active[a] && d->rank[a] >= b->min_rank[k] && b->rates[k] != 0)
-				MlmEmitLine(sink, a, x, k + 1, base[x], MLM_VOL_SCALE,
+				MlmSinkLine(sink, a, x, k + 1, base[x], MLM_VOL_SCALE,
 							b->rates[k], MLM_RATE_SCALE, MlmDecMul(base[x], b->rates[k]));
 		}
 		if ((x & 0xFFFF) == 0)
@@ -95,33 +73,37 @@ LevelWalk(const MlmBonus *b, const MlmNet *net, const MlmDerived *d,
 		pfree(owned);
 }
 
+/* Unilevel: CV paid up the sponsor or (loader-ordered) placement tree. */
 void
-MlmBonusUnilevel(const MlmPlan *plan, const MlmBonus *b, MlmNet *net,
-				 const MlmDerived *d, MlmLineSink *sink)
+MlmBonusUnilevel(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
+	const MlmNet *net = cx->net;
+
 	if (b->placement)
 	{
 		if (net->v.pparent == NULL)
 			return;				/* nobody is placed: no placement upline */
-		MlmNetPlacementOrder(net);
-		LevelWalk(b, net, d, net->v.pparent, net->porder, net->porder_len,
-				  net->cv, sink);
+		Assert(net->porder != NULL);
+		LevelWalk(b, net, cx->d, net->v.pparent, net->porder, net->cv, sink);
 	}
 	else
-		LevelWalk(b, net, d, net->v.parent, NULL, 0, net->cv, sink);
+		LevelWalk(b, net, cx->d, net->v.parent, NULL, net->cv, sink);
 }
 
+/* Matching: the rounded earnings of the matched bonuses, paid upline. */
 void
-MlmBonusMatching(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
-				 const MlmDerived *d, const mlm_dec *earnings, MlmLineSink *sink)
+MlmBonusMatching(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
-	LevelWalk(b, net, d, net->v.parent, NULL, 0, earnings, sink);
+	LevelWalk(b, cx->net, cx->d, cx->net->v.parent, NULL, cx->earnings, sink);
 }
 
+/* Fast start: CV of recent joiners paid up the sponsor tree, uncompressed. */
 void
-MlmBonusFastStart(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
-				  const MlmDerived *d, DateADT period_end, MlmLineSink *sink)
+MlmBonusFastStart(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
+	const MlmNet *net = cx->net;
+	const MlmDerived *d = cx->d;
+	DateADT		period_end = cx->period_end;
 	int32		x;
 
 	for (x = 0; x < net->n; x++)
@@ -136,7 +118,7 @@ MlmBonusFastStart(const MlmPlan *plan, const MlmBonus *b, const MlmNet *net,
 		a = net->v.parent[x];
 		for (k = 0; k < b->nrates && a >= 0; k++, a = net->v.parent[a])
 			if (d->active[a] && b->rates[k] != 0)
-				MlmEmitLine(sink, a, x, k + 1, net->cv[x], MLM_VOL_SCALE,
+				MlmSinkLine(sink, a, x, k + 1, net->cv[x], MLM_VOL_SCALE,
 							b->rates[k], MLM_RATE_SCALE, MlmDecMul(net->cv[x], b->rates[k]));
 	}
 }

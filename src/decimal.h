@@ -1,6 +1,8 @@
 /*
  * decimal.h
- *	  Exact fixed-point money and volume arithmetic on int128.
+ *	  Exact fixed-point money and volume arithmetic on int128, and the
+ *	  numeric codec: numeric to fixed point (MlmNumericDecode) and back
+ *	  (MlmDecToNumeric), both on numeric's stored form.
  *
  * Volumes and money amounts are held at MLM_VOL_SCALE decimals, rates and
  * fractions at MLM_RATE_SCALE, and a volume times a rate at MLM_AMT_SCALE =
@@ -13,6 +15,11 @@
 #include "postgres.h"
 #include "utils/numeric.h"
 
+/* Exact money needs a 128-bit integer: refuse to build without one. */
+#ifndef HAVE_INT128
+#error "mlm needs a compiler with a 128-bit integer type (HAVE_INT128)"
+#endif
+
 #define MLM_VOL_SCALE	6
 #define MLM_RATE_SCALE	12
 #define MLM_AMT_SCALE	(MLM_VOL_SCALE + MLM_RATE_SCALE)
@@ -21,6 +28,40 @@ typedef int128 mlm_dec;
 
 extern const int128 MlmPow10[39];
 
+/* Largest magnitude held anywhere: leaves headroom for sums. */
+#define MLM_DEC_LIMIT (MlmPow10[36])
+
+/*
+ * The one overflow test of the fixed-point code: a * b or a + b overflows
+ * int128 or leaves [-limit, limit].  The result is stored in *r either way.
+ */
+static inline bool
+MlmDecMulOverflows(mlm_dec a, mlm_dec b, mlm_dec limit, mlm_dec *r)
+{
+	return __builtin_mul_overflow(a, b, r) || *r > limit || *r < -limit;
+}
+
+static inline bool
+MlmDecAddOverflows(mlm_dec a, mlm_dec b, mlm_dec limit, mlm_dec *r)
+{
+	return __builtin_add_overflow(a, b, r) || *r > limit || *r < -limit;
+}
+
+/* Outcome of decoding a numeric, for the caller's own message. */
+typedef enum MlmDecStatus
+{
+	MLM_DEC_OK,
+	MLM_DEC_NOT_FINITE,			/* NaN or infinity */
+	MLM_DEC_TOO_PRECISE,		/* more decimals than the scale */
+	MLM_DEC_OUT_OF_RANGE		/* magnitude above the limit */
+} MlmDecStatus;
+
+/*
+ * numeric datum (possibly short-header or toasted) -> fixed point at the
+ * given scale, exactly, magnitude at most limit (at that scale).
+ */
+extern MlmDecStatus MlmNumericDecode(Datum num, int scale, mlm_dec limit,
+									 mlm_dec *result);
 /* numeric -> fixed point at the given scale; errors name "what" */
 extern mlm_dec MlmNumericToDec(Numeric num, int scale, const char *what);
 /* decimal text ("-12.5") -> fixed point; false when not exact or malformed */

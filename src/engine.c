@@ -1,9 +1,11 @@
 /*
  * engine.c
- *	  The commission engine: load a period, derive activity, GV and ranks,
- *	  run every bonus of the plan, round once per (member, bonus), apply the
- *	  global cap, and return payouts, member results, carry-out, audit lines
- *	  and totals as rows of mlm.compute (spec sections 5 to 8).
+ *	  The commission engine's SQL functions: load a period (network.c),
+ *	  derive activity, GV and ranks (derived.c), run every bonus of the plan
+ *	  through the table of bonus types (bonus.c), round once per (member,
+ *	  bonus) and apply the global cap (payout.c), and return payouts, member
+ *	  results, carry-out, audit lines and totals as rows of mlm.compute
+ *	  (spec sections 5 to 8).  Nothing below calls back into this file.
  *
  * Money is exact: int128 fixed point (decimal.h); a line amount is the
  * exact product of its base and rate, sums are exact, and rounding happens
@@ -19,8 +21,14 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "engine.h"
+#include "bonus.h"
+#include "derived.h"
 #include "mlm.h"
+#include "network.h"
+#include "payout.h"
+#include "plan.h"
+#include "sink.h"
+#include "tree.h"
 
 PG_FUNCTION_INFO_V1(mlm_compute);
 PG_FUNCTION_INFO_V1(mlm_compute_snapshot);
@@ -46,8 +54,6 @@ enum
 #define K_CARRY		0x08
 #define K_TOTAL		0x10
 
-static Datum kind_line;
-
 /*
  * Where result rows go: a tuplestore and, for the preview functions that
  * return a few of the columns, which column of a full row each output
@@ -60,6 +66,22 @@ typedef struct MlmOut
 	const int  *proj;
 } MlmOut;
 
+/* The audit-line writer handed to the sink: the network names the ids. */
+typedef struct LineRows
+{
+	const MlmOut *out;
+	const MlmNet *net;
+	Datum		kind_line;
+} LineRows;
+
+typedef struct ComputeArgs
+{
+	MlmPlan    *plan;
+	MlmSources	src;
+	int			kinds;
+} ComputeArgs;
+
+/* Put one full row, projected for the preview functions. */
 static void
 PutRow(const MlmOut *out, Datum *vals, bool *nulls)
 {
@@ -80,254 +102,82 @@ PutRow(const MlmOut *out, Datum *vals, bool *nulls)
 	tuplestore_putvalues(out->ts, out->desc, pv, pn);
 }
 
-void
-MlmEmitLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
-				 Datum base, Datum rate, mlm_dec amount)
+/* MlmLineFn of the engine: one "line" row per payment. */
+static void
+PutLineRow(void *arg, const char *bonus_name, int32 recipient, int32 source,
+		   int32 level, Datum base, Datum rate, mlm_dec amount)
 {
-	if (amount == 0)
-		return;
-	sink->sum[recipient] = MlmDecAdd(sink->sum[recipient], amount);
-	sink->touched[recipient] = true;
-	if (sink->lines)
-	{
-		Datum		vals[C_NCOLS];
-		bool		nulls[C_NCOLS];
+	LineRows   *lr = (LineRows *) arg;
+	Datum		vals[C_NCOLS];
+	bool		nulls[C_NCOLS];
 
-		memset(nulls, true, sizeof(nulls));
-		vals[C_KIND] = kind_line;
-		vals[C_MEMBER] = Int64GetDatum(sink->net->v.ids[recipient]);
-		vals[C_BONUS] = CStringGetTextDatum(sink->bonus_name);
-		if (source >= 0)
-			vals[C_SOURCE] = Int64GetDatum(sink->net->v.ids[source]);
-		if (level >= 0)
-			vals[C_LEVEL] = Int32GetDatum(level);
-		vals[C_BASE] = base;
-		vals[C_RATE] = rate;
-		vals[C_AMOUNT] = MlmDecToNumeric(amount, MLM_AMT_SCALE, 2);
-		nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = false;
-		nulls[C_SOURCE] = source < 0;
-		nulls[C_LEVEL] = level < 0;
-		nulls[C_BASE] = nulls[C_RATE] = nulls[C_AMOUNT] = false;
-		PutRow(sink->out, vals, nulls);
-	}
-}
-
-void
-MlmEmitLine(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
-			mlm_dec base, int base_scale, mlm_dec rate, int rate_scale,
-			mlm_dec amount)
-{
-	if (amount == 0)
-		return;
-	if (sink->lines)
-		MlmEmitLineDatum(sink, recipient, source, level,
-						 MlmDecToNumeric(base, base_scale, Min(base_scale, 2)),
-						 MlmDecToNumeric(rate, rate_scale, 0), amount);
-	else
-		MlmEmitLineDatum(sink, recipient, source, level, (Datum) 0, (Datum) 0, amount);
+	memset(nulls, true, sizeof(nulls));
+	vals[C_KIND] = lr->kind_line;
+	vals[C_MEMBER] = Int64GetDatum(lr->net->v.ids[recipient]);
+	vals[C_BONUS] = CStringGetTextDatum(bonus_name);
+	if (source >= 0)
+		vals[C_SOURCE] = Int64GetDatum(lr->net->v.ids[source]);
+	if (level >= 0)
+		vals[C_LEVEL] = Int32GetDatum(level);
+	vals[C_BASE] = base;
+	vals[C_RATE] = rate;
+	vals[C_AMOUNT] = MlmDecToNumeric(amount, MLM_AMT_SCALE, 2);
+	nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = false;
+	nulls[C_SOURCE] = source < 0;
+	nulls[C_LEVEL] = level < 0;
+	nulls[C_BASE] = nulls[C_RATE] = nulls[C_AMOUNT] = false;
+	PutRow(lr->out, vals, nulls);
 }
 
 /*
- * The non-zero rounded payouts of one bonus, in currency units: a sparse
- * list (most members earn nothing from most bonuses), so a plan with many
- * bonuses costs memory in proportion to what it pays.
+ * Every bonus of the plan through the table of bonus types, each into the
+ * sink and rounded: the bonuses that pay on earnings (matching) run last,
+ * on the others' rounded payouts.
  */
-typedef struct Payouts
+static MlmPayouts *
+RunBonuses(const MlmPlan *plan, MlmBonusContext *cx, MlmLineSink *sink)
 {
-	int32		count;
-	int32	   *member;			/* preorder indexes, ascending */
-	int64	   *units;
-} Payouts;
-
-/* Round each member's exact sum once (spec section 6) and keep non-zeros. */
-static void
-RoundSums(const MlmPlan *plan, const MlmLineSink *sink, int32 n, Payouts *out)
-{
-	int32		i;
-	int32		k = 0;
-
-	out->count = 0;
-	for (i = 0; i < n; i++)
-		if (sink->touched[i] &&
-			MlmDecRescale(sink->sum[i], MLM_AMT_SCALE, plan->scale, plan->rounding) != 0)
-			out->count++;
-	out->member = MlmAllocArray(Max(out->count, 1), sizeof(int32));
-	out->units = MlmAllocArray(Max(out->count, 1), sizeof(int64));
-	for (i = 0; i < n; i++)
-	{
-		mlm_dec		u;
-
-		if (!sink->touched[i])
-			continue;
-		u = MlmDecRescale(sink->sum[i], MLM_AMT_SCALE, plan->scale, plan->rounding);
-		if (u == 0)
-			continue;
-		if (u > PG_INT64_MAX || u < PG_INT64_MIN)
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("payout of member " INT64_FORMAT " is out of range",
-							sink->net->v.ids[i])));
-		out->member[k] = i;
-		out->units[k++] = (int64) u;
-	}
-}
-
-typedef struct ComputeArgs
-{
-	MlmPlan    *plan;
-	MlmSources	src;
-	int			kinds;
-} ComputeArgs;
-
-/* Run the plan and put the requested rows into the tuplestore. */
-static void
-Compute(ComputeArgs *args, const MlmOut *out)
-{
-	MlmPlan    *plan = args->plan;
-	MlmNet	   *net;
-	MlmDerived	d;
-	MlmLineSink sink;
-	int32		n;
-	int32		i;
+	int32		n = cx->net->n;
+	MlmPayouts *pay = palloc0(sizeof(MlmPayouts) * Max(plan->nbonuses, 1));
 	int			b,
 				pass;
-	Payouts    *pay;			/* rounded payouts per bonus */
-	int64	   *paid;			/* per member, after the cap */
-	int32		k;
-	mlm_dec    *carry_l = NULL,
-			   *carry_r = NULL;
-	mlm_dec		total_cv = 0;
-	mlm_dec		total = 0;		/* units, before cap */
-	mlm_dec		limit = 0;
-	bool		capped = false;
-	mlm_dec    *bonus_before;
-	mlm_dec    *bonus_after;
-	Datum	   *bonus_names;
-	Datum	   *rank_names;
-	Datum		kind_payout = CStringGetTextDatum("payout");
-	Datum		kind_member = CStringGetTextDatum("member");
-	Datum		kind_carry = CStringGetTextDatum("carry");
-	Datum		kind_total = CStringGetTextDatum("total");
 
-	kind_line = CStringGetTextDatum("line");
-	net = MlmLoadNetwork(&args->src);
-	n = net->n;
-	MlmComputeDerived(plan, net, &d);
-	for (i = 0; i < n; i++)
-		total_cv = MlmDecAdd(total_cv, net->cv[i]);
-
-	memset(&sink, 0, sizeof(sink));
-	sink.net = net;
-	sink.sum = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
-	sink.touched = MlmAllocArray(Max(n, 1), sizeof(bool));
-	sink.out = out;
-	sink.lines = (args->kinds & K_LINE) != 0;
-	pay = palloc0(sizeof(Payouts) * Max(plan->nbonuses, 1));
-	if (plan->binary_bonus >= 0)
-	{
-		carry_l = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
-		carry_r = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
-	}
-
-	/* non-matching bonuses first: matching pays on their rounded totals */
 	for (pass = 0; pass < 2; pass++)
 	{
 		for (b = 0; b < plan->nbonuses; b++)
 		{
 			const MlmBonus *bo = &plan->bonuses[b];
+			const MlmBonusKind *kind = &MlmBonusKinds[bo->type];
+			mlm_dec    *earn = NULL;
 
-			if ((bo->type == MLM_BONUS_MATCHING) != (pass == 1))
+			if (kind->on_earnings != (pass == 1))
 				continue;
-			memset(sink.sum, 0, sizeof(mlm_dec) * Max(n, 1));
-			memset(sink.touched, 0, sizeof(bool) * Max(n, 1));
-			sink.bonus_name = bo->name;
-			switch (bo->type)
+			MlmSinkReset(sink, bo->name);
+			if (kind->on_earnings)
+				cx->earnings = earn = MlmMatchedEarnings(plan, bo, pay, n);
+			kind->fn(cx, bo, sink);
+			if (earn)
 			{
-				case MLM_BONUS_PERSONAL:
-					MlmBonusPersonal(plan, bo, net, &d, &sink);
-					break;
-				case MLM_BONUS_UNILEVEL:
-					MlmBonusUnilevel(plan, bo, net, &d, &sink);
-					break;
-				case MLM_BONUS_DIFFERENTIAL:
-					MlmBonusDifferential(plan, bo, net, &d, &sink);
-					break;
-				case MLM_BONUS_FAST_START:
-					MlmBonusFastStart(plan, bo, net, &d, args->src.period_end, &sink);
-					break;
-				case MLM_BONUS_POOL:
-					MlmBonusPool(plan, bo, net, &d, total_cv, &sink);
-					break;
-				case MLM_BONUS_BINARY:
-					MlmBonusBinary(plan, bo, net, &d, carry_l, carry_r, &sink);
-					break;
-				case MLM_BONUS_MATCHING:
-					{
-						mlm_dec    *earn = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
-						int			o;
-
-						for (o = 0; o < bo->nof; o++)
-						{
-							const Payouts *src = &pay[bo->of[o]];
-
-							for (k = 0; k < src->count; k++)
-								earn[src->member[k]] =
-									MlmDecAdd(earn[src->member[k]],
-											  MlmDecRescale(src->units[k], plan->scale,
-															MLM_VOL_SCALE, MLM_ROUND_TRUNC));
-						}
-						MlmBonusMatching(plan, bo, net, &d, earn, &sink);
-						pfree(earn);
-					}
-					break;
+				pfree(earn);
+				cx->earnings = NULL;
 			}
-			RoundSums(plan, &sink, n, &pay[b]);
+			MlmRoundSums(plan, sink, cx->net->v.ids, &pay[b]);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	return pay;
+}
 
-	/* totals before the cap, then the cap (section 7) */
-	bonus_before = palloc0(sizeof(mlm_dec) * Max(plan->nbonuses, 1));
-	bonus_after = palloc0(sizeof(mlm_dec) * Max(plan->nbonuses, 1));
-	pfree(sink.sum);
-	pfree(sink.touched);
-	for (b = 0; b < plan->nbonuses; b++)
-		for (k = 0; k < pay[b].count; k++)
-			bonus_before[b] = MlmDecAdd(bonus_before[b], pay[b].units[k]);
-	for (b = 0; b < plan->nbonuses; b++)
-		total = MlmDecAdd(total, bonus_before[b]);
-	if (plan->has_cap)
-	{
-		limit = MlmDecRescale(MlmDecMul(plan->cap_pct, total_cv), MLM_AMT_SCALE,
-							  plan->scale, MLM_ROUND_TRUNC);
-		if (limit < 0)
-			limit = 0;
-		if (total > limit)
-		{
-			capped = true;
-			/* A * L / T exactly, truncated toward zero */
-			for (b = 0; b < plan->nbonuses; b++)
-				for (k = 0; k < pay[b].count; k++)
-					pay[b].units[k] = (int64) (MlmDecMul(pay[b].units[k], limit) / total);
-		}
-	}
-	paid = MlmAllocArrayZero(Max(n, 1), sizeof(int64));
-	for (b = 0; b < plan->nbonuses; b++)
-		for (k = 0; k < pay[b].count; k++)
-		{
-			bonus_after[b] += pay[b].units[k];
-			paid[pay[b].member[k]] += pay[b].units[k];
-		}
+/* "payout" rows (a payout the cap truncated to zero is not listed). */
+static void
+PutPayoutRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
+			  const MlmPayouts *pay, const Datum *bonus_names)
+{
+	Datum		kind_payout = CStringGetTextDatum("payout");
+	int			b;
+	int32		k;
 
-	bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
 	for (b = 0; b < plan->nbonuses; b++)
-		bonus_names[b] = CStringGetTextDatum(plan->bonuses[b].name);
-	rank_names = palloc(sizeof(Datum) * plan->nranks);
-	for (b = 0; b < plan->nranks; b++)
-		rank_names[b] = CStringGetTextDatum(plan->ranks[b].name);
-
-	/* payouts (a payout the cap truncated to zero is not listed) */
-	for (b = 0; b < plan->nbonuses && (args->kinds & K_PAYOUT); b++)
 	{
 		for (k = 0; k < pay[b].count; k++)
 		{
@@ -347,27 +197,41 @@ Compute(ComputeArgs *args, const MlmOut *out)
 				CHECK_FOR_INTERRUPTS();
 		}
 	}
+}
 
-	for (i = 0; i < n; i++)
+/* "member" rows and non-zero "carry" rows, member by member. */
+static void
+PutMemberRows(const MlmOut *out, int kinds, const MlmPlan *plan, const MlmNet *net,
+			  const MlmDerived *d, const int64 *paid, const mlm_dec *carry_l,
+			  const mlm_dec *carry_r)
+{
+	Datum		kind_member = CStringGetTextDatum("member");
+	Datum		kind_carry = CStringGetTextDatum("carry");
+	Datum	   *rank_names = palloc(sizeof(Datum) * plan->nranks);
+	int32		i;
+
+	for (i = 0; i < plan->nranks; i++)
+		rank_names[i] = CStringGetTextDatum(plan->ranks[i].name);
+	for (i = 0; i < net->n; i++)
 	{
 		Datum		vals[C_NCOLS];
 		bool		nulls[C_NCOLS];
 
-		if (args->kinds & K_MEMBER)
+		if (kinds & K_MEMBER)
 		{
 			memset(nulls, true, sizeof(nulls));
 			vals[C_KIND] = kind_member;
 			vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
 			vals[C_AMOUNT] = MlmDecToNumeric(paid[i], plan->scale, plan->scale);
 			vals[C_PV] = MlmDecToNumeric(net->pv[i], MLM_VOL_SCALE, 2);
-			vals[C_GV] = MlmDecToNumeric(d.gv[i], MLM_VOL_SCALE, 2);
-			vals[C_ACTIVE] = BoolGetDatum(d.active[i]);
-			vals[C_RANK] = rank_names[d.rank[i]];
+			vals[C_GV] = MlmDecToNumeric(d->gv[i], MLM_VOL_SCALE, 2);
+			vals[C_ACTIVE] = BoolGetDatum(d->active[i]);
+			vals[C_RANK] = rank_names[d->rank[i]];
 			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_AMOUNT] = false;
 			nulls[C_PV] = nulls[C_GV] = nulls[C_ACTIVE] = nulls[C_RANK] = false;
 			PutRow(out, vals, nulls);
 		}
-		if ((args->kinds & K_CARRY) && carry_l && (carry_l[i] != 0 || carry_r[i] != 0))
+		if ((kinds & K_CARRY) && carry_l && (carry_l[i] != 0 || carry_r[i] != 0))
 		{
 			memset(nulls, true, sizeof(nulls));
 			vals[C_KIND] = kind_carry;
@@ -380,58 +244,126 @@ Compute(ComputeArgs *args, const MlmOut *out)
 		if ((i & 0x3FFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-
-	if (args->kinds & K_TOTAL)
-	{
-		Datum		vals[C_NCOLS];
-		bool		nulls[C_NCOLS];
-		mlm_dec		after = 0;
-		char		hash[17];
-
-		for (b = 0; b < plan->nbonuses; b++)
-		{
-			memset(nulls, true, sizeof(nulls));
-			vals[C_KIND] = kind_total;
-			vals[C_BONUS] = bonus_names[b];
-			vals[C_AMOUNT] = MlmDecToNumeric(bonus_after[b], plan->scale, plan->scale);
-			vals[C_BASE] = MlmDecToNumeric(bonus_before[b], plan->scale, plan->scale);
-			nulls[C_KIND] = nulls[C_BONUS] = nulls[C_AMOUNT] = nulls[C_BASE] = false;
-			PutRow(out, vals, nulls);
-			after += bonus_after[b];
-		}
-		memset(nulls, true, sizeof(nulls));
-		vals[C_KIND] = kind_total;
-		vals[C_AMOUNT] = MlmDecToNumeric(after, plan->scale, plan->scale);
-		vals[C_BASE] = MlmDecToNumeric(total, plan->scale, plan->scale);
-		vals[C_PV] = MlmDecToNumeric(total_cv, MLM_VOL_SCALE, 2);
-		vals[C_SOURCE] = Int64GetDatum(net->member_rows);
-		vals[C_LEVEL] = Int32GetDatum((int32) Min(net->volume_rows, PG_INT32_MAX));
-		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) net->input_hash);
-		vals[C_RANK] = CStringGetTextDatum(hash);
-		nulls[C_KIND] = nulls[C_AMOUNT] = nulls[C_BASE] = nulls[C_PV] = false;
-		nulls[C_SOURCE] = nulls[C_LEVEL] = nulls[C_RANK] = false;
-		if (out->desc->natts > C_SNAPSHOT)
-		{
-			vals[C_CARRY_ROWS] = Int64GetDatum(net->carry_rows);
-			vals[C_SNAPSHOT] = PointerGetDatum(net->tree);
-			nulls[C_CARRY_ROWS] = nulls[C_SNAPSHOT] = false;
-		}
-		if (plan->has_cap)
-		{
-			vals[C_GV] = MlmDecToNumeric(limit, plan->scale, plan->scale);
-			nulls[C_GV] = false;
-		}
-		if (capped)
-		{
-			vals[C_RATE] = DirectFunctionCall2(numeric_div,
-											   MlmDecToNumeric(limit, plan->scale, plan->scale),
-											   MlmDecToNumeric(total, plan->scale, plan->scale));
-			nulls[C_RATE] = false;
-		}
-		PutRow(out, vals, nulls);
-	}
 }
 
+/*
+ * "total" rows: one per bonus (after and before the cap), then the grand
+ * total with total CV, input counts and hash, the cap and its ratio.
+ */
+static void
+PutTotalRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
+			 const MlmCapResult *cap, mlm_dec total_cv, const Datum *bonus_names)
+{
+	Datum		kind_total = CStringGetTextDatum("total");
+	Datum		vals[C_NCOLS];
+	bool		nulls[C_NCOLS];
+	mlm_dec		after = 0;
+	char		hash[17];
+	int			b;
+
+	for (b = 0; b < plan->nbonuses; b++)
+	{
+		memset(nulls, true, sizeof(nulls));
+		vals[C_KIND] = kind_total;
+		vals[C_BONUS] = bonus_names[b];
+		vals[C_AMOUNT] = MlmDecToNumeric(cap->bonus_after[b], plan->scale, plan->scale);
+		vals[C_BASE] = MlmDecToNumeric(cap->bonus_before[b], plan->scale, plan->scale);
+		nulls[C_KIND] = nulls[C_BONUS] = nulls[C_AMOUNT] = nulls[C_BASE] = false;
+		PutRow(out, vals, nulls);
+		after += cap->bonus_after[b];
+	}
+	memset(nulls, true, sizeof(nulls));
+	vals[C_KIND] = kind_total;
+	vals[C_AMOUNT] = MlmDecToNumeric(after, plan->scale, plan->scale);
+	vals[C_BASE] = MlmDecToNumeric(cap->total, plan->scale, plan->scale);
+	vals[C_PV] = MlmDecToNumeric(total_cv, MLM_VOL_SCALE, 2);
+	vals[C_SOURCE] = Int64GetDatum(net->member_rows);
+	vals[C_LEVEL] = Int32GetDatum((int32) Min(net->volume_rows, PG_INT32_MAX));
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) net->input_hash);
+	vals[C_RANK] = CStringGetTextDatum(hash);
+	nulls[C_KIND] = nulls[C_AMOUNT] = nulls[C_BASE] = nulls[C_PV] = false;
+	nulls[C_SOURCE] = nulls[C_LEVEL] = nulls[C_RANK] = false;
+	if (out->desc->natts > C_SNAPSHOT)
+	{
+		vals[C_CARRY_ROWS] = Int64GetDatum(net->carry_rows);
+		vals[C_SNAPSHOT] = PointerGetDatum(net->tree);
+		nulls[C_CARRY_ROWS] = nulls[C_SNAPSHOT] = false;
+	}
+	if (plan->has_cap)
+	{
+		vals[C_GV] = MlmDecToNumeric(cap->limit, plan->scale, plan->scale);
+		nulls[C_GV] = false;
+	}
+	if (cap->capped)
+	{
+		vals[C_RATE] = DirectFunctionCall2(numeric_div,
+										   MlmDecToNumeric(cap->limit, plan->scale, plan->scale),
+										   MlmDecToNumeric(cap->total, plan->scale, plan->scale));
+		nulls[C_RATE] = false;
+	}
+	PutRow(out, vals, nulls);
+}
+
+/*
+ * Run the plan and put the requested rows into the tuplestore: load,
+ * derive, run the bonuses, round and cap, then the rows of each kind.
+ */
+static void
+Compute(ComputeArgs *args, const MlmOut *out)
+{
+	MlmPlan    *plan = args->plan;
+	MlmNet	   *net;
+	MlmDerived	d;
+	MlmLineSink sink;
+	MlmBonusContext cx;
+	LineRows	lr;
+	MlmPayouts *pay;
+	MlmCapResult cap;
+	Datum	   *bonus_names;
+	mlm_dec		total_cv = 0;
+	int32		n,
+				i;
+	int			b;
+
+	net = MlmLoadNetwork(&args->src);
+	n = net->n;
+	MlmComputeDerived(net, plan->has_active_min_pv ? &plan->active_min_pv : NULL,
+					  plan->ranks, plan->nranks, &d);
+	for (i = 0; i < n; i++)
+		total_cv = MlmDecAdd(total_cv, net->cv[i]);
+
+	lr.out = out;
+	lr.net = net;
+	lr.kind_line = CStringGetTextDatum("line");
+	MlmSinkInit(&sink, n, (args->kinds & K_LINE) ? PutLineRow : NULL, &lr);
+	memset(&cx, 0, sizeof(cx));
+	cx.plan = plan;
+	cx.net = net;
+	cx.d = &d;
+	cx.period_end = args->src.period_end;
+	cx.total_cv = total_cv;
+	if (plan->binary_bonus >= 0)
+	{
+		cx.carry_out_left = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+		cx.carry_out_right = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+	}
+	pay = RunBonuses(plan, &cx, &sink);
+	pfree(sink.sum);
+	pfree(sink.touched);
+	MlmApplyCap(plan, pay, n, total_cv, &cap);
+
+	bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
+	for (b = 0; b < plan->nbonuses; b++)
+		bonus_names[b] = CStringGetTextDatum(plan->bonuses[b].name);
+	if (args->kinds & K_PAYOUT)
+		PutPayoutRows(out, plan, net, pay, bonus_names);
+	PutMemberRows(out, args->kinds, plan, net, &d, cap.paid,
+				  cx.carry_out_left, cx.carry_out_right);
+	if (args->kinds & K_TOTAL)
+		PutTotalRows(out, plan, net, &cap, total_cv, bonus_names);
+}
+
+/* The result kinds named by the "kinds" argument ("payout, line"). */
 static int
 ParseKinds(text *only)
 {

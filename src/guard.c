@@ -23,7 +23,7 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "mlm.h"
+#include "guard.h"
 
 PG_FUNCTION_INFO_V1(mlm_drop_guard);
 

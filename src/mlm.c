@@ -1,15 +1,15 @@
 /*
  * mlm.c
- *	  Module magic and the helpers shared by every part of the extension.
+ *	  Module magic and load-time setup: the extension's settings.  Nothing
+ *	  here is called by another file (the helpers live in util.c), so the
+ *	  module entry point sits above every layer.
  */
 #include "postgres.h"
 
 #include "fmgr.h"
-#include "lib/stringinfo.h"
 #include "utils/guc.h"
-#include "utils/memutils.h"
 
-#include "mlm.h"
+#include "guard.h"
 #include "tree.h"
 
 PG_MODULE_MAGIC;
@@ -23,55 +23,4 @@ _PG_init(void)
 	MlmTreeCacheInit();
 	MlmGuardInit();
 	MarkGUCPrefixReserved("mlm");
-}
-
-/* errdetail naming at most the first ids and how many more there are. */
-int
-MlmErrDetailIds(const char *label, const int64 *ids, int64 nids, int64 total)
-{
-	StringInfoData buf;
-	int64		i;
-
-	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s: ", label);
-	for (i = 0; i < nids; i++)
-		appendStringInfo(&buf, "%s" INT64_FORMAT, i ? ", " : "", ids[i]);
-	if (total > nids)
-		appendStringInfo(&buf, " and " INT64_FORMAT " more", total - nids);
-	appendStringInfoChar(&buf, '.');
-	return errdetail_internal("%s", buf.data);
-}
-
-static Size
-ArrayBytes(Size count, Size size)
-{
-	Size		bytes;
-
-	if (__builtin_mul_overflow(count, size, &bytes) || !AllocHugeSizeIsValid(bytes))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("array of %zu elements is too large", count)));
-	return bytes;
-}
-
-void *
-MlmAllocArray(Size count, Size size)
-{
-	return MemoryContextAllocHuge(CurrentMemoryContext, Max(ArrayBytes(count, size), 1));
-}
-
-void *
-MlmAllocArrayZero(Size count, Size size)
-{
-	Size		bytes = Max(ArrayBytes(count, size), 1);
-	void	   *p = MemoryContextAllocHuge(CurrentMemoryContext, bytes);
-
-	memset(p, 0, bytes);
-	return p;
-}
-
-void *
-MlmReallocArray(void *ptr, Size count, Size size)
-{
-	return repalloc_huge(ptr, Max(ArrayBytes(count, size), 1));
 }

@@ -1,7 +1,8 @@
 /*
  * mlm.h
- *	  Small shared helpers of the mlm extension: error details that name
- *	  member ids, and huge-allocation wrappers with overflow checks.
+ *	  Small shared helpers of the mlm extension (util.c): error details
+ *	  that name member ids, and huge-allocation wrappers with overflow
+ *	  checks.
  */
 #ifndef MLM_H
 #define MLM_H
@@ -35,8 +36,5 @@ MlmIdListAdd(MlmIdList *l, int64 id)
 
 #define MlmIdListDetail(label, l) \
 	MlmErrDetailIds((label), (l)->ids, Min((l)->count, MLM_MAX_REPORTED), (l)->count)
-
-/* guard.c: the setting that allows dropping the payout history */
-extern void MlmGuardInit(void);
 
 #endif

@@ -22,8 +22,10 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
-#include "engine.h"
+#include "forest.h"
+#include "idmap.h"
 #include "mlm.h"
+#include "network.h"
 
 PG_FUNCTION_INFO_V1(mlm_place_many);
 
@@ -55,9 +57,7 @@ typedef struct Placer
 	int64	   *ids;
 	int32	   *parent;			/* placement parent node or -1 */
 	int32	   *child;			/* width slots per node, -1 = free */
-	/* id -> node */
-	int32	   *hash;
-	uint64		mask;
+	MlmIdMap	nodes;			/* id -> node */
 	/* per sponsor node: resumable searches, created on demand */
 	BfsState  **bfs;
 	int32	   *extreme[2];		/* last node reached going left/right */
@@ -73,28 +73,18 @@ typedef struct Placer
 } Placer;
 
 
+/* The node of a member id, or -1. */
 static int32
 FindNode(Placer *p, int64 id)
 {
-	uint64		h = MlmMix64((uint64) id) & p->mask;
-
-	while (p->hash[h] != -1)
-	{
-		if (p->ids[p->hash[h]] == id)
-			return p->hash[h];
-		h = (h + 1) & p->mask;
-	}
-	return -1;
+	return MlmIdMapFind(&p->nodes, id);
 }
 
+/* Make a node findable by its id. */
 static void
 AddToHash(Placer *p, int32 node)
 {
-	uint64		h = MlmMix64((uint64) p->ids[node]) & p->mask;
-
-	while (p->hash[h] != -1)
-		h = (h + 1) & p->mask;
-	p->hash[h] = node;
+	MlmIdMapAdd(&p->nodes, p->ids[node], node);
 }
 
 static void
@@ -378,64 +368,21 @@ mlm_place_many(PG_FUNCTION_ARGS)
 					 errhint("Place with the width the placement tree was built with.")));
 		p.child[(Size) p.parent[i] * width + v.ppos[i]] = i;
 	}
-	p.mask = 15;
-	while (p.mask + 1 < (uint64) (v.n + nnew) * 2)
-		p.mask = p.mask * 2 + 1;
-	p.hash = MlmAllocArray(p.mask + 1, sizeof(int32));
-	memset(p.hash, 0xFF, sizeof(int32) * (p.mask + 1));
+	MlmIdMapInitEmpty(&p.nodes, v.n + nnew);
 	for (i = 0; i < v.n; i++)
 		AddToHash(&p, i);
 
 	if (method == PLACE_WEAKER_LEG)
 	{
 		/* placement preorder / subtree sizes (or volumes) of the snapshot */
-		MlmNet		net;
-		int32	   *order;
-		int32		next = 0;
+		int32	   *order = NULL;	/* NULL: no placement, all roots */
+		int32		len;
 
-		memset(&net, 0, sizeof(net));
-		net.n = v.n;
-		net.v = v;
-		MlmNetPlacementOrder(&net);
-		order = net.porder;
-		if (order == NULL)
-		{
-			/* no placement in the snapshot: every member stands alone */
-			order = MlmAllocArray(Max(v.n, 1), sizeof(int32));
-			for (i = 0; i < v.n; i++)
-				order[i] = i;
-		}
+		if (v.pparent)
+			order = MlmForestOrder(p.parent, v.n, &len);
 		p.psize = MlmAllocArray(Max(v.n, 1), sizeof(int32));
 		p.ppre = MlmAllocArray(Max(v.n, 1), sizeof(int32));
-		for (i = 0; i < v.n; i++)
-			p.psize[i] = 1;
-		for (k = v.n - 1; k >= 0; k--)
-			if (p.parent[order[k]] >= 0)
-				p.psize[p.parent[order[k]]] += p.psize[order[k]];
-		for (k = 0; k < v.n; k++)
-		{
-			int32		u = order[k];
-			int32		at;
-			int			s;
-
-			if (p.parent[u] < 0)
-			{
-				p.ppre[u] = next;
-				next += p.psize[u];
-			}
-			at = p.ppre[u] + 1;
-			for (s = 0; s < width; s++)
-			{
-				int32		c = p.child[(Size) u * width + s];
-
-				if (c >= 0)
-				{
-					p.ppre[c] = at;
-					at += p.psize[c];
-				}
-			}
-		}
-		/* children at positions >= width are outside every slot */
+		MlmForestShape(p.parent, p.child, width, order, v.n, p.psize, p.ppre);
 		if (p.by_volume)
 		{
 			MlmSources	src;
@@ -448,10 +395,7 @@ mlm_place_many(PG_FUNCTION_ARGS)
 			p.volume = MlmAllocArray(Max(v.n, 1), sizeof(mlm_dec));
 			for (i = 0; i < v.n; i++)
 				p.volume[i] = vnet->cv[i];
-			for (k = v.n - 1; k >= 0; k--)
-				if (p.parent[order[k]] >= 0)
-					p.volume[p.parent[order[k]]] = MlmDecAdd(p.volume[p.parent[order[k]]],
-															 p.volume[order[k]]);
+			MlmForestSumUp(p.parent, order, v.n, p.volume);
 		}
 	}
 

@@ -123,6 +123,9 @@ typedef struct MlmPlanProblem
  */
 extern MlmPlan *MlmPlanParse(Jsonb *plan, List **problems);
 
+/* The plan's word for each MlmBonusType, NULL-terminated. */
+extern const char *const MlmBonusTypeNames[];
+
 /* Index of a bonus by name, -1 if none. */
 extern int	MlmPlanBonusIndex(const MlmPlan *plan, const char *name);
 

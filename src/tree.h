@@ -10,6 +10,7 @@
 #include "fmgr.h"
 #include "lib/ilist.h"
 
+#include "idmap.h"
 #include "tree_core.h"
 
 /* Consecutive rows of an input held in one place (see MlmTreeInput.segs). */
@@ -76,12 +77,9 @@ typedef struct MlmTree
 	MlmTreeHeader *hdr;
 	MlmTreeView v;
 	int64		lookups;		/* id lookups served, to decide on an index */
-	/* id -> preorder index: a direct table for dense ids, else hashing */
-	int32	   *direct;
-	int64		direct_min;
-	uint64		direct_range;
-	struct MlmIdSlot *slots;
-	uint64		slot_mask;
+	/* id -> preorder index, built once lookups are frequent */
+	bool		indexed;
+	MlmIdMap	index;
 	int32	   *depth;			/* depth per preorder index, lazily */
 	int32	   *child_start;	/* CSR of children, lazily (n + 1) */
 	int32	   *child_list;

@@ -17,8 +17,8 @@
  *	  entry is never freed while a query still points at it.
  *
  * Lookups start as binary searches over the id index; once a tree proves
- * busy it gets a direct id table (dense ids) or an open-addressing hash
- * with the ids in the slots, and a depth array, so each call is O(1).
+ * busy it gets an id map (idmap.h: a direct table for dense ids, else a
+ * hash table) and a depth array, so each call is O(1).
  */
 #include "postgres.h"
 
@@ -33,12 +33,6 @@
 
 /* lookups after which a tree builds its id index and depth array */
 #define MLM_HOT_LOOKUPS 64
-
-typedef struct MlmIdSlot
-{
-	int64		id;
-	int32		index;			/* -1 = empty */
-} MlmIdSlot;
 
 /*
  * What fn_extra holds: the tree in use and the callback that unpins it,
@@ -96,80 +90,30 @@ MlmTreeViewFind(const MlmTreeView *v, int64 id)
 }
 
 /*
- * Build the O(1) id index: a direct table when the ids span at most three
- * times the member count (one memory access a lookup), else a hash table
- * that keeps the id in the slot (also one).
+ * Build the O(1) id index (idmap.h: a direct table when the ids are dense,
+ * else a hash table), in the tree's own memory context.
  */
 static void
 BuildIdIndex(MlmTree *t)
 {
-	int32		n = t->v.n;
-	int32		i;
-	int64		min = t->v.ids[t->v.byid[0]];
-	int64		max = t->v.ids[t->v.byid[n - 1]];
 	MemoryContext old = MemoryContextSwitchTo(t->cxt);
 
-	if ((uint64) max - (uint64) min < (uint64) n * 3)
-	{
-		t->direct_min = min;
-		t->direct_range = (uint64) max - (uint64) min + 1;
-		t->direct = MlmAllocArray(t->direct_range, sizeof(int32));
-		memset(t->direct, 0xFF, t->direct_range * sizeof(int32));
-		for (i = 0; i < n; i++)
-			t->direct[(uint64) t->v.ids[i] - (uint64) min] = i;
-	}
-	else
-	{
-		uint64		size = 16;
-
-		while (size < (uint64) n * 2)
-			size <<= 1;
-		t->slots = MlmAllocArray(size, sizeof(MlmIdSlot));
-		for (i = 0; i < (int64) size; i++)
-			t->slots[i].index = -1;
-		t->slot_mask = size - 1;
-		for (i = 0; i < n; i++)
-		{
-			uint64		h = MlmMix64((uint64) t->v.ids[i]) & t->slot_mask;
-
-			while (t->slots[h].index != -1)
-				h = (h + 1) & t->slot_mask;
-			t->slots[h].id = t->v.ids[i];
-			t->slots[h].index = i;
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-		}
-	}
+	MlmIdMapBuild(&t->index, t->v.ids, t->v.n, false);
+	t->indexed = true;
 	MemoryContextSwitchTo(old);
 }
 
+/* Preorder index of a member id: binary search until the tree is busy. */
 int32
 MlmTreeFind(MlmTree *t, int64 id)
 {
-	if (t->direct == NULL && t->slots == NULL)
+	if (!t->indexed)
 	{
 		if (++t->lookups <= MLM_HOT_LOOKUPS || t->v.n <= 256)
 			return MlmTreeViewFind(&t->v, id);
 		BuildIdIndex(t);
 	}
-	if (t->direct)
-	{
-		uint64		off = (uint64) id - (uint64) t->direct_min;
-
-		return off < t->direct_range ? t->direct[off] : -1;
-	}
-	else
-	{
-		uint64		h = MlmMix64((uint64) id) & t->slot_mask;
-
-		while (t->slots[h].index != -1)
-		{
-			if (t->slots[h].id == id)
-				return t->slots[h].index;
-			h = (h + 1) & t->slot_mask;
-		}
-		return -1;
-	}
+	return MlmIdMapFind(&t->index, id);
 }
 
 void

@@ -1,0 +1,31 @@
+/*
+ * derived.h
+ *	  Quantities derived from the network and the plan's rules (spec
+ *	  sections 3 and 4): activity, group volume, active frontline, rank.
+ *	  Computed once, read-only for the bonus modules.
+ */
+#ifndef MLM_DERIVED_H
+#define MLM_DERIVED_H
+
+#include "postgres.h"
+
+#include "decimal.h"
+#include "network.h"
+#include "plan.h"
+
+typedef struct MlmDerived
+{
+	bool	   *active;
+	int		   *rank;			/* rank index, 0 for inactive */
+	mlm_dec    *gv;				/* VOL scale */
+	int32	   *active_frontline;
+} MlmDerived;
+
+/*
+ * Derive every quantity: active_min_pv NULL means no PV rule; ranks NULL
+ * (nranks 0) means every member keeps rank 0.
+ */
+extern void MlmComputeDerived(const MlmNet *net, const mlm_dec *active_min_pv,
+							  const MlmRank *ranks, int nranks, MlmDerived *d);
+
+#endif

@@ -1,0 +1,513 @@
+/*
+ * network.c
+ *	  The loader: one period's network from the caller's relations (or a
+ *	  stored mlm.tree), read through source.c, checked (spec section 2),
+ *	  assembled in sponsor preorder by the tree builder, with volumes and
+ *	  carry-in moved to preorder positions through the id map.  Also the
+ *	  group-volume fast path that needs no snapshot.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "miscadmin.h"
+
+#include "forest.h"
+#include "idmap.h"
+#include "mlm.h"
+#include "network.h"
+#include "source.h"
+#include "tree.h"
+
+/* Member rows collected before the tree is built. */
+typedef struct MemberRows
+{
+	MemoryContext cxt;
+	MlmTreeInput in;
+	int64		cap;
+	bool	   *status;
+	int32	   *joined;
+	uint64		hash;
+	bool		any_placement;
+	bool		descending_seen;	/* ids did not always increase */
+	bool		with_placement; /* a placement value was seen: arrays kept */
+	bool		ids_only;		/* the source has only id and sponsor_id */
+	int64		expected;		/* planner's row estimate: first allocation */
+} MemberRows;
+
+/* Allocate (old == 0) or grow an array of elem-sized entries to cap. */
+static void
+GrowArray(void **p, int64 old, int64 cap, Size elem)
+{
+	*p = old == 0 ? MlmAllocArray(cap, elem) : MlmReallocArray(*p, cap, elem);
+}
+
+/* Make room for more member rows (doubling; the first call allocates). */
+static void
+MemberRowsGrow(MemberRows *m)
+{
+	MlmTreeInput *in = &m->in;
+	int64		r = in->n;
+	MemoryContext old = MemoryContextSwitchTo(m->cxt);
+	int64		cap = Max(m->cap * 2, Max(m->expected, 16384));
+
+	if (cap > MLM_TREE_MAX_MEMBERS)
+	{
+		cap = MLM_TREE_MAX_MEMBERS;
+		if (r >= cap)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("more than %d members", MLM_TREE_MAX_MEMBERS)));
+	}
+	GrowArray((void **) &in->ids, m->cap, cap, sizeof(int64));
+	GrowArray((void **) &in->parents, m->cap, cap, sizeof(int64));
+	GrowArray((void **) &in->parent_null, m->cap, cap, sizeof(bool));
+	if (!m->ids_only)
+	{
+		GrowArray((void **) &m->status, m->cap, cap, sizeof(bool));
+		GrowArray((void **) &m->joined, m->cap, cap, sizeof(int32));
+	}
+	if (m->with_placement)
+	{
+		GrowArray((void **) &in->pparents, m->cap, cap, sizeof(int64));
+		GrowArray((void **) &in->pparent_null, m->cap, cap, sizeof(bool));
+		GrowArray((void **) &in->pos, m->cap, cap, sizeof(int32));
+		GrowArray((void **) &in->pos_null, m->cap, cap, sizeof(bool));
+	}
+	m->cap = cap;
+	MemoryContextSwitchTo(old);
+}
+
+static void
+MemberRow(void *arg, const MlmRow *row)
+{
+	MemberRows *m = (MemberRows *) arg;
+	MlmTreeInput *in = &m->in;
+	int64		r = in->n;
+
+	if (r == m->cap)
+		MemberRowsGrow(m);
+
+	if (row->null[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("member id must not be null"),
+				 errdetail("Row " INT64_FORMAT " of the members relation has a null id.", r + 1)));
+	in->ids[r] = MlmRowInt64(row, 0);
+	if (r > 0 && in->ids[r] <= in->ids[r - 1])
+		m->descending_seen = true;
+	in->parent_null[r] = row->null[1];
+	in->parents[r] = row->null[1] ? 0 : MlmRowInt64(row, 1);
+	if (m->ids_only)
+	{
+		/* the source reads only id and sponsor_id */
+		in->n = r + 1;
+		return;
+	}
+	if (!m->with_placement && (!row->null[2] || !row->null[3]))
+	{
+		/* the first placement value: from now on keep placement arrays */
+		int64		k;
+		MemoryContext old = MemoryContextSwitchTo(m->cxt);
+
+		m->with_placement = true;
+		in->pparents = MlmAllocArray(m->cap, sizeof(int64));
+		in->pparent_null = MlmAllocArray(m->cap, sizeof(bool));
+		in->pos = MlmAllocArray(m->cap, sizeof(int32));
+		in->pos_null = MlmAllocArray(m->cap, sizeof(bool));
+		MemoryContextSwitchTo(old);
+		for (k = 0; k < r; k++)
+			in->pparent_null[k] = in->pos_null[k] = true;
+	}
+	if (m->with_placement)
+	{
+		in->pparent_null[r] = row->null[2];
+		in->pparents[r] = row->null[2] ? 0 : MlmRowInt64(row, 2);
+		in->pos_null[r] = row->null[3];
+		in->pos[r] = row->null[3] ? 0 : MlmRowInt32(row, 3, in->ids[r]);
+		if (!row->null[2] || !row->null[3])
+			m->any_placement = true;
+	}
+	m->status[r] = row->null[4] ? true : DatumGetBool(row->v[4]);
+	m->joined[r] = row->null[5] ? MLM_NO_DATE : MlmRowDate(row, 5);
+	m->hash += MlmMix64((uint64) in->ids[r] * 31 + (in->parent_null[r] ? 7 : (uint64) in->parents[r]) +
+						((uint64) m->status[r] << 40) + ((uint64) (uint32) m->joined[r] << 20) +
+						(!m->with_placement || in->pparent_null[r] ? 0 :
+						 (uint64) in->pparents[r] * 131 + in->pos[r]));
+	in->n = r + 1;
+}
+
+typedef struct VolumeRows
+{
+	int64		rows;			/* volume rows read */
+	const MlmIdMap *map;
+	mlm_dec    *pv;				/* by input row */
+	mlm_dec    *cv;				/* NULL when CV is not wanted */
+	MlmIdList	orphans;
+	uint64		hash;
+} VolumeRows;
+
+static void
+VolumeRow(void *arg, const MlmRow *row)
+{
+	VolumeRows *vr = (VolumeRows *) arg;
+	int64		id;
+	int32		i;
+	mlm_dec		pv = 0,
+				cv = 0;
+
+	vr->rows++;
+	if (row->null[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("volume row " INT64_FORMAT " has a null member_id", vr->rows)));
+	id = MlmRowInt64(row, 0);
+	i = MlmIdMapFind(vr->map, id);
+	if (i < 0)
+	{
+		MlmIdListAdd(&vr->orphans, id);
+		return;
+	}
+	if (!row->null[1])
+		pv = MlmRowAmount(row, 1, "pv", id);
+	if (!row->null[2] && vr->cv)
+		cv = MlmRowAmount(row, 2, "cv", id);
+	vr->pv[i] = MlmDecAdd(vr->pv[i], pv);
+	if (vr->cv)
+		vr->cv[i] = MlmDecAdd(vr->cv[i], cv);
+	vr->hash += MlmMix64((uint64) id ^ MlmMix64((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
+						 MlmMix64((uint64) cv * 3 + (uint64) (cv >> 64)));
+}
+
+typedef struct CarryRows
+{
+	MlmNet	   *net;
+	const MlmIdMap *map;
+	const int32 *row_to_index;
+	bool	   *seen;
+	MlmIdList	orphans;
+	MlmIdList	dups;
+	uint64		hash;
+} CarryRows;
+
+static void
+CarryRow(void *arg, const MlmRow *row)
+{
+	CarryRows  *cr = (CarryRows *) arg;
+	MlmNet	   *net = cr->net;
+	int64		id;
+	int32		i;
+
+	net->carry_rows++;
+	if (row->null[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("carry row " INT64_FORMAT " has a null member_id", net->carry_rows)));
+	id = MlmRowInt64(row, 0);
+	i = MlmIdMapFind(cr->map, id);
+	if (i < 0)
+	{
+		MlmIdListAdd(&cr->orphans, id);
+		return;
+	}
+	i = cr->row_to_index[i];
+	if (cr->seen[i])
+	{
+		MlmIdListAdd(&cr->dups, id);
+		return;
+	}
+	cr->seen[i] = true;
+	net->carry_left[i] = row->null[1] ? 0 : MlmRowAmount(row, 1, "carry_left", id);
+	net->carry_right[i] = row->null[2] ? 0 : MlmRowAmount(row, 2, "carry_right", id);
+	cr->hash += MlmMix64((uint64) id * 17 + (uint64) net->carry_left[i] * 5 + (uint64) net->carry_right[i]);
+}
+
+/* Check placement positions against the plan's width (spec section 2, 10). */
+static void
+CheckPlacement(const MlmSources *src, MlmNet *net, bool any_placement)
+{
+	MlmIdList	bad = {{0}, 0};
+	int32		i;
+
+	if (src->need_placement && !any_placement && net->n >= 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the plan pays on the placement tree but no member has a placement_id"),
+				 errhint("Fill placement_id and position in the members relation.")));
+	if (src->placement_width <= 0 || net->v.pparent == NULL)
+		return;
+	for (i = 0; i < net->n; i++)
+		if (net->v.pparent[i] >= 0 && net->v.ppos[i] >= src->placement_width)
+			MlmIdListAdd(&bad, net->v.ids[i]);
+	if (bad.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHECK_VIOLATION),
+				 errmsg("placement position out of range 0 .. %d", src->placement_width - 1),
+				 MlmIdListDetail("Members", &bad)));
+}
+
+/* The spec's columns of each input relation (spec section 1). */
+static const MlmColSpec member_cols[] = {
+	{"id", MLM_COL_ID, true},
+	{"sponsor_id", MLM_COL_ID, true},
+	{"placement_id", MLM_COL_ID, false},
+	{"position", MLM_COL_INT, false},
+	{"active_status", MLM_COL_BOOL, false},
+	{"joined", MLM_COL_DATE, false},
+};
+static const MlmColSpec sponsor_cols[] = {	/* just the sponsor tree */
+	{"id", MLM_COL_ID, true},
+	{"sponsor_id", MLM_COL_ID, true},
+};
+static const MlmColSpec volume_cols[] = {
+	{"member_id", MLM_COL_ID, true},
+	{"pv", MLM_COL_AMOUNT, true},
+	{"cv", MLM_COL_AMOUNT, true},
+};
+static const MlmColSpec carry_cols[] = {
+	{"member_id", MLM_COL_ID, true},
+	{"carry_left", MLM_COL_AMOUNT, true},
+	{"carry_right", MLM_COL_AMOUNT, true},
+};
+
+MlmNet *
+MlmLoadNetwork(const MlmSources *src)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	MlmNet	   *net = palloc0(sizeof(MlmNet));
+	MemberRows	mr = {0};
+	VolumeRows	vr;
+	MlmSource	msrc,
+				vsrc,
+				csrc;
+	MlmPeriodFilter period;
+	int32	   *row_to_index;
+	MlmIdMap		map;
+	int64		r;
+	int32		i;
+
+	/* column checks first, so a missing column fails before any work */
+	period.column = src->period_column;
+	period.label = src->period_label;
+	period.start = src->period_start;
+	period.end = src->period_end;
+	period.time_zone = src->time_zone;
+	if (src->snapshot == NULL)
+		MlmSourcePrepare(&msrc, src->members, "members", member_cols, lengthof(member_cols),
+						 src->read_as_owner, NULL);
+	MlmSourcePrepare(&vsrc, src->volumes, "volumes", volume_cols, lengthof(volume_cols),
+					 src->read_as_owner, &period);
+	if (OidIsValid(src->carry))
+		MlmSourcePrepare(&csrc, src->carry, "carry", carry_cols, lengthof(carry_cols),
+						 src->read_as_owner, NULL);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (src->snapshot)
+	{
+		/* members from a stored mlm.tree: all active_status true, no dates */
+		MemoryContextSwitchTo(cxt);
+		net->tree = MemoryContextAllocHuge(cxt, VARSIZE(src->snapshot));
+		memcpy(net->tree, src->snapshot, VARSIZE(src->snapshot));
+		MlmTreeSetView(&net->v, net->tree);
+		net->n = net->v.n;
+		net->member_rows = net->n;
+		net->status = MlmAllocArray(Max(net->n, 1), sizeof(bool));
+		net->joined = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+		row_to_index = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+		for (i = 0; i < net->n; i++)
+		{
+			net->status[i] = true;
+			net->joined[i] = MLM_NO_DATE;
+			row_to_index[i] = i;
+			if (net->v.pparent && net->v.pparent[i] >= 0)
+				mr.any_placement = true;
+			mr.hash += MlmMix64((uint64) net->v.ids[i] * 31 + (uint64) net->v.parent[i]);
+		}
+		MlmIdMapBuild(&map, net->v.ids, net->n, false);
+	}
+	else
+	{
+		mr.cxt = cxt;
+		mr.expected = msrc.reltuples;
+		MemberRowsGrow(&mr);	/* allocated even when there are no rows */
+		MlmSourceScan(&msrc, MemberRow, &mr);
+
+		MemoryContextSwitchTo(cxt);
+		/* placement arrays only when the members relation has placement */
+		mr.in.has_placement = mr.any_placement;
+		mr.in.ascending = !mr.descending_seen;
+		net->tree = MlmTreeBuild(&mr.in, &row_to_index);
+		MlmTreeSetView(&net->v, net->tree);
+		net->n = net->v.n;
+		net->member_rows = mr.in.n;
+		net->status = MlmAllocArray(Max(net->n, 1), sizeof(bool));
+		net->joined = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+		for (r = 0; r < mr.in.n; r++)
+		{
+			net->status[row_to_index[r]] = mr.status[r];
+			net->joined[row_to_index[r]] = mr.joined[r];
+		}
+		MlmIdMapBuild(&map, mr.in.ids, (int32) mr.in.n, !mr.descending_seen);
+		pfree(mr.in.ids);
+		pfree(mr.in.parents);
+		pfree(mr.in.parent_null);
+		if (mr.with_placement)
+		{
+			pfree(mr.in.pparents);
+			pfree(mr.in.pparent_null);
+			pfree(mr.in.pos);
+			pfree(mr.in.pos_null);
+		}
+		pfree(mr.status);
+		pfree(mr.joined);
+	}
+	CheckPlacement(src, net, mr.any_placement);
+	if (src->need_placement && net->v.pparent != NULL)
+		net->porder = MlmForestOrder(net->v.pparent, net->n, &net->porder_len);
+
+	net->depth = MlmAllocArray(Max(net->n, 1), sizeof(int32));
+	for (i = 0; i < net->n; i++)
+		net->depth[i] = net->v.parent[i] < 0 ? 0 : net->depth[net->v.parent[i]] + 1;
+
+	/* volumes are summed by input row, then moved to preorder once */
+	memset(&vr, 0, sizeof(vr));
+	vr.map = &map;
+	vr.pv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+	vr.cv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+	MlmSourceScan(&vsrc, VolumeRow, &vr);
+	net->volume_rows = vr.rows;
+	if (vr.orphans.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("volume rows for ids that are not members"),
+				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
+	MemoryContextSwitchTo(cxt);
+	net->pv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+	net->cv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+	for (r = 0; r < net->n; r++)
+	{
+		net->pv[row_to_index[r]] = vr.pv[r];
+		net->cv[row_to_index[r]] = vr.cv[r];
+	}
+	pfree(vr.pv);
+	pfree(vr.cv);
+
+	net->input_hash = MlmMix64(mr.hash) ^ MlmMix64(vr.hash + 1);
+	if (OidIsValid(src->carry))
+	{
+		CarryRows	cr;
+
+		MemoryContextSwitchTo(cxt);
+		net->carry_left = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+		net->carry_right = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+		memset(&cr, 0, sizeof(cr));
+		cr.net = net;
+		cr.map = &map;
+		cr.row_to_index = row_to_index;
+		cr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
+		MlmSourceScan(&csrc, CarryRow, &cr);
+		if (cr.orphans.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("carry rows for ids that are not members"),
+					 MlmIdListDetail("Unknown member ids", &cr.orphans)));
+		if (cr.dups.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("more than one carry row for a member"),
+					 MlmIdListDetail("Member ids", &cr.dups)));
+		pfree(cr.seen);
+		net->input_hash ^= MlmMix64(cr.hash + 2);
+	}
+
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	pfree(row_to_index);
+	MlmIdMapFree(&map);
+	return net;
+}
+
+/*
+ * GV of every member without building a snapshot, for the common input
+ * where ids arrive in increasing order and every sponsor's id is below its
+ * recruit's (ERP serials): rows are then already parents-first, so one
+ * backward pass over the rows sums the group volumes.  Returns false,
+ * having computed nothing, for any other input: the caller then takes the
+ * general path, which also reports cycles.  Orphans and volume rows of
+ * non-members raise the same errors as the general path.
+ */
+bool
+MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
+				   int32 *n_out)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	MemberRows	mr = {0};
+	VolumeRows	vr;
+	MlmSource	msrc,
+				vsrc;
+	MlmIdMap		map;
+	int32	   *prow;
+	int32		n,
+				r;
+	MlmIdList	orphans = {{0}, 0};
+
+	MlmSourcePrepare(&msrc, members, "members", sponsor_cols, lengthof(sponsor_cols), false, NULL);
+	MlmSourcePrepare(&vsrc, volumes, "volumes", volume_cols, lengthof(volume_cols), false, NULL);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	mr.cxt = cxt;
+	mr.ids_only = true;
+	mr.expected = msrc.reltuples;
+	MemberRowsGrow(&mr);
+	MlmSourceScan(&msrc, MemberRow, &mr);
+	MemoryContextSwitchTo(cxt);
+	n = (int32) mr.in.n;
+	if (mr.descending_seen)
+	{
+		SPI_finish();
+		return false;
+	}
+
+	/* sponsors: must exist, and come before their recruits */
+	MlmIdMapBuild(&map, mr.in.ids, n, true);
+	prow = MlmAllocArray(Max(n, 1), sizeof(int32));
+	for (r = 0; r < n; r++)
+	{
+		prow[r] = -1;
+		if (mr.in.parent_null[r])
+			continue;
+		prow[r] = MlmIdMapFind(&map, mr.in.parents[r]);
+		if (prow[r] < 0)
+			MlmIdListAdd(&orphans, mr.in.ids[r]);
+		else if (prow[r] >= r)
+		{
+			SPI_finish();
+			return false;
+		}
+	}
+	if (orphans.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("sponsor_id is not a member of the tree"),
+				 MlmIdListDetail("Members whose sponsor_id is missing", &orphans)));
+
+	memset(&vr, 0, sizeof(vr));
+	vr.map = &map;
+	vr.pv = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+	vr.cv = NULL;
+	MlmSourceScan(&vsrc, VolumeRow, &vr);
+	SPI_finish();
+	MemoryContextSwitchTo(cxt);
+	if (vr.orphans.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("volume rows for ids that are not members"),
+				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
+
+	MlmForestSumUp(prow, NULL, n, vr.pv);
+	*ids_out = mr.in.ids;
+	*gv_out = vr.pv;
+	*n_out = n;
+	return true;
+}

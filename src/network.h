@@ -1,0 +1,73 @@
+/*
+ * network.h
+ *	  One period's network in memory, as the loader builds it from the
+ *	  caller's relations (or a stored mlm.tree): read-only for every layer
+ *	  above.
+ *
+ * Members are held in sponsor preorder (the mlm.tree layout): parent[i] < i,
+ * so a forward loop is top-down and a backward loop is bottom-up, and every
+ * per-member quantity is an array indexed by preorder position.
+ */
+#ifndef MLM_NETWORK_H
+#define MLM_NETWORK_H
+
+#include "postgres.h"
+#include "utils/date.h"
+
+#include "decimal.h"
+#include "tree.h"
+
+/* Where the inputs come from. */
+typedef struct MlmSources
+{
+	Oid			members;		/* relation with id, sponsor_id, ... */
+	MlmTreeHeader *snapshot;	/* or the members of a stored mlm.tree */
+	Oid			volumes;		/* relation with member_id, pv, cv[, rv] */
+	Oid			carry;			/* relation with member_id, carry_left,
+								 * carry_right, or InvalidOid */
+	DateADT		period_start;
+	DateADT		period_end;
+	int			placement_width;	/* 2 for binary plans, 0 = any */
+	bool		need_placement; /* plan uses the placement tree */
+	/* volumes of the period only: NULL column = every row (preview) */
+	const char *period_column;
+	const char *period_label;	/* compared with a text period column */
+	const char *time_zone;		/* cuts timestamptz periods; NULL: session */
+	bool		read_as_owner;	/* read each relation as its owner (close) */
+} MlmSources;
+
+/* The network of one period. */
+typedef struct MlmNet
+{
+	int32		n;
+	MlmTreeHeader *tree;		/* validated snapshot */
+	MlmTreeView v;				/* ids, parent, size, byid, pparent, ppos */
+	int32	   *depth;			/* sponsor depth */
+	bool	   *status;			/* active_status (null = true) */
+	int32	   *joined;			/* DateADT, or MLM_NO_DATE */
+	mlm_dec    *pv;				/* VOL scale, summed */
+	mlm_dec    *cv;
+	mlm_dec    *carry_left;		/* VOL scale, NULL without carry input */
+	mlm_dec    *carry_right;
+	int64		member_rows;
+	int64		volume_rows;
+	int64		carry_rows;
+	uint64		input_hash;		/* of members, volumes and carry */
+	/* placement tree parents-first (NULL without placement or need) */
+	int32	   *porder;
+	int32		porder_len;
+} MlmNet;
+
+#define MLM_NO_DATE PG_INT32_MIN
+
+/* Read, check and assemble the network (spec sections 1, 2). */
+extern MlmNet *MlmLoadNetwork(const MlmSources *src);
+
+/*
+ * GV of every member straight from the rows when ids arrive ascending and
+ * sponsors come first; false (nothing computed) otherwise.
+ */
+extern bool MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids,
+							   mlm_dec **gv, int32 *n);
+
+#endif

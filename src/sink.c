@@ -1,0 +1,61 @@
+/*
+ * sink.c
+ *	  The line sink of the bonus modules (see sink.h): sums exactly, and
+ *	  passes each line to the caller's function only when lines are wanted,
+ *	  so a run without audit lines builds no numeric datums.
+ */
+#include "postgres.h"
+
+#include "mlm.h"
+#include "sink.h"
+
+/* Allocate the per-member sums. */
+void
+MlmSinkInit(MlmLineSink *sink, int32 n, MlmLineFn line_fn, void *line_arg)
+{
+	memset(sink, 0, sizeof(MlmLineSink));
+	sink->n = n;
+	sink->sum = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
+	sink->touched = MlmAllocArray(Max(n, 1), sizeof(bool));
+	sink->line_fn = line_fn;
+	sink->line_arg = line_arg;
+}
+
+/* Zero the sums: each bonus is rounded on its own. */
+void
+MlmSinkReset(MlmLineSink *sink, const char *bonus_name)
+{
+	memset(sink->sum, 0, sizeof(mlm_dec) * Max(sink->n, 1));
+	memset(sink->touched, 0, sizeof(bool) * Max(sink->n, 1));
+	sink->bonus_name = bonus_name;
+}
+
+/* Add a non-zero amount to its recipient and pass the line on. */
+void
+MlmSinkLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
+				 Datum base, Datum rate, mlm_dec amount)
+{
+	if (amount == 0)
+		return;
+	sink->sum[recipient] = MlmDecAdd(sink->sum[recipient], amount);
+	sink->touched[recipient] = true;
+	if (sink->line_fn)
+		sink->line_fn(sink->line_arg, sink->bonus_name, recipient, source, level,
+					  base, rate, amount);
+}
+
+/* Base and rate become numeric only when a line will be written. */
+void
+MlmSinkLine(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
+			mlm_dec base, int base_scale, mlm_dec rate, int rate_scale,
+			mlm_dec amount)
+{
+	if (amount == 0)
+		return;
+	if (sink->line_fn)
+		MlmSinkLineDatum(sink, recipient, source, level,
+						 MlmDecToNumeric(base, base_scale, Min(base_scale, 2)),
+						 MlmDecToNumeric(rate, rate_scale, 0), amount);
+	else
+		MlmSinkLineDatum(sink, recipient, source, level, (Datum) 0, (Datum) 0, amount);
+}
