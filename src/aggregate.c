@@ -12,11 +12,15 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 
 #include "derived.h"
 #include "forest.h"
 #include "mlm.h"
 #include "network.h"
+
+/* the largest per-level table of volume_summary (2 GB of int128) */
+#define MLM_LEVEL_CELLS (1 << 27)
 
 PG_FUNCTION_INFO_V1(mlm_volume_summary);
 PG_FUNCTION_INFO_V1(mlm_volume_summary_snapshot);
@@ -25,12 +29,12 @@ PG_FUNCTION_INFO_V1(mlm_group_volume);
 
 /* The first two arguments (members or a tree, and volumes) are required. */
 static void
-RequireRelations(FunctionCallInfo fcinfo)
+RequireRelations(FunctionCallInfo fcinfo, bool snapshot)
 {
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("members and volumes relations must not be null")));
+	static const char *const names[] = {"members", "volumes"};
+	static const char *const snapshot_names[] = {"network", "volumes"};
+
+	MlmRequireArgs(fcinfo, lengthof(names), snapshot ? snapshot_names : names);
 }
 
 /* Sources from the SQL arguments members (or a tree), volumes. */
@@ -63,10 +67,13 @@ VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 	mlm_dec    *gcv;
 	int32	   *frontline;
 	mlm_dec    *lv = NULL;
+	int32		kept = 0;		/* levels that exist (<= levels) */
+	int64		work = 0;
+	MemoryContext rowcxt;
 	int32		i,
 				k;
 
-	RequireRelations(fcinfo);
+	RequireRelations(fcinfo, snapshot);
 	levels = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT32(2);
 	if (levels < 0 || levels > 1000)
 		ereport(ERROR,
@@ -88,25 +95,44 @@ VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 	for (i = 0; i < net->n; i++)
 		if (net->v.parent[i] >= 0)
 			frontline[net->v.parent[i]]++;
-	/* per-level PV: each member adds its PV to its first `levels` ancestors */
+	/*
+	 * per-level PV: each member adds its PV to its first `levels` ancestors.
+	 * Only levels that exist are kept (no member is deeper than the deepest
+	 * one), and the table is refused, not attempted, beyond
+	 * MLM_LEVEL_CELLS cells: the result itself would be that large.
+	 */
 	if (levels > 0)
 	{
-		lv = MlmAllocArrayZero((Size) net->n * levels, sizeof(mlm_dec));
+		int32		maxdepth = 0;
+
+		for (i = 0; i < net->n; i++)
+			maxdepth = Max(maxdepth, net->depth[i]);
+		kept = Min(levels, maxdepth);
+		if ((int64) net->n * kept > MLM_LEVEL_CELLS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("volume_summary of %d levels over %d members is too large", levels, net->n),
+					 errdetail("It would hold " INT64_FORMAT " per-level volumes; at most %d are supported.",
+							   (int64) net->n * kept, MLM_LEVEL_CELLS),
+					 errhint("Ask for fewer levels.")));
+		lv = MlmAllocArrayZero((Size) net->n * Max(kept, 1), sizeof(mlm_dec));
 		for (i = 0; i < net->n; i++)
 		{
 			int32		a = net->v.parent[i];
 
-			for (k = 0; k < levels && a >= 0; k++, a = net->v.parent[a])
-				lv[(Size) a * levels + k] = MlmDecAdd(lv[(Size) a * levels + k], net->pv[i]);
-			if ((i & 0xFFFF) == 0)
-				CHECK_FOR_INTERRUPTS();
+			for (k = 0; k < kept && a >= 0; k++, a = net->v.parent[a])
+				lv[(Size) a * kept + k] = MlmDecAdd(lv[(Size) a * kept + k], net->pv[i]);
+			MlmWorkDone(&work, k + 1);
 		}
 	}
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "mlm volume_summary row",
+								   ALLOCSET_DEFAULT_SIZES);
 
 	for (i = 0; i < net->n; i++)
 	{
 		Datum		vals[10];
 		bool		nulls[10] = {0};
+		MemoryContext old = MemoryContextSwitchTo(rowcxt);
 
 		vals[0] = Int64GetDatum(net->v.ids[i]);
 		if (net->v.parent[i] >= 0)
@@ -125,14 +151,15 @@ VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 			Datum	   *el = palloc(sizeof(Datum) * levels);
 
 			for (k = 0; k < levels; k++)
-				el[k] = MlmDecToNumeric(lv[(Size) i * levels + k], MLM_VOL_SCALE, 2);
+				el[k] = MlmDecToNumeric(k < kept ? lv[(Size) i * kept + k] : 0, MLM_VOL_SCALE, 2);
 			vals[9] = PointerGetDatum(construct_array(el, levels, NUMERICOID, -1, false, TYPALIGN_INT));
 		}
 		else
 			nulls[9] = true;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, vals, nulls);
-		if ((i & 0x3FFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+		MlmWorkDone(&work, 1 + levels);
 	}
 	return (Datum) 0;
 }
@@ -159,7 +186,7 @@ mlm_leg_volumes(PG_FUNCTION_ARGS)
 	MlmDerived	d;
 	int32		i;
 
-	RequireRelations(fcinfo);
+	RequireRelations(fcinfo, false);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	SourcesFromArgs(fcinfo, &src, false);
 	net = MlmLoadNetwork(&src);
@@ -196,7 +223,7 @@ mlm_group_volume(PG_FUNCTION_ARGS)
 	mlm_dec    *gv;
 	int32		i;
 
-	RequireRelations(fcinfo);
+	RequireRelations(fcinfo, false);
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	{
 		int64	   *ids;

@@ -41,6 +41,7 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 	int			nlevels = 0;
 	int		   *level_of_rank;
 	int32	  **up;
+	int64		work = 0;
 	int32	   *nb = NULL;
 	mlm_dec		maxrate = 0;
 	int			t,
@@ -98,6 +99,7 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 		int			paid_t = 0;
 		int			gen = 0;
 		int32		a = x;
+		int64		steps = 1;
 
 		if (cv == 0)
 			continue;
@@ -106,6 +108,7 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 		{
 			mlm_dec		r;
 
+			steps++;
 			a = up[paid_t][a];
 			if (a < 0)
 				break;
@@ -140,11 +143,11 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 								b->rates[gen - 1], MLM_RATE_SCALE,
 								MlmDecMul(cv, b->rates[gen - 1]));
 				gen++;
+				steps++;
 				a = parent[a] >= 0 ? nb[parent[a]] : -1;
 			}
 		}
-		if ((x & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		MlmWorkDone(&work, steps);
 	}
 
 	for (t = 0; t < nlevels; t++)

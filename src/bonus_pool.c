@@ -52,6 +52,7 @@ MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 	mlm_dec		left;
 	int32		i,
 				k;
+	int64		work = 0;
 	Datum		base;
 	Datum		w_total_num;
 
@@ -72,6 +73,7 @@ MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 		sh[np].weight = w;
 		w_total = MlmDecAdd(w_total, w);
 		np++;
+		MlmWorkDone(&work, 1);
 	}
 	if (np == 0 || w_total == 0)
 	{
@@ -105,14 +107,17 @@ MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 			continue;
 		if (MlmSinkWantsLines(sink))
 		{
+			MemoryContext old = MemoryContextSwitchTo(sink->line_cxt);
 			Datum		rate = DirectFunctionCall2(numeric_div,
 												   MlmDecToNumeric(sh[k].weight, MLM_RATE_SCALE, 0),
 												   w_total_num);
 
+			MemoryContextSwitchTo(old);
 			MlmSinkLineDatum(sink, sh[k].member, -1, -1, base, rate, amount);
 		}
 		else
 			MlmSinkLineDatum(sink, sh[k].member, -1, -1, (Datum) 0, (Datum) 0, amount);
+		MlmWorkDone(&work, 1);
 	}
 	pfree(sh);
 }

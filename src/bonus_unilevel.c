@@ -49,6 +49,7 @@ LevelWalk(const MlmBonus *b, const MlmNet *net, const MlmDerived *d,
 	const int32 *next = parent;
 	int32	   *owned = NULL;
 	int32		x;
+	int64		work = 0;
 
 	if (b->dynamic)
 		next = owned = MlmNearestActiveAncestor(parent, order, net->n, d->active);
@@ -66,8 +67,7 @@ LevelWalk(const MlmBonus *b, const MlmNet *net, const MlmDerived *d,
 				MlmSinkLine(sink, a, x, k + 1, base[x], MLM_VOL_SCALE,
 							b->rates[k], MLM_RATE_SCALE, MlmDecMul(base[x], b->rates[k]));
 		}
-		if ((x & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
+		MlmWorkDone(&work, k + 1);
 	}
 	if (owned)
 		pfree(owned);
@@ -105,6 +105,7 @@ MlmBonusFastStart(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sin
 	const MlmDerived *d = cx->d;
 	DateADT		period_end = cx->period_end;
 	int32		x;
+	int64		work = 0;
 
 	for (x = 0; x < net->n; x++)
 	{
@@ -120,5 +121,6 @@ MlmBonusFastStart(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sin
 			if (d->active[a] && b->rates[k] != 0)
 				MlmSinkLine(sink, a, x, k + 1, net->cv[x], MLM_VOL_SCALE,
 							b->rates[k], MLM_RATE_SCALE, MlmDecMul(net->cv[x], b->rates[k]));
+		MlmWorkDone(&work, k + 1);
 	}
 }

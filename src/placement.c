@@ -287,10 +287,11 @@ mlm_place_many(PG_FUNCTION_ARGS)
 	int32		i;
 	int			k;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("tree, member ids, sponsor ids, method and width must not be null")));
+	{
+		static const char *const names[] = {"t", "member_ids", "sponsor_ids", "method", "width"};
+
+		MlmRequireArgs(fcinfo, lengthof(names), names);
+	}
 	hdr = DatumGetMlmTreeP(PG_GETARG_DATUM(0));
 	MlmTreeSetView(&v, hdr);
 	method_s = text_to_cstring(PG_GETARG_TEXT_PP(3));

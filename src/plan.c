@@ -251,6 +251,12 @@ ParseRanks(PState *ps, const JNode *n)
 		PlanProblem(ps, "ranks", NULL, "ranks must not be empty");
 		return;
 	}
+	if (n->n > MLM_PLAN_MAX_RANKS)
+	{
+		PlanProblem(ps, "ranks", NULL, "ranks has %d entries; at most %d are supported",
+					n->n, MLM_PLAN_MAX_RANKS);
+		return;
+	}
 	for (i = 0; i < n->n; i++)
 		ParseRank(ps, i, n->vals[i]);
 	plan->nranks = n->n;
@@ -341,7 +347,8 @@ ParseDifferential(PState *ps, MlmBonus *b, const JNode *n, const char *path)
 	if ((v = PlanObjGet(n, "breakaway_rank")) != NULL)
 		b->breakaway_rank = PlanGetRankRef(ps, v, PlanPathKey(path, "breakaway_rank"),
 										 "breakaway_rank");
-	if (PlanObjGet(n, "generation_rates") && !PlanObjGet(n, "breakaway_rank"))
+	if ((v = PlanObjGet(n, "generation_rates")) != NULL &&
+		!(v->kind == JN_ARRAY && v->n == 0) && !PlanObjGet(n, "breakaway_rank"))
 		PlanProblem(ps, PlanPathKey(path, "generation_rates"), NULL,
 				"generation_rates requires breakaway_rank");
 	PlanGetLevels(ps, b, n, path, "generation_rates", "min_rank_by_generation",
@@ -594,6 +601,12 @@ ParseBonuses(PState *ps, const JNode *n)
 
 	if (!PlanExpectKind(ps, n, JN_ARRAY, "bonuses", "bonuses"))
 		return;
+	if (n->n > MLM_PLAN_MAX_BONUSES)
+	{
+		PlanProblem(ps, "bonuses", NULL, "bonuses has %d entries; at most %d are supported",
+					n->n, MLM_PLAN_MAX_BONUSES);
+		return;
+	}
 	for (i = 0; i < n->n; i++)
 		ParseBonus(ps, i, n->vals[i]);
 	plan->nbonuses = n->n;

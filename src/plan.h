@@ -11,6 +11,15 @@
 #ifndef MLM_PLAN_H
 #define MLM_PLAN_H
 
+/*
+ * Documented limits of a plan, far above what published plans use (a few
+ * ranks, a few dozen levels): a plan beyond them is refused with its path
+ * instead of costing members times a million.
+ */
+#define MLM_PLAN_MAX_LEVELS		1000	/* rates, generation_rates */
+#define MLM_PLAN_MAX_RANKS		100
+#define MLM_PLAN_MAX_BONUSES	100
+
 #include "postgres.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"

@@ -700,13 +700,14 @@ PlanGetPerRank(PState *ps, const JNode *n, const char *path, const char *label,
  */
 
 /*
- * A non-empty array of rates.  *count is the array length even when some
- * elements were bad (so lengths can still be compared), -1 when the value
- * is not an array.
+ * An array of rates, non-empty when required; an optional one given empty
+ * means the same as leaving it out (*count 0, no rates).  *count is the
+ * array length even when some elements were bad (so lengths can still be
+ * compared), -1 when the value is not an array or too long.
  */
 static void
 GetRateList(PState *ps, const JNode *n, const char *path, const char *label,
-			  mlm_dec **out, int *count)
+			bool required, mlm_dec **out, int *count)
 {
 	int			i;
 	mlm_dec    *vals;
@@ -718,7 +719,15 @@ GetRateList(PState *ps, const JNode *n, const char *path, const char *label,
 	*count = n->n;
 	if (n->n == 0)
 	{
-		PlanProblem(ps, path, NULL, "%s must not be empty", label);
+		if (required)
+			PlanProblem(ps, path, NULL, "%s must not be empty", label);
+		return;
+	}
+	if (n->n > MLM_PLAN_MAX_LEVELS)
+	{
+		PlanProblem(ps, path, NULL, "%s has %d entries; at most %d are supported",
+					label, n->n, MLM_PLAN_MAX_LEVELS);
+		*count = -1;
 		return;
 	}
 	vals = palloc0(sizeof(mlm_dec) * n->n);
@@ -775,7 +784,12 @@ PlanGetLevels(PState *ps, MlmBonus *b, const JNode *obj, const char *bpath,
 	int		   *mins = NULL;
 
 	if (rn)
-		GetRateList(ps, rn, rpath, rates_key, &rates, &nrates);
+		GetRateList(ps, rn, rpath, rates_key, rates_required, &rates, &nrates);
+	/* an optional list given empty is the same as no list */
+	if (mn && mn->kind == JN_ARRAY && mn->n == 0)
+		mn = NULL;
+	if (mn && nrates == 0)
+		mn = NULL;				/* nothing to qualify: like no rates */
 	if (mn)
 	{
 		if (rn == NULL && !rates_required)

@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include "utils/memutils.h"
+
 #include "mlm.h"
 #include "sink.h"
 
@@ -19,6 +21,22 @@ MlmSinkInit(MlmLineSink *sink, int32 n, MlmLineFn line_fn, void *line_arg)
 	sink->touched = MlmAllocArray(Max(n, 1), sizeof(bool));
 	sink->line_fn = line_fn;
 	sink->line_arg = line_arg;
+	if (line_fn)
+		sink->line_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm audit line",
+											   ALLOCSET_SMALL_SIZES);
+}
+
+/* Free what MlmSinkInit allocated. */
+void
+MlmSinkFree(MlmLineSink *sink)
+{
+	pfree(sink->sum);
+	pfree(sink->touched);
+	if (sink->line_cxt)
+		MemoryContextDelete(sink->line_cxt);
+	sink->sum = NULL;
+	sink->touched = NULL;
+	sink->line_cxt = NULL;
 }
 
 /* Zero the sums: each bonus is rounded on its own. */
@@ -40,8 +58,14 @@ MlmSinkLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
 	sink->sum[recipient] = MlmDecAdd(sink->sum[recipient], amount);
 	sink->touched[recipient] = true;
 	if (sink->line_fn)
+	{
+		MemoryContext old = MemoryContextSwitchTo(sink->line_cxt);
+
 		sink->line_fn(sink->line_arg, sink->bonus_name, recipient, source, level,
 					  base, rate, amount);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(sink->line_cxt);
+	}
 }
 
 /* Base and rate become numeric only when a line will be written. */
@@ -53,9 +77,14 @@ MlmSinkLine(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
 	if (amount == 0)
 		return;
 	if (sink->line_fn)
-		MlmSinkLineDatum(sink, recipient, source, level,
-						 MlmDecToNumeric(base, base_scale, Min(base_scale, 2)),
-						 MlmDecToNumeric(rate, rate_scale, 0), amount);
+	{
+		MemoryContext old = MemoryContextSwitchTo(sink->line_cxt);
+		Datum		base_num = MlmDecToNumeric(base, base_scale, Min(base_scale, 2));
+		Datum		rate_num = MlmDecToNumeric(rate, rate_scale, 0);
+
+		MemoryContextSwitchTo(old);
+		MlmSinkLineDatum(sink, recipient, source, level, base_num, rate_num, amount);
+	}
 	else
 		MlmSinkLineDatum(sink, recipient, source, level, (Datum) 0, (Datum) 0, amount);
 }

@@ -29,10 +29,14 @@ typedef struct MlmLineSink
 	int32		n;				/* members: length of sum and touched */
 	MlmLineFn	line_fn;		/* NULL: no audit lines wanted */
 	void	   *line_arg;
+	MemoryContext line_cxt;		/* what one line allocates, reset after it */
 } MlmLineSink;
 
 /* A sink for n members; line_fn NULL when no lines are wanted. */
 extern void MlmSinkInit(MlmLineSink *sink, int32 n, MlmLineFn line_fn, void *line_arg);
+
+/* Free the sums and the line context. */
+extern void MlmSinkFree(MlmLineSink *sink);
 
 /* Empty the sums for the next bonus. */
 extern void MlmSinkReset(MlmLineSink *sink, const char *bonus_name);
@@ -49,7 +53,11 @@ extern void MlmSinkLine(MlmLineSink *sink, int32 recipient, int32 source,
 						int32 level, mlm_dec base, int base_scale,
 						mlm_dec rate, int rate_scale, mlm_dec amount);
 
-/* The same with base and rate already as numeric datums (0 = no lines). */
+/*
+ * The same with base and rate already as numeric datums (0 = no lines).
+ * Datums a bonus builds for one line only belong in sink->line_cxt, which
+ * is reset after the line: memory stays bounded per line, not per result.
+ */
 extern void MlmSinkLineDatum(MlmLineSink *sink, int32 recipient, int32 source,
 							 int32 level, Datum base, Datum rate, mlm_dec amount);
 

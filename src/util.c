@@ -64,3 +64,16 @@ MlmReallocArray(void *ptr, Size count, Size size)
 {
 	return repalloc_huge(ptr, Max(ArrayBytes(count, size), 1));
 }
+
+/* The first NULL one of the required arguments, named in a 22004 error. */
+void
+MlmRequireArgs(FunctionCallInfo fcinfo, int nargs, const char *const *names)
+{
+	int			a;
+
+	for (a = 0; a < nargs && a < PG_NARGS(); a++)
+		if (PG_ARGISNULL(a))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %s must not be null", names[a])));
+}

@@ -591,9 +591,9 @@ SELECT throws_ok($$SELECT * FROM mlm.place((SELECT t FROM et), 1, 'weaker_leg', 
 SELECT throws_ok($$SELECT * FROM mlm.place_many((SELECT t FROM et), ARRAY[10], ARRAY[NULL]::bigint[])$$,
                  '22004', 'sponsor ids must not be null', 'a null sponsor id');
 SELECT throws_ok($$SELECT * FROM mlm.place_many(NULL, ARRAY[10], ARRAY[1])$$,
-                 '22004', 'tree, member ids, sponsor ids, method and width must not be null', 'a null tree');
+                 '22004', 'argument t must not be null', 'a null tree');
 SELECT throws_ok($$SELECT * FROM mlm.place((SELECT t FROM et), 1, NULL)$$,
-                 '22004', 'tree, member ids, sponsor ids, method and width must not be null', 'a null method');
+                 '22004', 'argument method must not be null', 'a null method');
 SELECT throws_ok($$SELECT * FROM mlm.place((SELECT t FROM et), 1, 'weaker_leg', 2, 'volume', 'pg_class')$$,
                  '42703', 'volumes relation pg_class has no column "member_id"', 'a volumes relation without member_id');
 CREATE TEMP TABLE et_vol ON COMMIT DROP AS SELECT 77::bigint AS member_id, 1::numeric AS pv, 5::numeric AS cv;
