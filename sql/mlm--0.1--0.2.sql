@@ -10,17 +10,22 @@
 -- Types and objects new in 0.2 that functions below refer to.
 ------------------------------------------------------------------------------
 
--- The computation of mlm.close and mlm.preview: mlm.compute's rows, and in
--- the grand total row the number of carry-in rows and the tree snapshot.
+-- The computation of mlm.close, mlm.preview and mlm.totals: mlm.compute's
+-- rows, and in the grand total row typed totals and the tree snapshot.
 CREATE TYPE @extschema@._source_result AS (
     kind pg_catalog.text, member_id pg_catalog.int8, bonus pg_catalog.text,
     source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric,
     rate pg_catalog.numeric, amount pg_catalog.numeric, pv pg_catalog.numeric,
     gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text,
     carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
-    carry_rows pg_catalog.int8, snapshot @extschema@.tree);
+    carry_rows pg_catalog.int8, snapshot @extschema@.tree,
+    member_rows pg_catalog.int8, volume_rows pg_catalog.int8, input_checksum pg_catalog.text,
+    total_cv pg_catalog.numeric, cap_limit pg_catalog.numeric);
 COMMENT ON TYPE @extschema@._source_result IS
-    'a row of mlm._compute_source: the columns of mlm.period_result, and carry_rows and snapshot in the grand total row';
+    'a row of mlm._compute_source: the columns of mlm.period_result, and in the grand total row the input row counts and checksum, total CV, cap limit and the tree snapshot';
+
+COMMENT ON TYPE @extschema@.period_result IS
+    'a row of mlm.compute: kind payout, member, line, carry or total; see docs/reference.md for the columns of each kind';
 
 -- _period_inputs takes other arguments and returns other columns in 0.2.
 DROP FUNCTION @extschema@._period_inputs(text, text, date, date, bigint);
@@ -54,15 +59,103 @@ COMMENT ON COLUMN @extschema@.run.finalized_inputs_changed IS 'Set by finalize: 
 -- style; the guard of the payout history).
 ------------------------------------------------------------------------------
 
+CREATE FUNCTION @extschema@.compute(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date,
+    carry pg_catalog.regclass DEFAULT NULL, with_lines pg_catalog.bool DEFAULT false,
+    kinds pg_catalog.text DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS SETOF @extschema@.period_result
+    AS 'MODULE_PATHNAME', 'mlm_compute' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
 CREATE FUNCTION @extschema@._compute_source(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_column pg_catalog.text, period_label pg_catalog.text,
     period_start pg_catalog.date, period_end pg_catalog.date, time_zone pg_catalog.text,
-    carry pg_catalog.regclass, with_lines pg_catalog.bool, read_as_owner pg_catalog.bool)
+    carry pg_catalog.regclass, with_lines pg_catalog.bool, read_as_owner pg_catalog.bool,
+    kinds pg_catalog.text DEFAULT NULL)
     RETURNS SETOF @extschema@._source_result
     AS 'MODULE_PATHNAME', 'mlm_compute_source' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
-COMMENT ON FUNCTION @extschema@._compute_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.bool) IS
-    'internal: one period of a registered source (the volumes of the period selected by period_column; timestamptz periods cut in time_zone), for mlm.close and mlm.preview; read_as_owner reads each relation as its owner in a security-restricted operation and needs the privileges of that owner';
+COMMENT ON FUNCTION @extschema@._compute_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.bool, pg_catalog.text) IS
+    'internal: one period (the volumes of the period selected by period_column when given; timestamptz periods cut in time_zone), for mlm.close, mlm.preview and mlm.totals; read_as_owner reads each relation as its owner in a security-restricted operation and needs the privileges of that owner';
+
+CREATE FUNCTION @extschema@.payouts(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, bonus pg_catalog.text, amount pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_payouts' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.payouts(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: every non-zero payout (member, bonus, amount) after rounding and the cap; writes nothing; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
+CREATE FUNCTION @extschema@.member_results(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, pv pg_catalog.numeric, gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text, amount pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_member_results' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.member_results(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: per member PV, GV, activity, rank name and the amount paid (after the cap); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
+CREATE FUNCTION @extschema@.lines(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, bonus pg_catalog.text, source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric, rate pg_catalog.numeric, amount pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_lines' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.lines(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: the audit lines (member paid, bonus, source, level, base, rate, exact amount); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
+CREATE FUNCTION @extschema@.carry_out(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, carry_left pg_catalog.numeric, carry_right pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_carry_out' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.carry_out(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: binary carry-out of every member with a non-zero carry (the next period carry-in); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
+CREATE FUNCTION @extschema@.totals(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(total_cv pg_catalog.numeric, total_before_cap pg_catalog.numeric, total_paid pg_catalog.numeric,
+                  cap_limit pg_catalog.numeric, cap_factor pg_catalog.numeric,
+                  member_rows pg_catalog.int8, volume_rows pg_catalog.int8, carry_rows pg_catalog.int8,
+                  input_checksum pg_catalog.text, bonuses pg_catalog.jsonb, bonuses_before_cap pg_catalog.jsonb)
+    LANGUAGE sql STABLE PARALLEL RESTRICTED
+    AS $$
+    WITH t AS (SELECT c.* FROM @extschema@._compute_source(plan, members, volumes, period_column, period_label,
+                                                             period_start, period_end, time_zone, carry,
+                                                             false, false, 'total') c)
+    SELECT o.total_cv, o.base, o.amount, o.cap_limit, o.rate, o.member_rows, o.volume_rows, o.carry_rows,
+           o.input_checksum,
+           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.amount) FROM t b WHERE b.bonus IS NOT NULL),
+           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.base) FROM t b WHERE b.bonus IS NOT NULL)
+      FROM t o WHERE o.bonus IS NULL
+$$;
+COMMENT ON FUNCTION @extschema@.totals(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: one typed row of the period''s totals, with the names of the run header: total CV, total before and after the cap, cap limit and factor, input row counts and checksum, per-bonus totals; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
+CREATE FUNCTION @extschema@.compute_snapshot(
+    plan pg_catalog.jsonb, network @extschema@.tree, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date,
+    carry pg_catalog.regclass DEFAULT NULL, with_lines pg_catalog.bool DEFAULT false,
+    kinds pg_catalog.text DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS SETOF @extschema@.period_result
+    AS 'MODULE_PATHNAME', 'mlm_compute_snapshot' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.compute_snapshot(pg_catalog.jsonb, @extschema@.tree, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'mlm.compute with the members of an mlm.tree snapshot (all active_status true, no joined dates)';
 
 CREATE OR REPLACE FUNCTION @extschema@._refuse_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -868,9 +961,9 @@ BEGIN
             SELECT r.* FROM r WHERE r.kind = 'total' AND r.bonus IS NULL
         )
         SELECT counts.*,
-               total.source_id AS member_rows, total.level AS volume_rows, total.rank AS input_checksum,
-               total.pv AS total_cv, total.base AS total_before_cap, total.amount AS total_paid,
-               total.gv AS cap_limit, total.rate AS cap_factor,
+               total.member_rows, total.volume_rows, total.input_checksum,
+               total.total_cv, total.base AS total_before_cap, total.amount AS total_paid,
+               total.cap_limit, total.rate AS cap_factor,
                total.carry_rows, total.snapshot
           FROM counts LEFT JOIN total ON true
         $sql$
@@ -917,9 +1010,10 @@ BEGIN
     SELECT p.definition INTO def FROM @extschema@.plan_version p
      WHERE p.plan_name = r.plan_name AND p.version = r.plan_version;
     inp := @extschema@._period_inputs(r.source_name, r.period_label, r.carry_from_run_id, true);
-    SELECT c.rank INTO sum
+    SELECT c.input_checksum INTO sum
       FROM @extschema@._compute_source(def, inp.members, inp.volumes, inp.period_column, inp.period_label,
-                                       r.period_start, r.period_end, inp.time_zone, inp.carry, false, true) c
+                                       r.period_start, r.period_end, inp.time_zone, inp.carry, false, true,
+                                       'total') c
      WHERE c.kind = 'total' AND c.bonus IS NULL;
     PERFORM @extschema@._drop_views(inp.views);
     RETURN sum;
@@ -1168,8 +1262,8 @@ CREATE EVENT TRIGGER mlm_drop_guard ON ddl_command_start
 
 ------------------------------------------------------------------------------
 -- Functions whose arguments changed: the new ones exist now; the grants
--- given on the old ones (roles of the recipe) carry over, then the old
--- ones go.
+-- given on the old ones (roles of the recipe, PUBLIC revoked) carry over,
+-- then the old ones go.
 ------------------------------------------------------------------------------
 
 DO $do$
@@ -1181,8 +1275,27 @@ BEGIN
         ['@extschema@.register_source(text, regclass, regclass, text, regclass, boolean)',
          '@extschema@.register_source(text, regclass, regclass, text, regclass, boolean, text)'],
         ['@extschema@.finalize(bigint)', '@extschema@.finalize(bigint, boolean)'],
-        ['@extschema@.finalize(text, text)', '@extschema@.finalize(text, text, boolean)']]
+        ['@extschema@.finalize(text, text)', '@extschema@.finalize(text, text, boolean)'],
+        ['@extschema@.compute(jsonb, regclass, regclass, date, date, regclass, boolean, text)',
+         '@extschema@.compute(jsonb, regclass, regclass, date, date, regclass, boolean, text, text, text, text)'],
+        ['@extschema@.compute_snapshot(jsonb, @extschema@.tree, regclass, date, date, regclass, boolean, text)',
+         '@extschema@.compute_snapshot(jsonb, @extschema@.tree, regclass, date, date, regclass, boolean, text, text, text, text)'],
+        ['@extschema@.payouts(jsonb, regclass, regclass, date, date, regclass)',
+         '@extschema@.payouts(jsonb, regclass, regclass, date, date, regclass, text, text, text)'],
+        ['@extschema@.member_results(jsonb, regclass, regclass, date, date, regclass)',
+         '@extschema@.member_results(jsonb, regclass, regclass, date, date, regclass, text, text, text)'],
+        ['@extschema@.lines(jsonb, regclass, regclass, date, date, regclass)',
+         '@extschema@.lines(jsonb, regclass, regclass, date, date, regclass, text, text, text)'],
+        ['@extschema@.carry_out(jsonb, regclass, regclass, date, date, regclass)',
+         '@extschema@.carry_out(jsonb, regclass, regclass, date, date, regclass, text, text, text)'],
+        ['@extschema@.totals(jsonb, regclass, regclass, date, date, regclass)',
+         '@extschema@.totals(jsonb, regclass, regclass, date, date, regclass, text, text, text)']]
     LOOP
+        -- a function whose ACL was set (PUBLIC revoked, roles granted) keeps it
+        IF (SELECT p.proacl IS NOT NULL FROM pg_catalog.pg_proc p
+             WHERE p.oid = pair[1]::pg_catalog.regprocedure) THEN
+            EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', pair[2]);
+        END IF;
         FOR g IN
             SELECT a.grantee, a.is_grantable
               FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
@@ -1199,3 +1312,10 @@ $do$;
 DROP FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean);
 DROP FUNCTION @extschema@.finalize(text, text);
 DROP FUNCTION @extschema@.finalize(bigint);
+DROP FUNCTION @extschema@.compute(jsonb, regclass, regclass, date, date, regclass, boolean, text);
+DROP FUNCTION @extschema@.compute_snapshot(jsonb, @extschema@.tree, regclass, date, date, regclass, boolean, text);
+DROP FUNCTION @extschema@.payouts(jsonb, regclass, regclass, date, date, regclass);
+DROP FUNCTION @extschema@.member_results(jsonb, regclass, regclass, date, date, regclass);
+DROP FUNCTION @extschema@.lines(jsonb, regclass, regclass, date, date, regclass);
+DROP FUNCTION @extschema@.carry_out(jsonb, regclass, regclass, date, date, regclass);
+DROP FUNCTION @extschema@.totals(jsonb, regclass, regclass, date, date, regclass);

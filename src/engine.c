@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "bonus.h"
@@ -43,8 +44,9 @@ enum
 {
 	C_KIND, C_MEMBER, C_BONUS, C_SOURCE, C_LEVEL, C_BASE, C_RATE, C_AMOUNT,
 	C_PV, C_GV, C_ACTIVE, C_RANK, C_CARRY_LEFT, C_CARRY_RIGHT,
-	/* mlm._source_result only (set in the grand total row) */
-	C_CARRY_ROWS, C_SNAPSHOT, C_NCOLS
+	/* mlm._source_result only: the typed grand total */
+	C_CARRY_ROWS, C_SNAPSHOT, C_MEMBER_ROWS, C_VOLUME_ROWS, C_INPUT_CHECKSUM,
+	C_TOTAL_CV, C_CAP_LIMIT, C_NCOLS
 };
 
 /* which kinds of rows to produce */
@@ -64,6 +66,8 @@ typedef struct MlmOut
 	Tuplestorestate *ts;
 	TupleDesc	desc;
 	const int  *proj;
+	MemoryContext row_cxt;		/* what one row allocates, reset after it */
+	bool		total_v01;		/* the grand total row as 0.1's compute had it */
 } MlmOut;
 
 /* The audit-line writer handed to the sink: the network names the ids. */
@@ -184,8 +188,11 @@ PutPayoutRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
 			Datum		vals[C_NCOLS];
 			bool		nulls[C_NCOLS];
 
+			MemoryContext old;
+
 			if (pay[b].units[k] == 0)
 				continue;
+			old = MemoryContextSwitchTo(out->row_cxt);
 			memset(nulls, true, sizeof(nulls));
 			vals[C_KIND] = kind_payout;
 			vals[C_MEMBER] = Int64GetDatum(net->v.ids[pay[b].member[k]]);
@@ -193,6 +200,8 @@ PutPayoutRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
 			vals[C_AMOUNT] = MlmDecToNumeric(pay[b].units[k], plan->scale, plan->scale);
 			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = nulls[C_AMOUNT] = false;
 			PutRow(out, vals, nulls);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(out->row_cxt);
 			if ((k & 0x3FFF) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
@@ -216,6 +225,7 @@ PutMemberRows(const MlmOut *out, int kinds, const MlmPlan *plan, const MlmNet *n
 	{
 		Datum		vals[C_NCOLS];
 		bool		nulls[C_NCOLS];
+		MemoryContext old = MemoryContextSwitchTo(out->row_cxt);
 
 		if (kinds & K_MEMBER)
 		{
@@ -241,14 +251,19 @@ PutMemberRows(const MlmOut *out, int kinds, const MlmPlan *plan, const MlmNet *n
 			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_CARRY_LEFT] = nulls[C_CARRY_RIGHT] = false;
 			PutRow(out, vals, nulls);
 		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(out->row_cxt);
 		if ((i & 0x3FFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 }
 
 /*
- * "total" rows: one per bonus (after and before the cap), then the grand
- * total with total CV, input counts and hash, the cap and its ratio.
+ * "total" rows: one per bonus and the grand total, each with the amount
+ * after the cap (amount), before it (base) and, in the grand total, the
+ * cap's ratio (rate) when it applied.  mlm._compute_source's grand total
+ * also has its own typed columns: input counts and checksum, total CV, the
+ * cap limit, the snapshot.
  */
 static void
 PutTotalRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
@@ -276,23 +291,41 @@ PutTotalRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
 	vals[C_KIND] = kind_total;
 	vals[C_AMOUNT] = MlmDecToNumeric(after, plan->scale, plan->scale);
 	vals[C_BASE] = MlmDecToNumeric(cap->total, plan->scale, plan->scale);
-	vals[C_PV] = MlmDecToNumeric(total_cv, MLM_VOL_SCALE, 2);
-	vals[C_SOURCE] = Int64GetDatum(net->member_rows);
-	vals[C_LEVEL] = Int32GetDatum((int32) Min(net->volume_rows, PG_INT32_MAX));
+	nulls[C_KIND] = nulls[C_AMOUNT] = nulls[C_BASE] = false;
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) net->input_hash);
-	vals[C_RANK] = CStringGetTextDatum(hash);
-	nulls[C_KIND] = nulls[C_AMOUNT] = nulls[C_BASE] = nulls[C_PV] = false;
-	nulls[C_SOURCE] = nulls[C_LEVEL] = nulls[C_RANK] = false;
-	if (out->desc->natts > C_SNAPSHOT)
+	if (out->total_v01)
+	{
+		/*
+		 * mlm.compute as declared by version 0.1 (its close reads these): total
+		 * CV in pv, input row counts in source_id and level, the checksum in
+		 * rank, the cap limit in gv.
+		 */
+		vals[C_PV] = MlmDecToNumeric(total_cv, MLM_VOL_SCALE, 2);
+		vals[C_SOURCE] = Int64GetDatum(net->member_rows);
+		vals[C_LEVEL] = Int32GetDatum((int32) Min(net->volume_rows, PG_INT32_MAX));
+		vals[C_RANK] = CStringGetTextDatum(hash);
+		nulls[C_PV] = nulls[C_SOURCE] = nulls[C_LEVEL] = nulls[C_RANK] = false;
+		if (plan->has_cap)
+		{
+			vals[C_GV] = MlmDecToNumeric(cap->limit, plan->scale, plan->scale);
+			nulls[C_GV] = false;
+		}
+	}
+	if (out->desc->natts == C_NCOLS)
 	{
 		vals[C_CARRY_ROWS] = Int64GetDatum(net->carry_rows);
 		vals[C_SNAPSHOT] = PointerGetDatum(net->tree);
-		nulls[C_CARRY_ROWS] = nulls[C_SNAPSHOT] = false;
-	}
-	if (plan->has_cap)
-	{
-		vals[C_GV] = MlmDecToNumeric(cap->limit, plan->scale, plan->scale);
-		nulls[C_GV] = false;
+		vals[C_MEMBER_ROWS] = Int64GetDatum(net->member_rows);
+		vals[C_VOLUME_ROWS] = Int64GetDatum(net->volume_rows);
+		vals[C_INPUT_CHECKSUM] = CStringGetTextDatum(hash);
+		vals[C_TOTAL_CV] = MlmDecToNumeric(total_cv, MLM_VOL_SCALE, 2);
+		nulls[C_CARRY_ROWS] = nulls[C_SNAPSHOT] = nulls[C_MEMBER_ROWS] = false;
+		nulls[C_VOLUME_ROWS] = nulls[C_INPUT_CHECKSUM] = nulls[C_TOTAL_CV] = false;
+		if (plan->has_cap)
+		{
+			vals[C_CAP_LIMIT] = MlmDecToNumeric(cap->limit, plan->scale, plan->scale);
+			nulls[C_CAP_LIMIT] = false;
+		}
 	}
 	if (cap->capped)
 	{
@@ -348,8 +381,7 @@ Compute(ComputeArgs *args, const MlmOut *out)
 		cx.carry_out_right = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
 	}
 	pay = RunBonuses(plan, &cx, &sink);
-	pfree(sink.sum);
-	pfree(sink.touched);
+	MlmSinkFree(&sink);
 	MlmApplyCap(plan, pay, n, total_cv, &cap);
 
 	bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
@@ -414,24 +446,40 @@ CheckPeriodDates(DateADT start, DateADT end)
 }
 
 /*
+ * The optional period selection of the computing functions, from argument
+ * a on: period_column, period_label, time_zone (declared since 0.2; a
+ * database still on 0.1 passes fewer arguments and reads every row).
+ * Without a period column every volume row is read.
+ */
+static void
+PeriodArgs(FunctionCallInfo fcinfo, int a, MlmSources *src)
+{
+	if (a <= 0 || PG_NARGS() <= a || PG_ARGISNULL(a))
+		return;
+	src->period_column = text_to_cstring(PG_GETARG_TEXT_PP(a));
+	if (PG_NARGS() > a + 1 && !PG_ARGISNULL(a + 1))
+		src->period_label = text_to_cstring(PG_GETARG_TEXT_PP(a + 1));
+	if (PG_NARGS() > a + 2 && !PG_ARGISNULL(a + 2))
+		src->time_zone = text_to_cstring(PG_GETARG_TEXT_PP(a + 2));
+}
+
+/*
  * mlm.compute(plan, members, volumes, period_start, period_end, carry,
  * with_lines, kinds): every result of one period as rows tagged by kind.
  * With snapshot, the members come from an mlm.tree value instead of a
  * relation.
  */
 static Datum
-ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj)
+ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj,
+			 int period_arg)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ComputeArgs args;
 	MlmOut		out;
-	int			a;
+	static const char *const names[] = {"plan", "members", "volumes", "period_start", "period_end"};
+	static const char *const snapshot_names[] = {"plan", "network", "volumes", "period_start", "period_end"};
 
-	for (a = 0; a < 5; a++)
-		if (PG_ARGISNULL(a))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("plan, members, volumes, period_start and period_end must not be null")));
+	MlmRequireArgs(fcinfo, lengthof(names), snapshot ? snapshot_names : names);
 	CheckPeriodDates(PG_GETARG_DATEADT(3), PG_GETARG_DATEADT(4));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
@@ -449,6 +497,7 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj)
 		args.src.carry = InvalidOid;	/* carry-in is ignored (spec 10) */
 	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
 	args.src.need_placement = args.plan->needs_placement;
+	PeriodArgs(fcinfo, period_arg, &args.src);
 	if (kinds != 0)
 		args.kinds = kinds;		/* a preview function: one kind */
 	else
@@ -462,6 +511,10 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj)
 	out.ts = rsinfo->setResult;
 	out.desc = rsinfo->setDesc;
 	out.proj = proj;
+	out.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm result row",
+										ALLOCSET_SMALL_SIZES);
+	/* compute and compute_snapshot declared by 0.1 have 8 arguments */
+	out.total_v01 = kinds == 0 && PG_NARGS() <= period_arg;
 	Compute(&args, &out);
 	return (Datum) 0;
 }
@@ -469,13 +522,13 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj)
 Datum
 mlm_compute(PG_FUNCTION_ARGS)
 {
-	return ComputeEntry(fcinfo, false, 0, NULL);
+	return ComputeEntry(fcinfo, false, 0, NULL, 8);
 }
 
 Datum
 mlm_compute_snapshot(PG_FUNCTION_ARGS)
 {
-	return ComputeEntry(fcinfo, true, 0, NULL);
+	return ComputeEntry(fcinfo, true, 0, NULL, 8);
 }
 
 /*
@@ -487,7 +540,7 @@ mlm_payouts(PG_FUNCTION_ARGS)
 {
 	static const int proj[] = {C_MEMBER, C_BONUS, C_AMOUNT};
 
-	return ComputeEntry(fcinfo, false, K_PAYOUT, proj);
+	return ComputeEntry(fcinfo, false, K_PAYOUT, proj, 6);
 }
 
 Datum
@@ -495,7 +548,7 @@ mlm_member_results(PG_FUNCTION_ARGS)
 {
 	static const int proj[] = {C_MEMBER, C_PV, C_GV, C_ACTIVE, C_RANK, C_AMOUNT};
 
-	return ComputeEntry(fcinfo, false, K_MEMBER, proj);
+	return ComputeEntry(fcinfo, false, K_MEMBER, proj, 6);
 }
 
 Datum
@@ -503,7 +556,7 @@ mlm_lines(PG_FUNCTION_ARGS)
 {
 	static const int proj[] = {C_MEMBER, C_BONUS, C_SOURCE, C_LEVEL, C_BASE, C_RATE, C_AMOUNT};
 
-	return ComputeEntry(fcinfo, false, K_LINE, proj);
+	return ComputeEntry(fcinfo, false, K_LINE, proj, 6);
 }
 
 Datum
@@ -511,18 +564,18 @@ mlm_carry_out(PG_FUNCTION_ARGS)
 {
 	static const int proj[] = {C_MEMBER, C_CARRY_LEFT, C_CARRY_RIGHT};
 
-	return ComputeEntry(fcinfo, false, K_CARRY, proj);
+	return ComputeEntry(fcinfo, false, K_CARRY, proj, 6);
 }
 
 /*
  * mlm._compute_source(plan, members, volumes, period_column, period_label,
- * period_start, period_end, time_zone, carry, with_lines, read_as_owner):
- * the computation of mlm.close and mlm.preview.  The period's volume rows
- * are selected here (see PeriodCondition), and with read_as_owner each
- * relation is read as its owner inside a security-restricted operation, so
- * a close (SECURITY DEFINER) never runs a table's code with the extension
- * owner's rights.  The grand total row also carries the number of carry-in
- * rows and the snapshot of the members' tree.
+ * period_start, period_end, time_zone, carry, with_lines, read_as_owner,
+ * kinds): the computation of mlm.close, mlm.preview and mlm.totals.  The
+ * period's volume rows are selected here (see PeriodCondition), and with
+ * read_as_owner each relation is read as its owner inside a
+ * security-restricted operation, so a close (SECURITY DEFINER) never runs a
+ * table's code with the extension owner's rights.  The grand total row has
+ * typed columns: input counts and checksum, total CV, cap limit, snapshot.
  */
 Datum
 mlm_compute_source(PG_FUNCTION_ARGS)
@@ -531,10 +584,10 @@ mlm_compute_source(PG_FUNCTION_ARGS)
 	ComputeArgs args;
 	MlmOut		out;
 	int			a;
-	static const int required[] = {0, 1, 2, 3, 5, 6, 10};
+	static const int required[] = {0, 1, 2, 5, 6, 10};
 	static const char *const names[] = {
 		"plan", "members", "volumes", "period_column", "period_label", "period_start",
-		"period_end", "time_zone", "carry", "with_lines", "read_as_owner"
+		"period_end", "time_zone", "carry", "with_lines", "read_as_owner", "kinds"
 	};
 
 	for (a = 0; a < lengthof(required); a++)
@@ -551,11 +604,14 @@ mlm_compute_source(PG_FUNCTION_ARGS)
 	args.plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
 	args.src.members = PG_GETARG_OID(1);
 	args.src.volumes = PG_GETARG_OID(2);
-	args.src.period_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	args.src.period_label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	if (!PG_ARGISNULL(3))
+		args.src.period_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	if (!PG_ARGISNULL(4))
+		args.src.period_label = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	args.src.period_start = PG_GETARG_DATEADT(5);
 	args.src.period_end = PG_GETARG_DATEADT(6);
-	args.src.time_zone = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	if (!PG_ARGISNULL(7))
+		args.src.time_zone = text_to_cstring(PG_GETARG_TEXT_PP(7));
 	args.src.carry = PG_ARGISNULL(8) || args.plan->binary_bonus < 0 ? InvalidOid : PG_GETARG_OID(8);
 	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
 	args.src.need_placement = args.plan->needs_placement;
@@ -563,9 +619,14 @@ mlm_compute_source(PG_FUNCTION_ARGS)
 	args.kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
 	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
 		args.kinds |= K_LINE;
+	if (PG_NARGS() > 11 && !PG_ARGISNULL(11))
+		args.kinds = ParseKinds(PG_GETARG_TEXT_PP(11));
 	out.ts = rsinfo->setResult;
 	out.desc = rsinfo->setDesc;
 	out.proj = NULL;
+	out.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm result row",
+										ALLOCSET_SMALL_SIZES);
+	out.total_v01 = false;
 	Compute(&args, &out);
 	return (Datum) 0;
 }

@@ -32,7 +32,7 @@ typedef struct MlmSources
 	/* volumes of the period only: NULL column = every row (preview) */
 	const char *period_column;
 	const char *period_label;	/* compared with a text period column */
-	const char *time_zone;		/* cuts timestamptz periods; NULL: session */
+	const char *time_zone;		/* cuts timestamptz periods (required for them) */
 	bool		read_as_owner;	/* read each relation as its owner (close) */
 } MlmSources;
 

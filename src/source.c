@@ -272,7 +272,7 @@ MlmSourcePrepare(MlmSource *src, Oid relid, const char *role, const MlmColSpec *
  * The WHERE condition that selects one period's volume rows: a text period
  * column equals the period label; a date or timestamp column lies within
  * [period_start, period_end + 1 day); a timestamptz column is cut at
- * midnight in the given time zone (the session's when none is given).
+ * midnight in the given time zone, which must be given.
  * Everything is schema-qualified, so nothing of the reader's search_path
  * takes part.
  */
@@ -332,10 +332,13 @@ PeriodCondition(TupleDesc desc, const MlmPeriodFilter *period, const char *shown
 		return psprintf("%s OPERATOR(pg_catalog.>=) %s::pg_catalog.timestamp"
 						" AND %s OPERATOR(pg_catalog.<) %s::pg_catalog.timestamp",
 						col, lo, col, hi);
+	/* where midnight falls must be said, never taken from the session */
 	if (period->time_zone == NULL)
-		return psprintf("%s OPERATOR(pg_catalog.>=) %s::pg_catalog.timestamptz"
-						" AND %s OPERATOR(pg_catalog.<) %s::pg_catalog.timestamptz",
-						col, lo, col, hi);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period column \"%s\" of %s is a timestamptz: a time zone is needed to cut the period",
+						period->column, shown),
+				 errhint("Pass time_zone, such as 'UTC' or 'America/New_York'.")));
 	return psprintf("%s OPERATOR(pg_catalog.>=) pg_catalog.timezone(%s::pg_catalog.text, %s::pg_catalog.timestamp)"
 					" AND %s OPERATOR(pg_catalog.<) pg_catalog.timezone(%s::pg_catalog.text, %s::pg_catalog.timestamp)",
 					col, quote_literal_cstr(period->time_zone), lo,

@@ -38,7 +38,7 @@ typedef struct MlmPeriodFilter
 	const char *label;			/* compared with a text period column */
 	DateADT		start;
 	DateADT		end;
-	const char *time_zone;		/* cuts timestamptz periods; NULL: session */
+	const char *time_zone;		/* cuts timestamptz periods (required for them) */
 } MlmPeriodFilter;
 
 /* One input relation: its checked columns and how to read them. */

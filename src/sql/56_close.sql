@@ -224,9 +224,9 @@ BEGIN
             SELECT r.* FROM r WHERE r.kind = 'total' AND r.bonus IS NULL
         )
         SELECT counts.*,
-               total.source_id AS member_rows, total.level AS volume_rows, total.rank AS input_checksum,
-               total.pv AS total_cv, total.base AS total_before_cap, total.amount AS total_paid,
-               total.gv AS cap_limit, total.rate AS cap_factor,
+               total.member_rows, total.volume_rows, total.input_checksum,
+               total.total_cv, total.base AS total_before_cap, total.amount AS total_paid,
+               total.cap_limit, total.rate AS cap_factor,
                total.carry_rows, total.snapshot
           FROM counts LEFT JOIN total ON true
         $sql$
@@ -273,9 +273,10 @@ BEGIN
     SELECT p.definition INTO def FROM @extschema@.plan_version p
      WHERE p.plan_name = r.plan_name AND p.version = r.plan_version;
     inp := @extschema@._period_inputs(r.source_name, r.period_label, r.carry_from_run_id, true);
-    SELECT c.rank INTO sum
+    SELECT c.input_checksum INTO sum
       FROM @extschema@._compute_source(def, inp.members, inp.volumes, inp.period_column, inp.period_label,
-                                       r.period_start, r.period_end, inp.time_zone, inp.carry, false, true) c
+                                       r.period_start, r.period_end, inp.time_zone, inp.carry, false, true,
+                                       'total') c
      WHERE c.kind = 'total' AND c.bonus IS NULL;
     PERFORM @extschema@._drop_views(inp.views);
     RETURN sum;

@@ -53,14 +53,14 @@ BEGIN
 END $$;
 
 CREATE FUNCTION mlm_ex.member_results()
-RETURNS TABLE(member_id bigint, pv numeric, gv numeric, active boolean, rank text, total numeric)
+RETURNS TABLE(member_id bigint, pv numeric, gv numeric, active boolean, rank text, amount numeric)
 LANGUAGE plpgsql AS $$
 BEGIN
   RETURN QUERY EXECUTE 'SELECT * FROM mlm.member_results(' || mlm_ex.args() || ')';
 END $$;
 
 CREATE FUNCTION mlm_ex.lines()
-RETURNS TABLE(recipient_id bigint, bonus text, source_id bigint, level integer,
+RETURNS TABLE(member_id bigint, bonus text, source_id bigint, level integer,
               base numeric, rate numeric, amount numeric) LANGUAGE plpgsql AS $$
 BEGIN
   RETURN QUERY EXECUTE 'SELECT * FROM mlm.lines(' || mlm_ex.args() || ')';
@@ -73,8 +73,9 @@ BEGIN
 END $$;
 
 CREATE FUNCTION mlm_ex.totals()
-RETURNS TABLE(total_cv numeric, total numeric, total_before_cap numeric, cap_limit numeric,
-              cap_factor numeric, bonuses jsonb, bonuses_before_cap jsonb) LANGUAGE plpgsql AS $$
+RETURNS TABLE(total_cv numeric, total_before_cap numeric, total_paid numeric, cap_limit numeric,
+              cap_factor numeric, member_rows bigint, volume_rows bigint, carry_rows bigint,
+              input_checksum text, bonuses jsonb, bonuses_before_cap jsonb) LANGUAGE plpgsql AS $$
 BEGIN
   RETURN QUERY EXECUTE 'SELECT * FROM mlm.totals(' || mlm_ex.args() || ')';
 END $$;
@@ -92,7 +93,7 @@ BEGIN
     label || ': payouts');
 
   RETURN NEXT bag_eq(
-    'SELECT member_id, pv, gv, active, rank, total FROM mlm_ex.member_results()',
+    'SELECT member_id, pv, gv, active, rank, amount FROM mlm_ex.member_results()',
     'SELECT member_id, pv, gv, active, rank, total FROM exp_members',
     label || ': member results (pv, gv, active, rank, total)');
 
@@ -103,7 +104,7 @@ BEGIN
 
   -- rate compared as round(rate, 20): see the header
   RETURN NEXT bag_eq(
-    'SELECT recipient_id, bonus, source_id, level, base, round(rate, 20), amount FROM mlm_ex.lines()',
+    'SELECT member_id, bonus, source_id, level, base, round(rate, 20), amount FROM mlm_ex.lines()',
     'SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines',
     label || ': lines');
 
@@ -114,7 +115,7 @@ BEGIN
   SELECT * INTO t FROM mlm_ex.totals();
 
   RETURN NEXT is(t.total_cv, (e->>'total_cv')::numeric, label || ': totals.total_cv');
-  RETURN NEXT is(t.total, (e->>'total')::numeric, label || ': totals.total (after the cap)');
+  RETURN NEXT is(t.total_paid, (e->>'total')::numeric, label || ': totals.total_paid (after the cap)');
   RETURN NEXT is(t.total_before_cap, (e->>'total_before_cap')::numeric,
                  label || ': totals.total_before_cap');
   RETURN NEXT is(t.cap_limit, (e->>'cap_limit')::numeric, label || ': totals.cap_limit');

@@ -96,7 +96,7 @@ $$;
 
 -- lines of the unilevel bonus number b (0-based) of the plan
 CREATE FUNCTION pg_temp.ref_lines(plan jsonb, b int)
-RETURNS TABLE (recipient_id bigint, bonus text, source_id bigint, level int, base numeric, rate numeric, amount numeric)
+RETURNS TABLE (member_id bigint, bonus text, source_id bigint, level int, base numeric, rate numeric, amount numeric)
 LANGUAGE plpgsql AS $$
 DECLARE
     bon jsonb := plan -> 'bonuses' -> b;
@@ -139,7 +139,7 @@ END
 $$;
 
 CREATE FUNCTION pg_temp.ref_all_lines(plan jsonb)
-RETURNS TABLE (recipient_id bigint, bonus text, source_id bigint, level int, base numeric, rate numeric, amount numeric)
+RETURNS TABLE (member_id bigint, bonus text, source_id bigint, level int, base numeric, rate numeric, amount numeric)
 LANGUAGE sql AS $$
     SELECT l.* FROM generate_series(0, jsonb_array_length(plan -> 'bonuses') - 1) b, pg_temp.ref_lines(plan, b) l
 $$;
@@ -147,7 +147,7 @@ $$;
 CREATE FUNCTION pg_temp.ref_payouts(plan jsonb)
 RETURNS TABLE (member_id bigint, bonus text, amount numeric)
 LANGUAGE sql AS $$
-    SELECT recipient_id, bonus, round(sum(amount), 2)
+    SELECT member_id, bonus, round(sum(amount), 2)
       FROM pg_temp.ref_all_lines(plan) GROUP BY 1, 2 HAVING round(sum(amount), 2) <> 0
 $$;
 
@@ -189,14 +189,14 @@ CREATE TEMP TABLE mx_want ON COMMIT DROP AS
 SELECT p.no, l.* FROM mx_plans p, pg_temp.ref_all_lines(p.plan) l;
 
 CREATE FUNCTION pg_temp.diff_lines(p_no int) RETURNS text LANGUAGE sql AS $$
-    WITH g AS (SELECT recipient_id, bonus, source_id, level, base, rate, amount FROM mx_got WHERE no = p_no),
-         w AS (SELECT recipient_id, bonus, source_id, level, base, rate, amount FROM mx_want WHERE no = p_no),
+    WITH g AS (SELECT member_id, bonus, source_id, level, base, rate, amount FROM mx_got WHERE no = p_no),
+         w AS (SELECT member_id, bonus, source_id, level, base, rate, amount FROM mx_want WHERE no = p_no),
          d AS ((SELECT 'engine only' side, * FROM (TABLE g EXCEPT ALL TABLE w) x)
                UNION ALL
                (SELECT 'reference only', * FROM (TABLE w EXCEPT ALL TABLE g) y))
     SELECT format('%s lines differ (engine %s, reference %s), e.g. %s', count(*),
                   (SELECT count(*) FROM g), (SELECT count(*) FROM w),
-                  (SELECT string_agg(format('%s: %s', side, row(recipient_id, bonus, source_id, level, base, rate, amount)), '; ')
+                  (SELECT string_agg(format('%s: %s', side, row(member_id, bonus, source_id, level, base, rate, amount)), '; ')
                      FROM (SELECT * FROM d ORDER BY source_id, level LIMIT 4) e))
       FROM d HAVING count(*) > 0
 $$;
@@ -261,7 +261,7 @@ SELECT results_eq(
     $$VALUES (1::bigint, 8.50::numeric), (2, 17.00)$$,
     'hand-made matrix, compression dynamic: 1 gets 8.50, 2 gets 17.00');
 SELECT results_eq(
-    $$SELECT recipient_id, source_id, level, base, rate, amount FROM mlm.lines('{"name": "hm", "active": {"min_pv": 20}, "ranks": [{"name": "M"}],
+    $$SELECT member_id, source_id, level, base, rate, amount FROM mlm.lines('{"name": "hm", "active": {"min_pv": 20}, "ranks": [{"name": "M"}],
         "bonuses": [{"name": "matrix", "type": "unilevel", "tree": "placement", "compression": "dynamic",
                      "rates": [0.10, 0.05, 0.02]}]}',
         'hm_members', 'hm_volumes', '2024-01-01', '2024-01-31') ORDER BY source_id, level$$,

@@ -21,7 +21,7 @@
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(27);
+SELECT plan(35);
 
 CREATE SCHEMA pr;
 CREATE TABLE pr.members AS
@@ -99,6 +99,48 @@ SELECT is((SELECT string_agg(member_id || ':' || amount, ',' ORDER BY member_id)
 SELECT mlm.close('pr', '2024-04', '2024-04-01', '2024-04-30', 'pr_la') AS r2 \gset
 SELECT lives_ok(format('SELECT mlm.finalize(%s)', :r2), 'an unchanged draft is finalized');
 SELECT is((SELECT finalized_inputs_changed FROM mlm.run WHERE run_id = :r2), false, 'and records that its inputs had not changed');
+
+-- ---------------------------------------------------------------------------
+-- Previews select the period when told how, and read every row otherwise
+-- ---------------------------------------------------------------------------
+CREATE TABLE pr.dated AS SELECT member_id, pv, cv, (ordered_at AT TIME ZONE 'America/Los_Angeles')::date AS booked,
+                                to_char(ordered_at AT TIME ZONE 'America/Los_Angeles', 'YYYY-MM') AS label
+                           FROM pr.orders;
+SELECT is((SELECT string_agg(member_id || ':' || amount, ',' ORDER BY member_id)
+             FROM mlm.payouts((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.orders',
+                              '2024-03-01', '2024-03-31', period_column => 'ordered_at', time_zone => 'America/Los_Angeles')),
+          '1:10.00,2:27.50,3:15.00',
+          'a preview with a timestamptz period column and a time zone pays March in Los Angeles (the late order included)');
+SELECT throws_ok($$SELECT * FROM mlm.payouts((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.orders',
+                                             '2024-03-01', '2024-03-31', period_column => 'ordered_at')$$,
+                 '22023', 'period column "ordered_at" of pr.orders is a timestamptz: a time zone is needed to cut the period',
+                 'a timestamptz period column without a time zone is refused, never read in the session''s zone');
+SELECT is((SELECT string_agg(member_id || ':' || amount, ',' ORDER BY member_id)
+             FROM mlm.payouts((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.dated',
+                              '2024-03-01', '2024-03-31', period_column => 'booked')),
+          '1:10.00,2:27.50,3:15.00', 'a date period column selects the same rows');
+SELECT is((SELECT string_agg(member_id || ':' || amount, ',' ORDER BY member_id)
+             FROM mlm.payouts((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.dated',
+                              '2024-03-01', '2024-03-31', period_column => 'label', period_label => '2024-03')),
+          '1:10.00,2:27.50,3:15.00', 'so does a text period column with the label');
+SELECT throws_ok($$SELECT * FROM mlm.payouts((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.dated',
+                                             '2024-03-01', '2024-03-31', period_column => 'label')$$,
+                 '22004', 'the period column "label" of pr.dated holds labels, but no period label was given',
+                 'a text period column needs the label');
+-- every order: member 4 950 CV (Feb, March, the late one), 3 200, 2 400
+SELECT is((SELECT string_agg(member_id || ':' || amount, ',' ORDER BY member_id)
+             FROM mlm.payouts((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.dated',
+                              '2024-03-01', '2024-03-31')),
+          '1:50.00,2:67.50,3:95.00', 'without a period column every row is read, February''s and April''s too');
+SELECT is((SELECT total_paid || ' ' || member_rows || ' ' || volume_rows || ' ' || carry_rows || ' ' || (input_checksum IS NOT NULL)
+             FROM mlm.totals((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.dated',
+                             '2024-03-01', '2024-03-31', period_column => 'booked')),
+          '52.50 4 3 0 true', 'mlm.totals is typed: total paid, member, volume and carry rows, checksum');
+SELECT is((SELECT input_checksum FROM mlm.totals((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.dated',
+                                                '2024-03-01', '2024-03-31', period_column => 'booked')),
+          (SELECT input_checksum FROM mlm.totals((SELECT definition FROM mlm.plan_version WHERE plan_name = 'pr'), 'pr.members', 'pr.orders',
+                                                '2024-03-01', '2024-03-31', period_column => 'ordered_at', time_zone => 'America/Los_Angeles')),
+          'the checksum depends on the rows read, not on how they were selected');
 
 -- ---------------------------------------------------------------------------
 -- NULL arguments

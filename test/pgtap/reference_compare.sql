@@ -490,7 +490,7 @@ BEGIN
 
   RETURN QUERY SELECT * FROM mlm_rc.same(
     label || ': member totals',
-    'SELECT member_id, total FROM mlm.member_results(' || v_args || ')',
+    'SELECT member_id, amount FROM mlm.member_results(' || v_args || ')',
     'SELECT m.member_id, coalesce((SELECT sum(p.amount) FROM rc_ref_pay p
                                     WHERE p.member_id = m.member_id), 0)
        FROM rc_ref_mr m',
