@@ -395,6 +395,18 @@ Compute(ComputeArgs *args, const MlmOut *out)
 		PutTotalRows(out, plan, net, &cap, total_cv, bonus_names);
 }
 
+/* Where the rows of a set-returning call go. */
+static void
+OutInit(MlmOut *out, ReturnSetInfo *rsinfo, const int *proj, bool total_v01)
+{
+	out->ts = rsinfo->setResult;
+	out->desc = rsinfo->setDesc;
+	out->proj = proj;
+	out->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm result row",
+										 ALLOCSET_SMALL_SIZES);
+	out->total_v01 = total_v01;
+}
+
 /* The result kinds named by the "kinds" argument ("payout, line"). */
 static int
 ParseKinds(text *only)
@@ -508,13 +520,8 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj,
 		if (!PG_ARGISNULL(7))
 			args.kinds = ParseKinds(PG_GETARG_TEXT_PP(7));
 	}
-	out.ts = rsinfo->setResult;
-	out.desc = rsinfo->setDesc;
-	out.proj = proj;
-	out.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm result row",
-										ALLOCSET_SMALL_SIZES);
 	/* compute and compute_snapshot declared by 0.1 have 8 arguments */
-	out.total_v01 = kinds == 0 && PG_NARGS() <= period_arg;
+	OutInit(&out, rsinfo, proj, kinds == 0 && PG_NARGS() <= period_arg);
 	Compute(&args, &out);
 	return (Datum) 0;
 }
@@ -621,12 +628,7 @@ mlm_compute_source(PG_FUNCTION_ARGS)
 		args.kinds |= K_LINE;
 	if (PG_NARGS() > 11 && !PG_ARGISNULL(11))
 		args.kinds = ParseKinds(PG_GETARG_TEXT_PP(11));
-	out.ts = rsinfo->setResult;
-	out.desc = rsinfo->setDesc;
-	out.proj = NULL;
-	out.row_cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm result row",
-										ALLOCSET_SMALL_SIZES);
-	out.total_v01 = false;
+	OutInit(&out, rsinfo, NULL, false);
 	Compute(&args, &out);
 	return (Datum) 0;
 }
