@@ -115,7 +115,18 @@ VolumeSummary(FunctionCallInfo fcinfo, bool snapshot)
 					 errdetail("It would hold " INT64_FORMAT " per-level volumes; at most %d are supported.",
 							   (int64) net->n * kept, MLM_LEVEL_CELLS),
 					 errhint("Ask for fewer levels.")));
-		lv = MlmAllocArrayZero((Size) net->n * Max(kept, 1), sizeof(mlm_dec));
+		{
+			/* zeroed a slice at a time: gigabytes must stay cancellable */
+			Size		cells = (Size) net->n * Max(kept, 1);
+			Size		done;
+
+			lv = MlmAllocArray(cells, sizeof(mlm_dec));
+			for (done = 0; done < cells; done += Min(cells - done, (Size) 1 << 20))
+			{
+				memset(lv + done, 0, Min(cells - done, (Size) 1 << 20) * sizeof(mlm_dec));
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
 		for (i = 0; i < net->n; i++)
 		{
 			int32		a = net->v.parent[i];
