@@ -22,7 +22,17 @@ su_psql -d postgres -c 'CREATE DATABASE mlm_demo'
 mlm_say "== demo: psql -X -f test/demo.sql"
 mlm_say ""
 rc=0
-(cd "$REPO" && "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -d mlm_demo -f test/demo.sql </dev/null) || rc=$?
+dot_file=$MLM_TMP/downline.dot
+(cd "$REPO" && "$PG_BIN/psql" -X -v ON_ERROR_STOP=1 -v demo_dot="$dot_file" -d mlm_demo -f test/demo.sql </dev/null) || rc=$?
+# the picture of section 9, next to the repository's working directory
+if [ "$rc" -eq 0 ] && [ -s "$dot_file" ]; then
+	if command -v dot >/dev/null 2>&1; then
+		dot -Tsvg "$dot_file" -o "${TMPDIR:-/tmp}/mlm-demo-downline.svg" &&
+			mlm_say "== section 9 drawn: ${TMPDIR:-/tmp}/mlm-demo-downline.svg ($(grep -c ' -> ' "$dot_file") links)"
+	else
+		mlm_say "== (install graphviz to draw section 9: apt-get install graphviz)"
+	fi
+fi
 mlm_say ""
 mlm_cluster_stop fast || true
 mlm_cleanup

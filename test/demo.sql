@@ -168,3 +168,18 @@ SELECT * FROM mlm.run_totals ORDER BY 1;
 \echo ''
 \echo '=== 8. Years later: who was in the downline of distributor 2 when March was paid?'
 SELECT count(*) AS downline_in_march FROM mlm.run_downline(:march_run, 2);
+
+\echo ''
+\echo '=== 9. A picture of it: distributor 2 and two placement levels below, as March paid them (the drawing has three)'
+SELECT member_id, parent_id, level, "position", rank, pv, gv, amount
+  FROM mlm.run_genealogy(:march_run, 2, 2, 'placement');
+\set QUIET on
+\o :demo_dot
+\pset format unaligned
+\pset tuples_only on
+SELECT mlm.run_genealogy_dot(:march_run, 2, 3, 'placement');
+\pset format aligned
+\pset tuples_only off
+\o
+\set QUIET off
+\echo 'Graphviz DOT written; test/demo.sh renders it with dot -Tsvg when graphviz is installed.'

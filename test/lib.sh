@@ -78,6 +78,7 @@ mlm_require_packages() {
 	{ [ -f "$MLM_PGXS_MK" ] && [ -f "$MLM_SERVER_H" ]; } || missing+=("postgresql-server-dev-$MLM_PG_MAJOR")
 	command -v make >/dev/null 2>&1 || missing+=(make)
 	command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+	command -v dot >/dev/null 2>&1 || missing+=(graphviz)	# demo pictures, test/shell/genealogy.sh
 	if [ "$what" = check ]; then
 		[ -f "$MLM_PGTAP_CONTROL" ] || missing+=("postgresql-$MLM_PG_MAJOR-pgtap")
 		command -v sqlsmith >/dev/null 2>&1 || missing+=(sqlsmith)
