@@ -71,6 +71,16 @@ CREATE FUNCTION @extschema@.compute(
 COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
     'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
+-- The input contract of a registered source, checked without reading a
+-- row: the one home of the columns and types the engine reads.
+CREATE FUNCTION @extschema@._check_inputs(
+    members pg_catalog.regclass, volumes pg_catalog.regclass, carry pg_catalog.regclass,
+    period_column pg_catalog.text)
+    RETURNS pg_catalog.text
+    AS 'MODULE_PATHNAME', 'mlm_check_inputs' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._check_inputs(pg_catalog.regclass, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text) IS
+    'internal: checks the columns of a source''s relations as a computation would (errors naming the relation and column); label when the period column holds labels, else date';
+
 CREATE FUNCTION @extschema@._compute_source(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_column pg_catalog.text, period_label pg_catalog.text,
@@ -286,62 +296,6 @@ $$;
 COMMENT ON FUNCTION @extschema@._acquire(bigint, boolean, text) IS
   'Takes a transaction-level advisory lock, waiting (lock_timeout applies) or failing at once with SQLSTATE 55P03 when nowait.';
 
--- Checks one column of an input relation.  Returns its base type, or NULL
--- when an optional column is absent.  kind: id | int | num | bool | date |
--- period.
-CREATE OR REPLACE FUNCTION @extschema@._check_column(rel regclass, role text, col text, kind text, required boolean)
-RETURNS regtype
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    typ oid;
-    ok  boolean;
-    expected text;
-BEGIN
-    SELECT @extschema@._base_type(a.atttypid) INTO typ
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-    IF typ IS NULL THEN
-        IF required THEN
-            RAISE EXCEPTION 'the % relation % has no column "%"', role, rel, col
-                USING ERRCODE = 'undefined_column',
-                      HINT = CASE role
-                        WHEN 'members' THEN 'Members need columns id, sponsor_id and may have placement_id, position, active_status, joined.'
-                        WHEN 'volumes' THEN 'Volumes need columns member_id, pv, cv, the period column, and may have rv.'
-                        ELSE 'Carry needs columns member_id, carry_left, carry_right.' END;
-        END IF;
-        RETURN NULL;
-    END IF;
-    CASE kind
-        WHEN 'id', 'int' THEN
-            ok := typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype);
-            expected := 'smallint, integer or bigint';
-        WHEN 'num' THEN
-            ok := typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype);
-            expected := 'numeric or an integer type';
-        WHEN 'bool' THEN
-            ok := typ = 'bool'::regtype;
-            expected := 'boolean';
-        WHEN 'date' THEN
-            ok := typ IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype);
-            expected := 'date, timestamp or timestamptz';
-        WHEN 'period' THEN
-            ok := typ IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
-                          'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype);
-            expected := 'text (holding the period label) or date, timestamp, timestamptz (compared with the period dates)';
-    END CASE;
-    IF NOT ok THEN
-        RAISE EXCEPTION 'column "%" of the % relation % has type %, expected %',
-                        col, role, rel, typ::regtype, expected
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'Cast it in a view over the table and register the view.';
-    END IF;
-    RETURN typ::regtype;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._check_column(regclass, text, text, text, boolean) IS
-  'Checks that a column of an input relation exists (when required) and has a usable type; returns its base type or NULL when absent.';
-
 -- A close reads every input relation as the relation's owner, inside a
 -- security-restricted operation (the C loader does it as ANALYZE does), so
 -- nothing of a table or view (view and policy functions, index and
@@ -470,13 +424,10 @@ BEGIN
         END IF;
     END LOOP;
     -- the columns the source was registered with may have changed since
-    PERFORM @extschema@._check_column(members, 'members', 'id', 'id', true);
-    PERFORM @extschema@._check_column(members, 'members', 'sponsor_id', 'id', true);
-    PERFORM @extschema@._check_column(volumes, 'volumes', 'member_id', 'id', true);
-    PERFORM @extschema@._check_column(volumes, 'volumes', 'pv', 'num', true);
-    PERFORM @extschema@._check_column(volumes, 'volumes', 'cv', 'num', true);
-    ptyp := @extschema@._check_column(volumes, 'volumes', src.period_column, 'period', true);
-    IF (ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)) <> (src.period_kind = 'label') THEN
+    IF @extschema@._check_inputs(members, volumes, NULL, src.period_column) <> src.period_kind THEN
+        SELECT a.atttypid::regtype INTO ptyp
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = volumes AND a.attname = src.period_column AND a.attnum > 0 AND NOT a.attisdropped;
         RAISE EXCEPTION 'the period column "%" of % is now of type %, but source "%" was registered with a % period column',
                         src.period_column, volumes, ptyp, p_source,
                         CASE WHEN src.period_kind = 'label' THEN 'text (label)' ELSE 'date' END
@@ -505,9 +456,7 @@ BEGIN
                 USING ERRCODE = 'undefined_table';
         END IF;
         PERFORM @extschema@._check_relation(carry, 'carry');
-        PERFORM @extschema@._check_column(carry, 'carry', 'member_id', 'id', true);
-        PERFORM @extschema@._check_column(carry, 'carry', 'carry_left', 'num', true);
-        PERFORM @extschema@._check_column(carry, 'carry', 'carry_right', 'num', true);
+        PERFORM @extschema@._check_inputs(members, volumes, carry, src.period_column);
         IF p_close THEN
             PERFORM @extschema@._check_reader(carry, 'carry', p_source, src.registered_by);
         END IF;
@@ -619,7 +568,7 @@ DECLARE
     v_rel regclass;
     c_rel regclass;
     rel   regclass;
-    ptyp  regtype;
+    kind  text;
 BEGIN
     IF NEW.source_name IS NULL OR pg_catalog.btrim(NEW.source_name) = '' THEN
         RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
@@ -650,30 +599,20 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM @extschema@._check_relation(m_rel, 'members');
-    PERFORM @extschema@._check_column(m_rel, 'members', 'id', 'id', true);
-    PERFORM @extschema@._check_column(m_rel, 'members', 'sponsor_id', 'id', true);
-    IF @extschema@._check_column(m_rel, 'members', 'placement_id', 'id', false) IS NOT NULL THEN
-        PERFORM @extschema@._check_column(m_rel, 'members', 'position', 'int', true);
-    ELSIF @extschema@._check_column(m_rel, 'members', 'position', 'int', false) IS NOT NULL THEN
+    PERFORM @extschema@._check_relation(v_rel, 'volumes');
+    IF c_rel IS NOT NULL THEN
+        PERFORM @extschema@._check_relation(c_rel, 'carry');
+    END IF;
+    -- a position is only meaningful under a placement parent
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = m_rel AND a.attname = 'position'
+                  AND a.attnum > 0 AND NOT a.attisdropped)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = m_rel AND a.attname = 'placement_id'
+                          AND a.attnum > 0 AND NOT a.attisdropped) THEN
         RAISE EXCEPTION 'the members relation % has a column "position" but no column "placement_id"', m_rel
             USING ERRCODE = 'undefined_column';
     END IF;
-    PERFORM @extschema@._check_column(m_rel, 'members', 'active_status', 'bool', false);
-    PERFORM @extschema@._check_column(m_rel, 'members', 'joined', 'date', false);
-
-    PERFORM @extschema@._check_relation(v_rel, 'volumes');
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'member_id', 'id', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'pv', 'num', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'cv', 'num', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'rv', 'num', false);
-    ptyp := @extschema@._check_column(v_rel, 'volumes', NEW.period_column, 'period', true);
-
-    IF c_rel IS NOT NULL THEN
-        PERFORM @extschema@._check_relation(c_rel, 'carry');
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'member_id', 'id', true);
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_left', 'num', true);
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_right', 'num', true);
-    END IF;
+    -- the columns and their types: the engine's own contract (C)
+    kind := @extschema@._check_inputs(m_rel, v_rel, c_rel, NEW.period_column);
 
     NEW.members := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = m_rel);
@@ -681,8 +620,7 @@ BEGIN
                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel);
     NEW.carry := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = c_rel);
-    NEW.period_kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
-                            THEN 'label' ELSE 'date' END;
+    NEW.period_kind := kind;
     -- the time zone that cuts timestamptz periods: given, or the database's
     -- (its own setting, else the server's), never the session's
     IF NEW.time_zone IS NULL THEN
@@ -1489,3 +1427,7 @@ DROP FUNCTION @extschema@.member_results(jsonb, regclass, regclass, date, date, 
 DROP FUNCTION @extschema@.lines(jsonb, regclass, regclass, date, date, regclass);
 DROP FUNCTION @extschema@.carry_out(jsonb, regclass, regclass, date, date, regclass);
 DROP FUNCTION @extschema@.totals(jsonb, regclass, regclass, date, date, regclass);
+
+-- The column checks of 0.1's SQL are now those of the engine (_check_inputs).
+DROP FUNCTION @extschema@._check_column(regclass, text, text, text, boolean);
+DROP FUNCTION @extschema@._base_type(oid);

@@ -38,6 +38,7 @@ PG_FUNCTION_INFO_V1(mlm_member_results);
 PG_FUNCTION_INFO_V1(mlm_lines);
 PG_FUNCTION_INFO_V1(mlm_carry_out);
 PG_FUNCTION_INFO_V1(mlm_compute_source);
+PG_FUNCTION_INFO_V1(mlm_check_inputs);
 
 /* columns of mlm.compute */
 enum
@@ -631,4 +632,27 @@ mlm_compute_source(PG_FUNCTION_ARGS)
 	OutInit(&out, rsinfo, NULL, false);
 	Compute(&args, &out);
 	return (Datum) 0;
+}
+
+/*
+ * mlm._check_inputs(members, volumes, carry, period_column): the input
+ * contract of a source, checked without reading a row, with the errors a
+ * computation would raise; 'label' when the period column holds labels,
+ * else 'date'.  The one home of the contract: registration and every close
+ * call it.
+ */
+Datum
+mlm_check_inputs(PG_FUNCTION_ARGS)
+{
+	static const char *const names[] = {"members", "volumes"};
+
+	MlmRequireArgs(fcinfo, lengthof(names), names);
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument period_column must not be null")));
+	PG_RETURN_TEXT_P(cstring_to_text(MlmCheckInputColumns(PG_GETARG_OID(0), PG_GETARG_OID(1),
+														  PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2),
+														  text_to_cstring(PG_GETARG_TEXT_PP(3)))
+									 ? "label" : "date"));
 }

@@ -511,3 +511,16 @@ MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
 	*n_out = n;
 	return true;
 }
+
+/* The input contract of a registered source (see network.h). */
+bool
+MlmCheckInputColumns(Oid members, Oid volumes, Oid carry, const char *period_column)
+{
+	MlmSource	src;
+
+	MlmSourcePrepare(&src, members, "members", member_cols, lengthof(member_cols), false, NULL);
+	MlmSourcePrepare(&src, volumes, "volumes", volume_cols, lengthof(volume_cols), false, NULL);
+	if (OidIsValid(carry))
+		MlmSourcePrepare(&src, carry, "carry", carry_cols, lengthof(carry_cols), false, NULL);
+	return MlmSourcePeriodIsLabel(volumes, period_column);
+}

@@ -64,6 +64,15 @@ typedef struct MlmNet
 extern MlmNet *MlmLoadNetwork(const MlmSources *src);
 
 /*
+ * The input contract alone, without reading a row: the columns of the
+ * members, volumes and (optional) carry relations, and the type of the
+ * volumes' period column (returns true when it holds labels).  The same
+ * checks, with the same errors, as a computation makes.
+ */
+extern bool MlmCheckInputColumns(Oid members, Oid volumes, Oid carry,
+								 const char *period_column);
+
+/*
  * GV of every member straight from the rows when ids arrive ascending and
  * sponsors come first; false (nothing computed) otherwise.
  */

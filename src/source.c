@@ -269,6 +269,54 @@ MlmSourcePrepare(MlmSource *src, Oid relid, const char *role, const MlmColSpec *
 }
 
 /*
+ * The base type of a volumes relation's period column: text (a label),
+ * date, timestamp or timestamptz; errors for a missing column or another
+ * type.
+ */
+static Oid
+PeriodColumnType(TupleDesc desc, const char *column, const char *shown)
+{
+	Form_pg_attribute found = NULL;
+	Oid			typ;
+	int			a;
+
+	for (a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), column) == 0)
+			found = att;
+	}
+	if (found == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("volumes relation %s has no period column \"%s\"", shown, column)));
+	typ = getBaseType(found->atttypid);
+	if (typ != TEXTOID && typ != VARCHAROID && typ != BPCHAROID &&
+		typ != DATEOID && typ != TIMESTAMPOID && typ != TIMESTAMPTZOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("period column \"%s\" of %s has type %s", column, shown,
+						format_type_be(found->atttypid)),
+				 errdetail("Expected text (the period label), date, timestamp or timestamptz.")));
+	return typ;
+}
+
+/* Does the period column of a volumes relation hold labels (text)? */
+bool
+MlmSourcePeriodIsLabel(Oid relid, const char *column)
+{
+	Relation	rel = relation_open(relid, AccessShareLock);
+	const char *shown = RelationIsVisible(relid) ? quote_identifier(RelationGetRelationName(rel)) :
+		quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+								   RelationGetRelationName(rel));
+	Oid			typ = PeriodColumnType(RelationGetDescr(rel), column, shown);
+
+	relation_close(rel, AccessShareLock);
+	return typ == TEXTOID || typ == VARCHAROID || typ == BPCHAROID;
+}
+
+/*
  * The WHERE condition that selects one period's volume rows: a text period
  * column equals the period label; a date or timestamp column lies within
  * [period_start, period_end + 1 day); a timestamptz column is cut at
@@ -280,10 +328,8 @@ static char *
 PeriodCondition(TupleDesc desc, const MlmPeriodFilter *period, const char *shown)
 {
 	const char *col = quote_identifier(period->column);
-	Form_pg_attribute found = NULL;
-	Oid			typ;
-	int			a,
-				y1,
+	Oid			typ = PeriodColumnType(desc, period->column, shown);
+	int			y1,
 				m1,
 				d1,
 				y2,
@@ -292,19 +338,6 @@ PeriodCondition(TupleDesc desc, const MlmPeriodFilter *period, const char *shown
 	char		lo[64],
 				hi[64];
 
-	for (a = 0; a < desc->natts; a++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, a);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), period->column) == 0)
-			found = att;
-	}
-	if (found == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("volumes relation %s has no period column \"%s\"", shown,
-						period->column)));
-	typ = getBaseType(found->atttypid);
 	if (typ == TEXTOID || typ == VARCHAROID || typ == BPCHAROID)
 	{
 		if (period->label == NULL)
@@ -315,12 +348,6 @@ PeriodCondition(TupleDesc desc, const MlmPeriodFilter *period, const char *shown
 		return psprintf("%s OPERATOR(pg_catalog.=) %s::pg_catalog.text", col,
 						quote_literal_cstr(period->label));
 	}
-	if (typ != DATEOID && typ != TIMESTAMPOID && typ != TIMESTAMPTZOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("period column \"%s\" of %s has type %s", period->column, shown,
-						format_type_be(found->atttypid)),
-				 errdetail("Expected text (the period label), date, timestamp or timestamptz.")));
 	j2date(period->start + POSTGRES_EPOCH_JDATE, &y1, &m1, &d1);
 	j2date(period->end + 1 + POSTGRES_EPOCH_JDATE, &y2, &m2, &d2);
 	snprintf(lo, sizeof(lo), "pg_catalog.make_date(%d, %d, %d)", y1, m1, d1);

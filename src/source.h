@@ -77,6 +77,9 @@ extern void MlmSourcePrepare(MlmSource *src, Oid relid, const char *role,
 							 const MlmColSpec *cols, int ncols, bool as_owner,
 							 const MlmPeriodFilter *period);
 
+/* Does the period column of a volumes relation hold labels (text)? */
+extern bool MlmSourcePeriodIsLabel(Oid relid, const char *column);
+
 /* Call fn for every row (SPI must be connected). */
 extern void MlmSourceScan(const MlmSource *src, MlmRowFn fn, void *arg);
 

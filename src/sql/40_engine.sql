@@ -24,6 +24,16 @@ CREATE FUNCTION @extschema@.compute(
 COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
     'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
+-- The input contract of a registered source, checked without reading a
+-- row: the one home of the columns and types the engine reads.
+CREATE FUNCTION @extschema@._check_inputs(
+    members pg_catalog.regclass, volumes pg_catalog.regclass, carry pg_catalog.regclass,
+    period_column pg_catalog.text)
+    RETURNS pg_catalog.text
+    AS 'MODULE_PATHNAME', 'mlm_check_inputs' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._check_inputs(pg_catalog.regclass, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text) IS
+    'internal: checks the columns of a source''s relations as a computation would (errors naming the relation and column); label when the period column holds labels, else date';
+
 -- The computation of mlm.close, mlm.preview and mlm.totals: mlm.compute's
 -- rows, and in the grand total row typed totals and the tree snapshot.
 CREATE TYPE @extschema@._source_result AS (

@@ -51,77 +51,6 @@ $$;
 COMMENT ON FUNCTION @extschema@._acquire(bigint, boolean, text) IS
   'Takes a transaction-level advisory lock, waiting (lock_timeout applies) or failing at once with SQLSTATE 55P03 when nowait.';
 
--- Base type of a column type (domains resolved).
-CREATE FUNCTION @extschema@._base_type(typ oid) RETURNS oid
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-    WITH RECURSIVE b(oid, base, depth) AS (
-        SELECT t.oid, t.typbasetype, 0 FROM pg_catalog.pg_type t WHERE t.oid = typ
-        UNION ALL
-        SELECT t.oid, t.typbasetype, b.depth + 1
-          FROM b JOIN pg_catalog.pg_type t ON t.oid = b.base
-         WHERE b.base <> 0 AND b.depth < 32
-    )
-    SELECT b.oid FROM b ORDER BY b.depth DESC LIMIT 1;
-END;
-COMMENT ON FUNCTION @extschema@._base_type(oid) IS 'The base type of a (domain) type.';
-
--- Checks one column of an input relation.  Returns its base type, or NULL
--- when an optional column is absent.  kind: id | int | num | bool | date |
--- period.
-CREATE FUNCTION @extschema@._check_column(rel regclass, role text, col text, kind text, required boolean)
-RETURNS regtype
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    typ oid;
-    ok  boolean;
-    expected text;
-BEGIN
-    SELECT @extschema@._base_type(a.atttypid) INTO typ
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-    IF typ IS NULL THEN
-        IF required THEN
-            RAISE EXCEPTION 'the % relation % has no column "%"', role, rel, col
-                USING ERRCODE = 'undefined_column',
-                      HINT = CASE role
-                        WHEN 'members' THEN 'Members need columns id, sponsor_id and may have placement_id, position, active_status, joined.'
-                        WHEN 'volumes' THEN 'Volumes need columns member_id, pv, cv, the period column, and may have rv.'
-                        ELSE 'Carry needs columns member_id, carry_left, carry_right.' END;
-        END IF;
-        RETURN NULL;
-    END IF;
-    CASE kind
-        WHEN 'id', 'int' THEN
-            ok := typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype);
-            expected := 'smallint, integer or bigint';
-        WHEN 'num' THEN
-            ok := typ IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype);
-            expected := 'numeric or an integer type';
-        WHEN 'bool' THEN
-            ok := typ = 'bool'::regtype;
-            expected := 'boolean';
-        WHEN 'date' THEN
-            ok := typ IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype);
-            expected := 'date, timestamp or timestamptz';
-        WHEN 'period' THEN
-            ok := typ IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype,
-                          'date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype);
-            expected := 'text (holding the period label) or date, timestamp, timestamptz (compared with the period dates)';
-    END CASE;
-    IF NOT ok THEN
-        RAISE EXCEPTION 'column "%" of the % relation % has type %, expected %',
-                        col, role, rel, typ::regtype, expected
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'Cast it in a view over the table and register the view.';
-    END IF;
-    RETURN typ::regtype;
-END
-$$;
-COMMENT ON FUNCTION @extschema@._check_column(regclass, text, text, text, boolean) IS
-  'Checks that a column of an input relation exists (when required) and has a usable type; returns its base type or NULL when absent.';
-
 -- A close reads every input relation as the relation's owner, inside a
 -- security-restricted operation (the C loader does it as ANALYZE does), so
 -- nothing of a table or view (view and policy functions, index and
@@ -250,13 +179,10 @@ BEGIN
         END IF;
     END LOOP;
     -- the columns the source was registered with may have changed since
-    PERFORM @extschema@._check_column(members, 'members', 'id', 'id', true);
-    PERFORM @extschema@._check_column(members, 'members', 'sponsor_id', 'id', true);
-    PERFORM @extschema@._check_column(volumes, 'volumes', 'member_id', 'id', true);
-    PERFORM @extschema@._check_column(volumes, 'volumes', 'pv', 'num', true);
-    PERFORM @extschema@._check_column(volumes, 'volumes', 'cv', 'num', true);
-    ptyp := @extschema@._check_column(volumes, 'volumes', src.period_column, 'period', true);
-    IF (ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)) <> (src.period_kind = 'label') THEN
+    IF @extschema@._check_inputs(members, volumes, NULL, src.period_column) <> src.period_kind THEN
+        SELECT a.atttypid::regtype INTO ptyp
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = volumes AND a.attname = src.period_column AND a.attnum > 0 AND NOT a.attisdropped;
         RAISE EXCEPTION 'the period column "%" of % is now of type %, but source "%" was registered with a % period column',
                         src.period_column, volumes, ptyp, p_source,
                         CASE WHEN src.period_kind = 'label' THEN 'text (label)' ELSE 'date' END
@@ -285,9 +211,7 @@ BEGIN
                 USING ERRCODE = 'undefined_table';
         END IF;
         PERFORM @extschema@._check_relation(carry, 'carry');
-        PERFORM @extschema@._check_column(carry, 'carry', 'member_id', 'id', true);
-        PERFORM @extschema@._check_column(carry, 'carry', 'carry_left', 'num', true);
-        PERFORM @extschema@._check_column(carry, 'carry', 'carry_right', 'num', true);
+        PERFORM @extschema@._check_inputs(members, volumes, carry, src.period_column);
         IF p_close THEN
             PERFORM @extschema@._check_reader(carry, 'carry', p_source, src.registered_by);
         END IF;

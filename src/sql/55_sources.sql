@@ -17,7 +17,7 @@ DECLARE
     v_rel regclass;
     c_rel regclass;
     rel   regclass;
-    ptyp  regtype;
+    kind  text;
 BEGIN
     IF NEW.source_name IS NULL OR pg_catalog.btrim(NEW.source_name) = '' THEN
         RAISE EXCEPTION 'a source needs a non-empty name' USING ERRCODE = 'invalid_parameter_value';
@@ -48,30 +48,20 @@ BEGIN
         END IF;
     END LOOP;
     PERFORM @extschema@._check_relation(m_rel, 'members');
-    PERFORM @extschema@._check_column(m_rel, 'members', 'id', 'id', true);
-    PERFORM @extschema@._check_column(m_rel, 'members', 'sponsor_id', 'id', true);
-    IF @extschema@._check_column(m_rel, 'members', 'placement_id', 'id', false) IS NOT NULL THEN
-        PERFORM @extschema@._check_column(m_rel, 'members', 'position', 'int', true);
-    ELSIF @extschema@._check_column(m_rel, 'members', 'position', 'int', false) IS NOT NULL THEN
+    PERFORM @extschema@._check_relation(v_rel, 'volumes');
+    IF c_rel IS NOT NULL THEN
+        PERFORM @extschema@._check_relation(c_rel, 'carry');
+    END IF;
+    -- a position is only meaningful under a placement parent
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = m_rel AND a.attname = 'position'
+                  AND a.attnum > 0 AND NOT a.attisdropped)
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = m_rel AND a.attname = 'placement_id'
+                          AND a.attnum > 0 AND NOT a.attisdropped) THEN
         RAISE EXCEPTION 'the members relation % has a column "position" but no column "placement_id"', m_rel
             USING ERRCODE = 'undefined_column';
     END IF;
-    PERFORM @extschema@._check_column(m_rel, 'members', 'active_status', 'bool', false);
-    PERFORM @extschema@._check_column(m_rel, 'members', 'joined', 'date', false);
-
-    PERFORM @extschema@._check_relation(v_rel, 'volumes');
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'member_id', 'id', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'pv', 'num', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'cv', 'num', true);
-    PERFORM @extschema@._check_column(v_rel, 'volumes', 'rv', 'num', false);
-    ptyp := @extschema@._check_column(v_rel, 'volumes', NEW.period_column, 'period', true);
-
-    IF c_rel IS NOT NULL THEN
-        PERFORM @extschema@._check_relation(c_rel, 'carry');
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'member_id', 'id', true);
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_left', 'num', true);
-        PERFORM @extschema@._check_column(c_rel, 'carry', 'carry_right', 'num', true);
-    END IF;
+    -- the columns and their types: the engine's own contract (C)
+    kind := @extschema@._check_inputs(m_rel, v_rel, c_rel, NEW.period_column);
 
     NEW.members := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = m_rel);
@@ -79,8 +69,7 @@ BEGIN
                       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = v_rel);
     NEW.carry := (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c
                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = c_rel);
-    NEW.period_kind := CASE WHEN ptyp IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype)
-                            THEN 'label' ELSE 'date' END;
+    NEW.period_kind := kind;
     -- the time zone that cuts timestamptz periods: given, or the database's
     -- (its own setting, else the server's), never the session's
     IF NEW.time_zone IS NULL THEN
