@@ -24,7 +24,7 @@
 BEGIN;
 \i test/reference/reference.sql
 
-SELECT plan(42);
+SELECT plan(44);
 
 CREATE SCHEMA hc;
 
@@ -116,6 +116,16 @@ SELECT is_empty($$SELECT * FROM hc.eng_lines(jsonb_set(hc.p('d'), '{bonuses,0,ra
 SELECT is_empty($$SELECT * FROM hc.ref_lines(jsonb_set(hc.p('d'), '{bonuses,0,rate_by_rank}', '{}'), 'd_m', 'd_v')
                    WHERE level = 0 OR rate <> 0.06$$,
   'differential, empty rate_by_rank: reference pays no differential line');
+
+-- Section 10: "An optional list given empty means the same as leaving it
+-- out ("generation_rates": [] is G = 0)".  The engine refuses it
+-- ("generation_rates must not be empty", 22023): a known engine bug.
+SELECT todo('engine bug: an empty generation_rates list is refused instead of meaning G = 0', 1);
+SELECT lives_ok($$SELECT * FROM hc.eng_lines(jsonb_set(hc.p('d'), '{bonuses,0,generation_rates}', '[]'), 'd_m', 'd_v')$$,
+  'differential, "generation_rates": [] (G = 0, section 10): the engine accepts the plan');
+SELECT bag_eq($$SELECT * FROM hc.ref_lines(jsonb_set(hc.p('d'), '{bonuses,0,generation_rates}', '[]'), 'd_m', 'd_v')$$,
+  $$SELECT * FROM hc.ref_lines(hc.p('d') #- '{bonuses,0,generation_rates}', 'd_m', 'd_v')$$,
+  'differential, "generation_rates": [] is G = 0: reference lines as without the key');
 
 ------------------------------------------------------------------------------
 -- Fast start (5.6): the edges of the window
