@@ -670,13 +670,13 @@ BEGIN
 END $$;
 
 -- Downline aggregates and the snapshot forms (6 tests, 7 for a binary kind):
--- mlm.volume_summary (levels 0 .. 5, active_min_pv NULL or drawn),
+-- mlm.volume_summary (levels as given, active_min_pv NULL or drawn),
 -- mlm.leg_volumes, mlm.volume_summary_snapshot, and mlm.compute_snapshot
 -- (payouts, member results, lines, binary carry-out) of a drawn plan, all
 -- against the reference run on the same members with every active_status
 -- true and no joined date (what a snapshot holds).
 CREATE FUNCTION mlm_rc.aggregates(label text, seed double precision, n integer, shape text,
-                                  kind text)
+                                  kind text, levels integer)
 RETURNS SETOF text LANGUAGE plpgsql SET client_min_messages = warning AS $$
 DECLARE
   v_binary boolean := kind LIKE 'binary%';
@@ -688,7 +688,7 @@ DECLARE
 BEGIN
   PERFORM setseed(seed);
   PERFORM mlm_rc.gen_network(n, shape, v_binary, 0);
-  v_levels := mlm_rc.rint(0, 5);
+  v_levels := levels;
   v_min := CASE WHEN random() < 0.4 THEN NULL ELSE mlm_rc.pick(ARRAY[0, 20, 50.5, 100]) END;
   v_plan := mlm_rc.gen_plan(kind);
   ANALYZE rc_members;
@@ -817,9 +817,9 @@ SELECT * FROM mlm_rc.scenario('mixed #5',         0.95, 250, 'star',         'mi
 SELECT * FROM mlm_rc.scenario('mixed #6',        -0.96, 300, 'forest',       'mixed');
 
 -- downline aggregates and snapshots (6 tests; 7 with binary)
-SELECT * FROM mlm_rc.aggregates('aggregates #1',  0.17, 300, 'random',       'mixed');
-SELECT * FROM mlm_rc.aggregates('aggregates #2', -0.27, 250, 'preferential', 'binary_rate');
-SELECT * FROM mlm_rc.aggregates('aggregates #3',  0.37, 200, 'deep',         'mixed');
+SELECT * FROM mlm_rc.aggregates('aggregates #1',  0.17, 300, 'random',       'mixed',       3);
+SELECT * FROM mlm_rc.aggregates('aggregates #2', -0.27, 250, 'preferential', 'binary_rate', 0);
+SELECT * FROM mlm_rc.aggregates('aggregates #3',  0.37, 200, 'deep',         'mixed',       6);
 
 SELECT * FROM finish();
 ROLLBACK;
