@@ -29,7 +29,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(155 + 9);
+SELECT plan(155 + 10);
 
 -- ---------------------------------------------------------------------------
 -- Inputs: the binary example as ERP tables
@@ -218,6 +218,13 @@ ALTER TABLE erp_t.tmpvol DROP COLUMN cv;
 SELECT throws_ok($$SELECT mlm.close('close_bin', '2024-03', '2024-03-01', '2024-03-31', 'close_tmp')$$,
                  '42703', 'the volumes relation erp_t.tmpvol has no column "cv"', 'close re-checks the columns of its source');
 DROP TABLE erp_t.tmpvol;
+-- the period column changed type after the source was registered
+CREATE TABLE erp_t.vol_retype AS SELECT * FROM erp_t.volumes;
+SELECT mlm.register_source('close_retype', 'erp_t.members', 'erp_t.vol_retype', 'period');
+ALTER TABLE erp_t.vol_retype ALTER COLUMN period TYPE date USING (period || '-01')::date;
+SELECT throws_ok($$SELECT mlm.close('close_bin', '2024-03', '2024-03-01', '2024-03-31', 'close_retype')$$,
+                 '42804', 'the period column "period" of erp_t.vol_retype is now of type date, but source "close_retype" was registered with a text (label) period column',
+                 'close: a period column whose type changed since the registration is refused');
 SELECT throws_ok($$SELECT mlm.close('close_bin', '2024-03', '2024-03-01', '2024-03-31', 'close_tmp')$$,
                  '42P01', 'relation erp_t.tmpvol of source "close_tmp" does not exist', 'close: a relation of the source was dropped');
 SELECT is(erp_t.written(), :written_before::bigint, 'failed closes write nothing');
