@@ -18,10 +18,18 @@
 --   * active_status: true / false / NULL (NULL = true);
 --   * plans: 1..5 ranks with random requirements of every kind (min_pv,
 --     min_gv with and without max_leg_pct, min_active_frontline,
---     legs_with_rank naming any rank), personal (rate or rate_by_rank),
---     two unilevel bonuses (one with compression none, one dynamic; 1..6
---     rates, random min_rank_by_level), half_up / half_even, scale 0, 2 or 3,
---     sometimes a total cap;
+--     legs_with_rank naming any rank), personal (rate or rate_by_rank, which
+--     may be empty), unilevel bonuses (compression none / dynamic / absent,
+--     tree sponsor / placement / absent, 1..6 rates, random
+--     min_rank_by_level), differential (rate_by_rank non-decreasing or
+--     empty, breakaway_rank, 1..3 generation_rates, min_rank_by_generation),
+--     fast start (days, 1..3 rates), pools (pct, min_rank, shares equal /
+--     by rank with zero weights / absent), matching of 1..3 other bonuses
+--     (compression, min_rank_by_generation); currency scale 0..6 and
+--     rounding half_up / half_even (each key sometimes absent), active
+--     min_pv, sometimes a total cap: every key of the plan language of
+--     version 1.  Kind 'mixed' always draws every bonus type but binary;
+--     the other kinds draw the extra bonuses sometimes;
 --   * binary: placement trees of width 2 (a new member takes a free slot
 --     below its sponsor, "spillover", or a random free slot anywhere; in one
 --     scenario some members stay outside the placement tree), random
@@ -33,6 +41,9 @@
 -- the seed and the plan):
 --   member results (member_id, pv, gv, active, rank), per-member total,
 --   payouts (member_id, bonus, amount), the audit lines, binary carry-out;
+--   and for the aggregate scenarios volume_summary, leg_volumes,
+--   volume_summary_snapshot and compute_snapshot (payouts, member results,
+--   lines, carry-out) against the reference on the same members;
 --   nothing is filtered on either side (a payout the cap truncates to 0 is
 --   not listed, section 8).
 -- An error raised by the engine fails the test (with the message) instead of
@@ -51,7 +62,7 @@
 BEGIN;
 \i test/reference/reference.sql
 
-SELECT plan(14 * 4 + 6 + 9 * 5 + 6 * 4 + 6 + 7 + 6);
+SELECT plan(14 * 4 + 6 + 9 * 5 + 6 * 4 + 6 + 7 + 6 + 1);
 
 CREATE SCHEMA mlm_rc;
 
@@ -61,6 +72,7 @@ CREATE TEMP TABLE rc_members (
 CREATE TEMP TABLE rc_volumes (member_id bigint, pv numeric, cv numeric, rv numeric);
 CREATE TEMP TABLE rc_carry (member_id bigint, carry_left numeric, carry_right numeric);
 CREATE TEMP TABLE rc_plan (plan jsonb);
+CREATE TEMP TABLE rc_drawn (plan jsonb);    -- every plan of the file
 
 ------------------------------------------------------------------------------
 -- Random helpers
@@ -565,6 +577,7 @@ BEGIN
   END IF;
   TRUNCATE rc_plan;
   INSERT INTO rc_plan VALUES (v_plan);
+  INSERT INTO rc_drawn VALUES (v_plan);
   ANALYZE rc_members;
   ANALYZE rc_volumes;
 
@@ -651,6 +664,7 @@ BEGIN
                                   gv numeric, active boolean, rank text);
   FOR k IN 1 .. n_plans LOOP
     v_plans := v_plans || mlm_rc.gen_plan('unilevel');
+    INSERT INTO rc_drawn VALUES (v_plans[k]);
     INSERT INTO rc_ref_ranks
       SELECT k, r.member_id, r.pv, r.gv, r.active, r.rank
         FROM mlm_ref.member_results(v_plans[k], 'rc_members', 'rc_volumes') r;
@@ -691,6 +705,7 @@ BEGIN
   v_levels := levels;
   v_min := CASE WHEN random() < 0.4 THEN NULL ELSE mlm_rc.pick(ARRAY[0, 20, 50.5, 100]) END;
   v_plan := mlm_rc.gen_plan(kind);
+  INSERT INTO rc_drawn VALUES (v_plan);
   ANALYZE rc_members;
   ANALYZE rc_volumes;
   v_ctx := format('scenario %s: seed %s, %s members, shape %s, levels %s, active_min_pv %s; plan: %s',
@@ -820,6 +835,47 @@ SELECT * FROM mlm_rc.scenario('mixed #6',        -0.96, 300, 'forest',       'mi
 SELECT * FROM mlm_rc.aggregates('aggregates #1',  0.17, 300, 'random',       'mixed',       3);
 SELECT * FROM mlm_rc.aggregates('aggregates #2', -0.27, 250, 'preferential', 'binary_rate', 0);
 SELECT * FROM mlm_rc.aggregates('aggregates #3',  0.37, 200, 'deep',         'mixed',       6);
+
+-- The plans drawn above used every key of the plan language (version 1),
+-- every currency scale and rounding, an empty rate_by_rank and a matching of
+-- two or more bonuses (1 test).
+SELECT is_empty($$
+  SELECT k FROM unnest(ARRAY[
+      'name', 'currency', 'active', 'ranks', 'bonuses', 'cap', 'cap.pct',
+      'currency.scale=0', 'currency.scale=1', 'currency.scale=2', 'currency.scale=3',
+      'currency.scale=4', 'currency.scale=5', 'currency.scale=6',
+      'currency.rounding=half_up', 'currency.rounding=half_even', 'active.min_pv',
+      'rank.name', 'rank.min_pv', 'rank.min_gv', 'rank.max_leg_pct', 'rank.min_active_frontline',
+      'rank.legs_with_rank',
+      'personal.rate', 'personal.rate_by_rank', 'personal.rate_by_rank={}',
+      'unilevel.rates', 'unilevel.compression', 'unilevel.tree', 'unilevel.min_rank_by_level',
+      'differential.rate_by_rank', 'differential.rate_by_rank={}', 'differential.breakaway_rank',
+      'differential.generation_rates', 'differential.min_rank_by_generation',
+      'binary.rate', 'binary.cycle', 'binary.cap', 'binary.max_carry',
+      'binary.flush_when_unqualified', 'binary.require_sponsored_each_leg',
+      'matching.of', 'matching.of>=2', 'matching.rates', 'matching.compression',
+      'matching.min_rank_by_generation',
+      'fast_start.days', 'fast_start.rates',
+      'pool.pct', 'pool.min_rank', 'pool.shares', 'pool.shares=equal', 'pool.shares={..}']) AS k
+  EXCEPT
+  SELECT t.k FROM rc_drawn d, LATERAL (
+      SELECT key FROM jsonb_object_keys(d.plan) AS key
+      UNION ALL SELECT 'cap.' || x FROM jsonb_object_keys(coalesce(d.plan->'cap', '{}')) AS x
+      UNION ALL SELECT 'currency.' || c.key || '=' || (c.value #>> '{}')
+                  FROM jsonb_each(coalesce(d.plan->'currency', '{}')) AS c
+      UNION ALL SELECT 'active.' || x FROM jsonb_object_keys(coalesce(d.plan->'active', '{}')) AS x
+      UNION ALL SELECT 'rank.' || x FROM jsonb_array_elements(d.plan->'ranks') AS r,
+                                         jsonb_object_keys(r) AS x
+      UNION ALL SELECT (b->>'type') || '.' || x FROM jsonb_array_elements(d.plan->'bonuses') AS b,
+                                                     jsonb_object_keys(b) AS x
+      UNION ALL SELECT (b->>'type') || '.rate_by_rank={}' FROM jsonb_array_elements(d.plan->'bonuses') AS b
+                 WHERE b->'rate_by_rank' = '{}'
+      UNION ALL SELECT 'matching.of>=2' FROM jsonb_array_elements(d.plan->'bonuses') AS b
+                 WHERE jsonb_array_length(b->'of') >= 2
+      UNION ALL SELECT 'pool.shares=' || CASE jsonb_typeof(b->'shares') WHEN 'object' THEN '{..}'
+                                              ELSE b->>'shares' END
+                  FROM jsonb_array_elements(d.plan->'bonuses') AS b WHERE b ? 'shares') AS t(k)
+$$, 'the drawn plans used every plan key, scale 0 .. 6, both roundings, empty rate_by_rank, matching of 2+ bonuses');
 
 SELECT * FROM finish();
 ROLLBACK;
