@@ -1,5 +1,7 @@
 -- Engine inputs: relations with the spec's column names, validated with
 -- clear errors that name the relation, column or member ids.
+-- Every statement that fails is followed by \echo SQLSTATE :SQLSTATE, so the
+-- expected output asserts the error's SQLSTATE as well as its message.
 \set VERBOSITY default
 CREATE TEMP TABLE m (id bigint, sponsor_id bigint, placement_id bigint, "position" int,
                      active_status boolean, joined date, note text);
@@ -21,52 +23,68 @@ SELECT * FROM mlm.payouts(:'plan', 'm_min', 'v_int', '2024-01-01', '2024-01-31')
 -- a missing required column is named
 CREATE TEMP TABLE m_bad (id bigint, parent bigint);
 SELECT * FROM mlm.payouts(:'plan', 'm_bad', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 CREATE TEMP TABLE v_bad (member_id bigint, pv numeric);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v_bad', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 -- floating point money is refused
 CREATE TEMP TABLE v_float (member_id bigint, pv numeric, cv double precision);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v_float', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 CREATE TEMP TABLE m_text (id text, sponsor_id bigint);
 SELECT * FROM mlm.payouts(:'plan', 'm_text', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 -- a relation that does not exist
 SELECT * FROM mlm.payouts(:'plan', 'no_such_table', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 
 -- volume rows for non-members
 INSERT INTO v VALUES (42, 1, 1, 0), (43, 1, 1, 0);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 DELETE FROM v WHERE member_id > 3;
 -- volumes with more decimals than the engine holds exactly
 INSERT INTO v VALUES (2, 0.0000001, 0, 0);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 DELETE FROM v WHERE pv = 0.0000001;
 INSERT INTO v VALUES (2, 'NaN', 0, 0);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 DELETE FROM v WHERE pv = 'NaN';
 
 -- network validation of spec section 2, naming ids
 INSERT INTO m (id, sponsor_id) VALUES (4, 99);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 UPDATE m SET sponsor_id = 5 WHERE id = 4;
 INSERT INTO m (id, sponsor_id) VALUES (5, 4);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 DELETE FROM m WHERE id IN (4, 5);
 INSERT INTO m (id, sponsor_id) VALUES (2, 1);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 DELETE FROM m WHERE id = 2 AND note IS NULL;
 INSERT INTO m (id, sponsor_id) VALUES (NULL, 1);
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 DELETE FROM m WHERE id IS NULL;
 
 -- placement: a binary plan needs width 2 and placement data
 \set bplan '{"ranks":[{"name":"Member"}],"bonuses":[{"name":"b","type":"binary","rate":0.1}]}'
 SELECT * FROM mlm.payouts(:'bplan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 UPDATE m SET placement_id = 1, "position" = 0 WHERE id = 2;
 UPDATE m SET placement_id = 1, "position" = 2 WHERE id = 3;
 SELECT * FROM mlm.payouts(:'bplan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 UPDATE m SET "position" = 0 WHERE id = 3;
 SELECT * FROM mlm.payouts(:'bplan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 UPDATE m SET "position" = NULL WHERE id = 3;
 SELECT * FROM mlm.payouts(:'bplan', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 UPDATE m SET "position" = 1 WHERE id = 3;
 -- 3 was sponsored by 2, so 1 has no sponsored member in its right leg
 SELECT * FROM mlm.payouts(:'bplan', 'm', 'v', '2024-01-01', '2024-01-31') ORDER BY 1;
@@ -78,17 +96,23 @@ SELECT * FROM mlm.payouts('{"ranks":[{"name":"Member"}],"bonuses":[{"name":"b","
 CREATE TEMP TABLE c (member_id bigint, carry_left numeric, carry_right numeric);
 INSERT INTO c VALUES (1, 10, 0), (7, 1, 1);
 SELECT * FROM mlm.payouts(:'bplan', 'm', 'v', '2024-01-01', '2024-01-31', 'c');
+\echo SQLSTATE :SQLSTATE
 DELETE FROM c WHERE member_id = 7;
 INSERT INTO c VALUES (1, 5, 5);
 SELECT * FROM mlm.payouts(:'bplan', 'm', 'v', '2024-01-01', '2024-01-31', 'c');
+\echo SQLSTATE :SQLSTATE
 -- plans without a binary bonus ignore carry (spec 10)
 SELECT count(*) FROM mlm.payouts(:'plan', 'm', 'v', '2024-01-01', '2024-01-31', 'c');
 
 -- argument checks
 SELECT * FROM mlm.payouts(:'plan', 'm', 'v', '2024-02-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 SELECT * FROM mlm.payouts(NULL, 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 SELECT count(*) FROM mlm.compute(:'plan', 'm', 'v', '2024-01-01', '2024-01-31', kinds => 'payout,bogus');
+\echo SQLSTATE :SQLSTATE
 SELECT * FROM mlm.payouts('{"ranks":[{"name":"Member"}],"bonuses":[{"name":"u","type":"unilevel","rates":[1.5]}]}', 'm', 'v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 
 -- Plain tables are read with a direct scan; tables with row security (and
 -- views, and relations the user may not read whole) go through SPI so that
@@ -109,6 +133,7 @@ RESET ROLE;
 REVOKE SELECT ON rls_m FROM regress_mlm_reader;
 SET ROLE regress_mlm_reader;
 SELECT * FROM mlm.payouts(:'plan', 'rls_m', 'rls_v', '2024-01-01', '2024-01-31');
+\echo SQLSTATE :SQLSTATE
 RESET ROLE;
 DROP TABLE rls_m, rls_v;
 REVOKE USAGE ON SCHEMA mlm FROM regress_mlm_reader;
@@ -129,5 +154,7 @@ SELECT * FROM mlm.group_volume('gm2', 'gv1') ORDER BY 1;
 -- the same errors on both paths
 INSERT INTO gm1 VALUES (5, 99);
 SELECT * FROM mlm.group_volume('gm1', 'gv1');
+\echo SQLSTATE :SQLSTATE
 INSERT INTO gm2 VALUES (5, 99);
 SELECT * FROM mlm.group_volume('gm2', 'gv1');
+\echo SQLSTATE :SQLSTATE

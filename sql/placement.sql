@@ -1,6 +1,8 @@
 -- Placement at enrolment: mlm.place / mlm.place_many on small hand-made
 -- trees; every expected slot is worked out in the comments from the rules
 -- (docs/placement.md).  Slots are written (placement_id, position).
+-- Every statement that fails is followed by \echo SQLSTATE :SQLSTATE, so the
+-- expected output asserts the error's SQLSTATE as well as its message.
 \pset format unaligned
 \pset null '<null>'
 --
@@ -109,20 +111,33 @@ SELECT * FROM mlm.place_many('{0:::,-1:0:0:0}'::mlm.tree, ARRAY[-2, -3], ARRAY[0
 -- Errors
 --
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[10], ARRAY[99]) p;
+\echo SQLSTATE :SQLSTATE
 -- the same for mlm.place: its member is anonymous
 SELECT p.* FROM tb, mlm.place(t, 99) p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[5], ARRAY[1]) p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[10, 10], ARRAY[1, 1]) p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place_many(t, ARRAY[10, 11], ARRAY[1]) p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place(t, 1, 'leftmost') p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place(t, 1, 'weaker_leg', 2, 'pv') p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place(t, 1, 'spillover', 0) p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place(t, 1, 'spillover', 21) p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place(t, 1, 'extreme_left', 3) p;
+\echo SQLSTATE :SQLSTATE
 SELECT p.* FROM tb, mlm.place(t, 1, 'weaker_leg', 2, 'volume') p;
+\echo SQLSTATE :SQLSTATE
 -- a snapshot with positions beyond the width asked is an error: on tree
 -- M (width 3) members 4 and 7 sit at position 2; a binary method, even
 -- from the leaf 4, names one of them
 SELECT p.* FROM tm, mlm.place(t, 4, 'weaker_leg') p;
+\echo SQLSTATE :SQLSTATE
 -- spillover asked with width 2 on the same tree
 SELECT p.* FROM tm, mlm.place(t, 1, 'spillover', 2) p;
+\echo SQLSTATE :SQLSTATE

@@ -1,6 +1,8 @@
 --
 -- plan: parsing and validation of the plan language (spec sections 4, 5, 9, 10)
 --
+-- Every statement that fails is followed by \echo SQLSTATE :SQLSTATE, so the
+-- expected output asserts the error's SQLSTATE as well as its message.
 \set VERBOSITY terse
 
 -- The example plan of spec section 9, verbatim.
@@ -203,110 +205,171 @@ SELECT name, b - 'name' - 'type' - 'index' AS bonus
 --
 -- unknown keys: at the root, in a rank, in a bonus, in currency, nested
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}], "rtae": 1}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}, {"name": "Bronze", "min_pvv": 50}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "retail", "type": "personal", "rtae": 0.05}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}], "currency": {"scale": 2, "scael": 3}}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,of}', '["retail"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,3,legs_with_rank,cnt}', '2')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{cap,pcct}', '0.4')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}], "my plan": 1}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}], "ra\"nks": 1}');
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "retail", "type": "personal", "rtae": 0.05}]}');
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 
 -- wrong JSON types
 SELECT mlm.check_plan('[]');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('42');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": {"name": "Member"}}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"name": 5, "ranks": [{"name": "Member"}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}], "currency": "EUR"}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}, {"name": "Bronze", "min_pv": null}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,rates}', '0.1')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,3,flush_when_unqualified}', '"yes"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,5,days}', '7.5')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,0,rate}', '"0.05"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 
 -- names and types
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}, {"min_pv": 50}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}, {"name": "", "min_pv": 50}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}, {"name": "Gold", "min_pv": 1},
                                   {"name": "Gold", "min_pv": 2}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}],
   "bonuses": [{"type": "personal", "rate": 0.05}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "retail", "rate": 0.05}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "retail", "type": "persnal", "rate": 0.05}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "retail", "type": 1, "rate": 0.05}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{}');
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan('{"ranks": []}');
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,name}', '"unilevel"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 
 -- rank names must exist, wherever a rank is referenced
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,min_rank_by_level,4}', '"Platinum"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,breakaway_rank}', '"Platinum"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,rate_by_rank}',
                                 '{"Bronze": 0.05, "Platinum": 0.2}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,min_rank_by_generation}',
                                 '["Gold", "Platinum"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,4,min_rank_by_generation,0}', '"Platinum"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,6,min_rank}', '"Platinum"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,6,shares}', '{"Gold": 1, "Platinum": 2}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan #- '{bonuses,0,rate}', '{bonuses,0,rate_by_rank}',
                                 '{"Gold Star": 0.1}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan #- '{bonuses,0,rate}', '{bonuses,0,rate_by_rank}',
                                 '{"Gold \"Star\"": 0.1}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,3,legs_with_rank,rank}', '"Platinum"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 -- rank names are case sensitive
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,6,min_rank}', '"gold"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 
 -- matching: "of" names existing bonuses that are not matching bonuses
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,4,of}', '["unilevel", "bnary"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,4,of}', '["unilevel", "unilevel"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,4,of}', '[]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,4,of}', '["unilevel", "match"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 SELECT mlm.check_plan('{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "p", "type": "personal", "rate": 0.05},
               {"name": "m1", "type": "matching", "of": ["p"], "rates": [0.1]},
               {"name": "m2", "type": "matching", "of": ["m1"], "rates": [0.1]}]}');
+\echo SQLSTATE :SQLSTATE
 
 -- list lengths
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,min_rank_by_level}',
                                 '["Member", "Member", "Bronze", "Bronze"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,4,min_rank_by_generation}', '["Bronze"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,min_rank_by_generation}', '["Gold"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,rates}', '[]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 
 -- rates are fractions in [0, 1]; 0 is allowed
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,rates,3}', '-0.04')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,rates,3}', '1.5')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,generation_rates,1}', '2')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,rate_by_rank,Gold}', '1.15')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,6,pct}', '-0.02')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{cap,pct}', '1.2')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,0,rate}', '1e30')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT count(*) AS problems
   FROM spec, mlm.validate_plan(jsonb_set(jsonb_set(plan, '{bonuses,1,rates,3}', '0'),
                                          '{cap,pct}', '1'));
 
 -- too many decimals, too large
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,0,rate}', '0.0500000000001')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,1,min_pv}', '50.0000001')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,2,min_gv}', '1e18')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,3,cap}', '0.0000001')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 
 -- differential: rate_by_rank may not decrease along the rank order
@@ -315,64 +378,98 @@ SELECT count(*) AS problems
                                          '{"Bronze": 0.05, "Gold": 0.05}'));
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,rate_by_rank}',
                                 '{"Silver": 0.10, "Gold": 0}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,2,rate_by_rank}',
                                 '{"Bronze": 0.05, "Silver": 0.12, "Gold": 0.10}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 -- generation_rates need breakaway_rank, min_rank_by_generation needs generation_rates
 SELECT mlm.check_plan(plan #- '{bonuses,2,breakaway_rank}') FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan #- '{bonuses,2,generation_rates}',
                                 '{bonuses,2,min_rank_by_generation}', '["Gold"]')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(plan #- '{bonuses,2,rate_by_rank}') FROM spec;
+\echo SQLSTATE :SQLSTATE
 
 -- personal: rate XOR rate_by_rank
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,0,rate_by_rank}', '{"Gold": 0.1}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(plan #- '{bonuses,0,rate}') FROM spec;
+\echo SQLSTATE :SQLSTATE
 
 -- binary: exactly one of rate and cycle, one binary bonus per plan
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,3,cycle}',
                                 '{"left": 300, "right": 300, "amount": 40}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(plan #- '{bonuses,3,rate}') FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 SELECT mlm.check_plan(jsonb_insert(plan, '{bonuses,-1}',
                       '{"name": "binary2", "type": "binary", "rate": 0.05}', true)) FROM spec;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY terse
 SELECT mlm.check_plan(jsonb_set(plan #- '{bonuses,3,rate}', '{bonuses,3,cycle}',
                                 '{"left": 300, "right": 300}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan #- '{bonuses,3,rate}', '{bonuses,3,cycle}',
                                 '{"left": 300, "right": 0, "amount": 40}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan #- '{bonuses,3,rate}', '{bonuses,3,cycle}',
                                 '{"left": 300, "right": 300, "amount": -1}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,3,cap}', '-5')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,3,max_carry}', '-1')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 
 -- currency
 SELECT mlm.check_plan(jsonb_set(plan, '{currency,scale}', '7')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{currency,scale}', '-1')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{currency,scale}', '2.5')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{currency,rounding}', '"half_down"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.plan_summary(jsonb_set(plan, '{currency}', '{"scale": 0, "rounding": "half_even"}'))->'currency'
   FROM spec;
 
 -- ranks
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,0,min_pv}', '10')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,1,max_leg_pct}', '0.5')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,2,max_leg_pct}', '0')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,2,max_leg_pct}', '1.5')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT count(*) AS problems FROM spec, mlm.validate_plan(jsonb_set(plan, '{ranks,2,max_leg_pct}', '1'));
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,1,min_active_frontline}', '-1')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{ranks,3,legs_with_rank,count}', '0')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(plan #- '{ranks,3,legs_with_rank,count}') FROM spec;
+\echo SQLSTATE :SQLSTATE
 
 -- the other bonus types
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,compression}', '"full"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,1,tree}', '"matrix"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,5,days}', '0')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(plan #- '{bonuses,5,rates}') FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,6,shares}', '"equl"')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{bonuses,6,shares}', '{"Gold": -1}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(plan #- '{bonuses,6,pct}') FROM spec;
+\echo SQLSTATE :SQLSTATE
 SELECT mlm.check_plan(jsonb_set(plan, '{cap}', '{}')) FROM spec;
+\echo SQLSTATE :SQLSTATE
 
 -- validate_plan reports every problem it finds, in document order
 SELECT * FROM mlm.validate_plan('{
@@ -404,6 +501,7 @@ CREATE TEMP TABLE plans (name text PRIMARY KEY,
 INSERT INTO plans SELECT 'spec', plan FROM spec;
 INSERT INTO plans VALUES ('typo', '{"ranks": [{"name": "Member"}],
   "bonuses": [{"name": "r", "type": "personal", "rtae": 0.05}]}');
+\echo SQLSTATE :SQLSTATE
 SELECT name FROM plans;
 -- an empty per-rank object is legal: every rank takes 0 (spec section 4)
 SELECT mlm.plan_summary('{"ranks":[{"name":"M"},{"name":"G","min_pv":1}],"bonuses":[{"name":"p","type":"personal","rate_by_rank":{}}]}')->'bonuses'->0->'rate_by_rank' AS zeros;

@@ -1,5 +1,7 @@
 -- mlm.tree basics: text I/O and every traversal function on small
 -- hand-made trees whose answers are worked out in the comments.
+-- Every statement that fails is followed by \echo SQLSTATE :SQLSTATE, so the
+-- expected output asserts the error's SQLSTATE as well as its message.
 \pset format unaligned
 \pset null '<null>'
 --
@@ -34,6 +36,7 @@ FROM ta;
 SELECT mlm.children(t, 10) FROM ta;
 SELECT count(*) FROM ta, mlm.children(t, 14);
 SELECT mlm.children(t, 99) FROM ta;
+\echo SQLSTATE :SQLSTATE
 -- depth: root 0, NULL for an unknown id
 SELECT mlm.depth(t, 10) AS d10, mlm.depth(t, 3) AS d3, mlm.depth(t, 5) AS d5,
        mlm.depth(t, 14) AS d14, mlm.depth(t, 0) AS d0, mlm.depth(t, -4) AS dm4,
@@ -47,6 +50,7 @@ FROM ta;
 SELECT u.* FROM ta, mlm.upline(t, 14) u;
 SELECT count(*) FROM ta, mlm.upline(t, 10);
 SELECT * FROM ta, mlm.upline(t, 99);
+\echo SQLSTATE :SQLSTATE
 -- downline: preorder with levels
 SELECT d.* FROM ta, mlm.downline(t, 10) d;
 SELECT d.* FROM ta, mlm.downline(t, 10, 1) d;
@@ -55,7 +59,9 @@ SELECT count(*) FROM ta, mlm.downline(t, 10, 0);
 SELECT count(*) FROM ta, mlm.downline(t, 14);
 SELECT d.* FROM ta, mlm.downline(t, -4) d;
 SELECT * FROM ta, mlm.downline(t, 10, -1);
+\echo SQLSTATE :SQLSTATE
 SELECT * FROM ta, mlm.downline(t, 99);
+\echo SQLSTATE :SQLSTATE
 -- downline is called on null input: a null tree or id gives no rows
 SELECT count(*) FROM mlm.downline(NULL, 1);
 SELECT count(*) FROM ta, mlm.downline(t, NULL);
@@ -115,6 +121,7 @@ SELECT count(*) FROM mlm.roots('{}');
 SELECT (mlm.stats('{}')).*;
 SELECT count(*) FROM mlm.members('{}');
 SELECT * FROM mlm.downline('{}', 1);
+\echo SQLSTATE :SQLSTATE
 
 --
 -- Tree B: sponsor and placement (a binary placement tree with spillover)

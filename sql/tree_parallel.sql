@@ -1,5 +1,7 @@
 -- mlm.tree_agg in parallel: the plan has a Partial Aggregate under Gather,
 -- workers really run, and the result equals the serial one.
+-- Every statement that fails is followed by \echo SQLSTATE :SQLSTATE, so the
+-- expected output asserts the error's SQLSTATE as well as its message.
 \pset format unaligned
 -- 100,000 members: sponsor = a pseudo-random earlier member; placement =
 -- a ternary heap (member g under (g + 1) / 3 at position (g + 1) % 3)
@@ -43,15 +45,18 @@ FROM tree_par;
 -- errors found after the partial states are combined
 INSERT INTO tree_par VALUES (77777, 5, NULL, NULL);
 SELECT mlm.size(mlm.tree_agg(id, sponsor_id)) FROM tree_par;
+\echo SQLSTATE :SQLSTATE
 DELETE FROM tree_par WHERE id = 77777 AND sponsor_id = 5;
 INSERT INTO tree_par VALUES (100001, 200000, NULL, NULL);
 SELECT mlm.size(mlm.tree_agg(id, sponsor_id)) FROM tree_par;
+\echo SQLSTATE :SQLSTATE
 DELETE FROM tree_par WHERE id = 100001;
 -- (member 4 already holds slot 2 of member 1; the order in which the two
 -- are named depends on the workers, so only the message is shown)
 INSERT INTO tree_par VALUES (100001, 1, 1, 2);
 \set VERBOSITY terse
 SELECT mlm.size(mlm.tree_agg(id, sponsor_id, placement_id, "position")) FROM tree_par;
+\echo SQLSTATE :SQLSTATE
 \set VERBOSITY default
 DELETE FROM tree_par WHERE id = 100001;
 -- grouped: one tree per group, each group split across workers

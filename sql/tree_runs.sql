@@ -3,6 +3,8 @@
 -- runs, with gaps, duplicates, orphans and around the largest bigint.
 -- Every tree is compared with its canonical text computed in plain SQL:
 -- preorder, roots and siblings by id, "id:sponsor".
+-- Every statement that fails is followed by \echo SQLSTATE :SQLSTATE, so the
+-- expected output asserts the error's SQLSTATE as well as its message.
 \pset format unaligned
 CREATE TABLE runs_src AS
 SELECT g::bigint AS id,
@@ -46,12 +48,15 @@ FROM runs_src;
 INSERT INTO runs_src VALUES (2500, 1);
 INSERT INTO runs_src VALUES (300, 7);
 SELECT mlm.size(mlm.tree_agg(id, sponsor_id ORDER BY (id - 1) / 100 DESC, id)) FROM runs_src;
+\echo SQLSTATE :SQLSTATE
 DELETE FROM runs_src WHERE id = 300 AND sponsor_id = 7;
 UPDATE runs_src SET sponsor_id = 6000 WHERE id = 4321;
 SELECT mlm.size(mlm.tree_agg(id, sponsor_id ORDER BY (id - 1) / 100 DESC, id)) FROM runs_src;
+\echo SQLSTATE :SQLSTATE
 UPDATE runs_src SET sponsor_id = 4321 WHERE id = 4322;
 UPDATE runs_src SET sponsor_id = 4322 WHERE id = 4321;
 SELECT mlm.size(mlm.tree_agg(id, sponsor_id ORDER BY (id - 1) / 100 DESC, id)) FROM runs_src;
+\echo SQLSTATE :SQLSTATE
 -- around the largest bigint: three children of 9223372036854775806, in id
 -- order -9223372036854775808, -9223372036854775807, 9223372036854775807
 TRUNCATE runs_src;

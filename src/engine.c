@@ -212,7 +212,7 @@ PutPayoutRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
 /* "member" rows and non-zero "carry" rows, member by member. */
 static void
 PutMemberRows(const MlmOut *out, int kinds, const MlmPlan *plan, const MlmNet *net,
-			  const MlmDerived *d, const int64 *paid, const mlm_dec *carry_l,
+			  const MlmDerived *d, const mlm_dec *paid, const mlm_dec *carry_l,
 			  const mlm_dec *carry_r)
 {
 	Datum		kind_member = CStringGetTextDatum("member");

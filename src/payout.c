@@ -100,11 +100,11 @@ MlmApplyCap(const MlmPlan *plan, MlmPayouts *pay, int32 n, mlm_dec total_cv,
 					pay[b].units[k] = (int64) (MlmDecMul(pay[b].units[k], res->limit) / res->total);
 		}
 	}
-	res->paid = MlmAllocArrayZero(Max(n, 1), sizeof(int64));
+	res->paid = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
 	for (b = 0; b < plan->nbonuses; b++)
 		for (k = 0; k < pay[b].count; k++)
 		{
-			res->bonus_after[b] += pay[b].units[k];
-			res->paid[pay[b].member[k]] += pay[b].units[k];
+			res->bonus_after[b] = MlmDecAdd(res->bonus_after[b], pay[b].units[k]);
+			res->paid[pay[b].member[k]] = MlmDecAdd(res->paid[pay[b].member[k]], pay[b].units[k]);
 		}
 }

@@ -33,7 +33,8 @@ typedef struct MlmCapResult
 	mlm_dec		total;			/* all bonuses before the cap */
 	mlm_dec		limit;			/* the cap, when the plan has one */
 	bool		capped;			/* the cap scaled the payouts down */
-	int64	   *paid;			/* per member, after the cap */
+	mlm_dec    *paid;			/* per member, after the cap (exact: a sum of
+								 * 64-bit payouts may exceed 64 bits) */
 } MlmCapResult;
 
 /* Round the sink's sums of one bonus; ids name a member out of range. */

@@ -33,7 +33,12 @@
 # --load-extension step; without it they drop/create their own database in
 # our (already running) cluster, which is what we want.
 #
-# Environment: FUZZ_SECONDS, CI.  Needs root or the Debian packages
+# Environment: FUZZ_SECONDS, CI;
+#   MLM_PHASES   comma list of the phases to run after the build, out of
+#                regress,pgtap,isolation,shell,fuzz (default: all of them);
+#                test/mutation/run.sh uses MLM_PHASES=regress,pgtap,isolation
+#   MLM_FAIL_FAST=1  stop at the first failure (after the failing phase, or
+#                the failing pgTAP file) instead of running the rest.  Needs root or the Debian packages
 # postgresql-server-dev-15 postgresql-15-pgtap
 # libtap-parser-sourcehandler-pgtap-perl libclang-rt-14-dev.
 set -uo pipefail
@@ -96,6 +101,29 @@ count_regress_log() {
 	done <"$log"
 }
 
+MLM_PHASES=${MLM_PHASES:-regress,pgtap,isolation,shell,fuzz}
+for p in ${MLM_PHASES//,/ }; do
+	case $p in
+		regress | pgtap | isolation | shell | fuzz) ;;
+		*) echo "MLM_PHASES: unknown phase \"$p\" (known: regress,pgtap,isolation,shell,fuzz)" >&2; exit 2 ;;
+	esac
+done
+# want PHASE: is PHASE in MLM_PHASES?  Prints a note when it is skipped.
+want() {
+	case ",$MLM_PHASES," in
+		*",$1,"*) return 0 ;;
+	esac
+	echo "  (skipped: not in MLM_PHASES=$MLM_PHASES)"
+	return 1
+}
+# With MLM_FAIL_FAST=1, stop at the first failure.
+fail_fast() {
+	if [ "${MLM_FAIL_FAST:-0}" = 1 ] && [ "$FAILED" -gt 0 ]; then
+		echo "  (MLM_FAIL_FAST: stopping at the first failure)"
+		finish
+	fi
+}
+
 FUZZ_SECONDS=${FUZZ_SECONDS:-}
 if [ -z "$FUZZ_SECONDS" ]; then
 	if [ "${CI:-}" = true ]; then FUZZ_SECONDS=60; else FUZZ_SECONDS=20; fi
@@ -128,7 +156,9 @@ echo "  PG_BIN=$PG_BIN"
 phase "b. pg_regress (sql/*.sql vs expected/*.out)"
 REGRESS_TESTS=$(mlm_make_var REGRESS) || mlm_die "cannot read REGRESS from the Makefile"
 REGRESS_OPTS=$(mlm_make_var REGRESS_OPTS) || mlm_die "cannot read REGRESS_OPTS from the Makefile"
-if [ -z "${REGRESS_TESTS// /}" ]; then
+if ! want regress; then
+	:
+elif [ -z "${REGRESS_TESTS// /}" ]; then
 	echo "  (no regression tests)"
 else
 	ensure_cluster
@@ -155,8 +185,11 @@ fi
 
 # ---------------------------------------------------------------------------
 phase "c. pgTAP (test/pgtap/*.sql)"
+fail_fast
 tap_files=(test/pgtap/*.sql)
-if [ ${#tap_files[@]} -eq 0 ]; then
+if ! want pgtap; then
+	:
+elif [ ${#tap_files[@]} -eq 0 ]; then
 	echo "  (no pgTAP tests)"
 else
 	ensure_cluster
@@ -203,6 +236,7 @@ else
 				echo "    --- end of output"
 				tail -n 40 "$log" | indent
 			fi
+			fail_fast
 		done
 	fi
 fi
@@ -214,7 +248,10 @@ for f in "${misplaced[@]}"; do
 	fail "$f: pg_isolation_regress reads test/isolation/specs/NAME.spec and expected/NAME.out"
 done
 specs=(test/isolation/specs/*.spec)
-if [ ${#specs[@]} -eq 0 ]; then
+fail_fast
+if ! want isolation; then
+	:
+elif [ ${#specs[@]} -eq 0 ]; then
 	echo "  (no isolation tests)"
 else
 	ensure_cluster
@@ -242,7 +279,10 @@ fi
 # ---------------------------------------------------------------------------
 phase "e. shell tests (test/shell/*.sh)"
 shell_tests=(test/shell/*.sh)
-if [ ${#shell_tests[@]} -eq 0 ]; then
+fail_fast
+if ! want shell; then
+	:
+elif [ ${#shell_tests[@]} -eq 0 ]; then
 	echo "  (no shell tests)"
 else
 	out=$MLM_TMP/shell
@@ -260,6 +300,7 @@ else
 			fail "$f (exit $rc$([ "$rc" -eq 124 ] && echo ', timed out'), ${took}s)"
 			tail -n 50 "$log" | indent
 		fi
+		fail_fast
 	done
 fi
 
@@ -274,6 +315,8 @@ mlm_cluster_stop fast >/dev/null 2>&1
 
 # ---------------------------------------------------------------------------
 phase "f. fuzz (validator of untrusted tree snapshots)"
+fail_fast
+want fuzz || finish
 CLANG=$(command -v clang-14 || command -v clang)
 out=$MLM_TMP/fuzz
 mkdir -p "$out/corpus"

@@ -18,10 +18,18 @@
 --   * active_status: true / false / NULL (NULL = true);
 --   * plans: 1..5 ranks with random requirements of every kind (min_pv,
 --     min_gv with and without max_leg_pct, min_active_frontline,
---     legs_with_rank naming any rank), personal (rate or rate_by_rank),
---     two unilevel bonuses (one with compression none, one dynamic; 1..6
---     rates, random min_rank_by_level), half_up / half_even, scale 0, 2 or 3,
---     sometimes a total cap;
+--     legs_with_rank naming any rank), personal (rate or rate_by_rank, which
+--     may be empty), unilevel bonuses (compression none / dynamic / absent,
+--     tree sponsor / placement / absent, 1..6 rates, random
+--     min_rank_by_level), differential (rate_by_rank non-decreasing or
+--     empty, breakaway_rank, 1..3 generation_rates, min_rank_by_generation),
+--     fast start (days, 1..3 rates), pools (pct, min_rank, shares equal /
+--     by rank with zero weights / absent), matching of 1..3 other bonuses
+--     (compression, min_rank_by_generation); currency scale 0..6 and
+--     rounding half_up / half_even (each key sometimes absent), active
+--     min_pv, sometimes a total cap: every key of the plan language of
+--     version 1.  Kind 'mixed' always draws every bonus type but binary;
+--     the other kinds draw the extra bonuses sometimes;
 --   * binary: placement trees of width 2 (a new member takes a free slot
 --     below its sponsor, "spillover", or a random free slot anywhere; in one
 --     scenario some members stay outside the placement tree), random
@@ -32,9 +40,12 @@
 -- Compared (set equality, the first differences reported as diagnostics with
 -- the seed and the plan):
 --   member results (member_id, pv, gv, active, rank), per-member total,
---   payouts (member_id, bonus, amount), binary carry-out.
--- Payout rows with amount 0 are ignored on both sides: the spec is not
--- explicit on whether a payout that the cap truncates to 0 is still listed.
+--   payouts (member_id, bonus, amount), the audit lines, binary carry-out;
+--   and for the aggregate scenarios volume_summary, leg_volumes,
+--   volume_summary_snapshot and compute_snapshot (payouts, member results,
+--   lines, carry-out) against the reference on the same members;
+--   nothing is filtered on either side (a payout the cap truncates to 0 is
+--   not listed, section 8).
 -- An error raised by the engine fails the test (with the message) instead of
 -- stopping the file.
 --
@@ -51,7 +62,7 @@
 BEGIN;
 \i test/reference/reference.sql
 
-SELECT plan(14 * 3 + 6 + 9 * 4);
+SELECT plan(14 * 4 + 6 + 9 * 5 + 6 * 4 + 6 + 7 + 6 + 1);
 
 CREATE SCHEMA mlm_rc;
 
@@ -61,6 +72,7 @@ CREATE TEMP TABLE rc_members (
 CREATE TEMP TABLE rc_volumes (member_id bigint, pv numeric, cv numeric, rv numeric);
 CREATE TEMP TABLE rc_carry (member_id bigint, carry_left numeric, carry_right numeric);
 CREATE TEMP TABLE rc_plan (plan jsonb);
+CREATE TEMP TABLE rc_drawn (plan jsonb);    -- every plan of the file
 
 ------------------------------------------------------------------------------
 -- Random helpers
@@ -190,7 +202,7 @@ BEGIN
       mlm_rc.id_of(i), mlm_rc.id_of(parent[i]), mlm_rc.id_of(ppar[i]), ppos[i],
       CASE WHEN r < 0.08 THEN false WHEN r < 0.13 THEN NULL ELSE true END,
       CASE WHEN random() < 0.3 THEN NULL
-           ELSE DATE '2024-03-31' - mlm_rc.rint(0, 90) END);
+           ELSE DATE '2024-03-31' - mlm_rc.rint(-10, 90) END);
   END LOOP;
 
   FOR i IN 1 .. n LOOP
@@ -219,7 +231,52 @@ END $$;
 -- Plans
 ------------------------------------------------------------------------------
 
+-- A differential bonus over ranks R0 .. R(n_ranks - 1): rate_by_rank
+-- non-decreasing along the ranks (it may be empty: 0 for every rank),
+-- sometimes a breakaway rank with 1 .. 3 generation rates and
+-- min_rank_by_generation.
+CREATE FUNCTION mlm_rc.gen_differential(n_ranks integer) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+  b jsonb := '{"name": "diff", "type": "differential"}';
+  obj jsonb := '{}';
+  arr jsonb;
+  rate numeric := 0;
+  g integer;
+  j integer;
+BEGIN
+  FOR j IN 0 .. n_ranks - 1 LOOP
+    IF random() < 0.6 THEN
+      rate := rate + mlm_rc.pick(ARRAY[0, 0.01, 0.025, 0.05, 0.075]);
+      obj := obj || jsonb_build_object('R' || j, rate);
+    END IF;
+  END LOOP;
+  b := b || jsonb_build_object('rate_by_rank', obj);
+  IF random() < 0.6 THEN
+    b := b || jsonb_build_object('breakaway_rank', 'R' || mlm_rc.rint(0, n_ranks - 1));
+    IF random() < 0.8 THEN
+      -- 1 .. 3 generations: an empty list (G = 0 by section 10) is refused
+      -- by the engine; test/pgtap/hand_cases.sql has that case as a TODO
+      g := mlm_rc.rint(1, 3);
+      arr := '[]';
+      FOR j IN 1 .. g LOOP
+        arr := arr || jsonb_build_array(mlm_rc.pick(ARRAY[0, 0.01, 0.02, 0.03, 0.05]));
+      END LOOP;
+      b := b || jsonb_build_object('generation_rates', arr);
+      IF random() < 0.5 THEN
+        arr := '[]';
+        FOR j IN 1 .. g LOOP
+          arr := arr || jsonb_build_array('R' || mlm_rc.rint(0, n_ranks - 1));
+        END LOOP;
+        b := b || jsonb_build_object('min_rank_by_generation', arr);
+      END IF;
+    END IF;
+  END IF;
+  RETURN b;
+END $$;
+
 -- kind: 'unilevel' (personal + two unilevel bonuses on the sponsor tree),
+-- 'mixed' (personal, unilevel, differential, fast start, 1 .. 2 pools and
+-- 1 .. 2 matching bonuses of 1 .. 3 of the others, on the sponsor tree),
 -- 'binary_rate' / 'binary_cycle' (a binary bonus, maybe with a personal
 -- bonus and a unilevel on the placement tree).
 CREATE FUNCTION mlm_rc.gen_plan(kind text) RETURNS jsonb LANGUAGE plpgsql AS $$
@@ -237,18 +294,19 @@ DECLARE
   j integer; k integer; levels integer;
   r double precision;
 BEGIN
-  -- currency
+  -- currency: every scale 0 .. 6, both roundings, each key sometimes absent
+  -- (scale 2, half_up)
   r := random();
-  IF r < 0.1 THEN
-    plan := plan || '{"currency": {"scale": 0}}';
-  ELSIF r < 0.2 THEN
-    plan := plan || '{"currency": {"scale": 3, "rounding": "half_even"}}';
-  ELSIF r < 0.6 THEN
-    plan := plan || jsonb_build_object('currency', jsonb_build_object(
-                      'scale', 2, 'rounding', mlm_rc.pick(ARRAY['half_up', 'half_even'])));
-  ELSIF r < 0.8 THEN
-    plan := plan || '{"currency": {"rounding": "half_even"}}';
-  END IF;   -- else: no currency key (scale 2, half_up)
+  IF r < 0.85 THEN
+    obj := '{}';
+    IF random() < 0.85 THEN
+      obj := obj || jsonb_build_object('scale', mlm_rc.rint(0, 6));
+    END IF;
+    IF random() < 0.8 THEN
+      obj := obj || jsonb_build_object('rounding', mlm_rc.pick(ARRAY['half_up', 'half_even']));
+    END IF;
+    plan := plan || jsonb_build_object('currency', obj);
+  END IF;
 
   -- activity
   IF random() < 0.8 THEN
@@ -286,7 +344,7 @@ BEGIN
   plan := plan || jsonb_build_object('ranks', ranks);
 
   -- personal
-  IF random() < (CASE WHEN kind = 'unilevel' THEN 0.75 ELSE 0.5 END) THEN
+  IF random() < (CASE WHEN kind IN ('unilevel', 'mixed') THEN 0.75 ELSE 0.5 END) THEN
     b := '{"name": "personal", "type": "personal"}';
     IF random() < 0.4 THEN
       b := b || jsonb_build_object('rate', mlm_rc.pick(rates_set));
@@ -297,11 +355,7 @@ BEGIN
           obj := obj || jsonb_build_object('R' || j, mlm_rc.pick(rates_set));
         END IF;
       END LOOP;
-      -- never empty: the engine rejects an empty rate_by_rank (the spec is
-      -- silent; an empty object would mean 0 for every rank)
-      IF obj = '{}' THEN
-        obj := jsonb_build_object('R' || mlm_rc.rint(0, n_ranks - 1), mlm_rc.pick(rates_set));
-      END IF;
+      -- may be empty: 0 for every rank (section 4)
       b := b || jsonb_build_object('rate_by_rank', obj);
     END IF;
     bonuses := bonuses || jsonb_build_array(b);
@@ -309,7 +363,8 @@ BEGIN
 
   -- unilevel: on the sponsor tree, two bonuses with both compressions; on
   -- the placement tree for binary plans (half of them)
-  FOR k IN 1 .. CASE WHEN kind = 'unilevel' THEN 2 WHEN random() < 0.5 THEN 1 ELSE 0 END LOOP
+  FOR k IN 1 .. CASE WHEN kind = 'unilevel' THEN 2 WHEN kind = 'mixed' THEN 1
+                     WHEN random() < 0.5 THEN 1 ELSE 0 END LOOP
     b := jsonb_build_object('name', 'uni' || k, 'type', 'unilevel');
     IF k = 1 THEN
       comp := mlm_rc.pick(ARRAY['none', 'dynamic', 'default']);
@@ -320,7 +375,7 @@ BEGIN
       b := b || jsonb_build_object('compression',
                   CASE WHEN comp = 'dynamic' THEN 'none' ELSE 'dynamic' END);
     END IF;
-    IF kind <> 'unilevel' THEN
+    IF kind LIKE 'binary%' THEN
       b := b || '{"tree": "placement"}';
     ELSIF random() < 0.3 THEN
       b := b || '{"tree": "sponsor"}';
@@ -342,7 +397,7 @@ BEGIN
   END LOOP;
 
   -- binary
-  IF kind <> 'unilevel' THEN
+  IF kind LIKE 'binary%' THEN
     b := '{"name": "bin", "type": "binary"}';
     IF kind = 'binary_rate' THEN
       b := b || jsonb_build_object('rate', mlm_rc.pick(ARRAY[0.05, 0.1, 0.125, 0.15, 0.2]));
@@ -372,6 +427,69 @@ BEGIN
     END IF;
     bonuses := bonuses || jsonb_build_array(b);
   END IF;
+  -- differential, fast start, pools (kind 'mixed': always; otherwise
+  -- sometimes), then matching of some of the bonuses drawn so far
+  IF kind = 'mixed' OR random() < 0.25 THEN
+    bonuses := bonuses || jsonb_build_array(mlm_rc.gen_differential(n_ranks));
+  END IF;
+  IF kind = 'mixed' OR random() < 0.25 THEN
+    b := jsonb_build_object('name', 'fast', 'type', 'fast_start',
+                            'days', mlm_rc.pick(ARRAY[1, 7, 30, 45, 90])::integer);
+    arr := '[]';
+    FOR j IN 1 .. mlm_rc.rint(1, 3) LOOP
+      arr := arr || jsonb_build_array(mlm_rc.pick(rates_set));
+    END LOOP;
+    bonuses := bonuses || jsonb_build_array(b || jsonb_build_object('rates', arr));
+  END IF;
+  FOR k IN 1 .. CASE WHEN kind = 'mixed' THEN mlm_rc.rint(1, 2)
+                     WHEN random() < 0.25 THEN 1 ELSE 0 END LOOP
+    b := jsonb_build_object('name', 'pool' || k, 'type', 'pool',
+                            'pct', mlm_rc.pick(ARRAY[0.001, 0.005, 0.01, 0.02, 0.03]));
+    IF random() < 0.7 THEN
+      b := b || jsonb_build_object('min_rank', 'R' || mlm_rc.rint(0, n_ranks - 1));
+    END IF;
+    r := random();
+    IF r < 0.3 THEN
+      b := b || '{"shares": "equal"}';
+    ELSIF r < 0.85 THEN
+      obj := '{}';
+      FOR j IN 0 .. n_ranks - 1 LOOP
+        IF random() < 0.6 THEN
+          obj := obj || jsonb_build_object('R' || j, mlm_rc.pick(ARRAY[0, 0.5, 1, 1, 2, 3, 7]));
+        END IF;
+      END LOOP;
+      b := b || jsonb_build_object('shares', obj);
+    END IF;   -- else no shares: equal
+    bonuses := bonuses || jsonb_build_array(b);
+  END LOOP;
+  FOR k IN 1 .. CASE WHEN kind = 'mixed' THEN mlm_rc.rint(1, 2)
+                     WHEN random() < 0.4 THEN 1 ELSE 0 END LOOP
+    -- of: 1 .. 3 of the bonuses drawn so far (never a matching one)
+    arr := (SELECT coalesce(jsonb_agg(x.n), '[]') FROM
+              (SELECT e->>'name' AS n FROM jsonb_array_elements(bonuses) AS e
+                WHERE e->>'type' <> 'matching'
+                ORDER BY random() LIMIT mlm_rc.rint(1, 3)) x);
+    EXIT WHEN arr = '[]';
+    b := jsonb_build_object('name', 'match' || k, 'type', 'matching', 'of', arr);
+    comp := mlm_rc.pick(ARRAY['none', 'dynamic', 'default']);
+    IF comp <> 'default' THEN
+      b := b || jsonb_build_object('compression', comp);
+    END IF;
+    levels := mlm_rc.rint(1, 4);
+    arr := '[]';
+    FOR j IN 1 .. levels LOOP
+      arr := arr || jsonb_build_array(mlm_rc.pick(rates_set));
+    END LOOP;
+    b := b || jsonb_build_object('rates', arr);
+    IF random() < 0.5 THEN
+      arr := '[]';
+      FOR j IN 1 .. levels LOOP
+        arr := arr || jsonb_build_array('R' || mlm_rc.rint(0, n_ranks - 1));
+      END LOOP;
+      b := b || jsonb_build_object('min_rank_by_generation', arr);
+    END IF;
+    bonuses := bonuses || jsonb_build_array(b);
+  END LOOP;
   plan := plan || jsonb_build_object('bonuses', bonuses);
 
   -- total cap
@@ -434,7 +552,7 @@ END $$;
 -- reference once (results kept in rc_ref_* tables), then compare:
 --   member results (pv, gv, active, rank), per-member total, payouts, and
 --   for binary plans the carry-out.
--- unilevel scenarios: 3 tests; binary scenarios: 4 tests.  bin_opts, when
+-- unilevel and mixed scenarios: 4 tests; binary scenarios: 5 tests.  bin_opts, when
 -- given, is merged into the drawn binary bonus (to be sure that every
 -- binary option is exercised whatever the draws).
 CREATE FUNCTION mlm_rc.scenario(label text, seed double precision, n integer, shape text,
@@ -443,8 +561,8 @@ CREATE FUNCTION mlm_rc.scenario(label text, seed double precision, n integer, sh
 RETURNS SETOF text LANGUAGE plpgsql SET client_min_messages = warning AS $$
 DECLARE
   v_plan   jsonb;
-  v_binary boolean := kind <> 'unilevel';
-  v_carry  text    := CASE WHEN kind <> 'unilevel' THEN '''rc_carry''::regclass' ELSE 'NULL' END;
+  v_binary boolean := kind LIKE 'binary%';
+  v_carry  text    := CASE WHEN kind LIKE 'binary%' THEN '''rc_carry''::regclass' ELSE 'NULL' END;
   v_args   text;
   v_ctx    text;
 BEGIN
@@ -459,6 +577,7 @@ BEGIN
   END IF;
   TRUNCATE rc_plan;
   INSERT INTO rc_plan VALUES (v_plan);
+  INSERT INTO rc_drawn VALUES (v_plan);
   ANALYZE rc_members;
   ANALYZE rc_volumes;
 
@@ -469,12 +588,16 @@ BEGIN
                   CASE WHEN unplaced_frac > 0 THEN format(', %s unplaced', unplaced_frac) ELSE '' END,
                   v_plan);
 
-  DROP TABLE IF EXISTS pg_temp.rc_ref_mr, pg_temp.rc_ref_pay, pg_temp.rc_ref_carry;
+  DROP TABLE IF EXISTS pg_temp.rc_ref_mr, pg_temp.rc_ref_pay, pg_temp.rc_ref_carry,
+    pg_temp.rc_ref_lines;
   CREATE TEMP TABLE rc_ref_mr AS
     SELECT * FROM mlm_ref.member_results(v_plan, 'rc_members', 'rc_volumes');
   EXECUTE format('CREATE TEMP TABLE rc_ref_pay AS
-                    SELECT * FROM mlm_ref.payouts(%L::jsonb, %L, %L, %s)',
-                 v_plan, 'rc_members', 'rc_volumes', v_carry);
+                    SELECT * FROM mlm_ref.payouts(%L::jsonb, %L, %L, %s, DATE %L)',
+                 v_plan, 'rc_members', 'rc_volumes', v_carry, '2024-03-31');
+  EXECUTE format('CREATE TEMP TABLE rc_ref_lines AS
+                    SELECT * FROM mlm_ref.lines(%L::jsonb, %L, %L, %s, DATE %L)',
+                 v_plan, 'rc_members', 'rc_volumes', v_carry, '2024-03-31');
 
   RETURN QUERY SELECT * FROM mlm_rc.same(
     label || ': member results (pv, gv, active, rank)',
@@ -482,10 +605,21 @@ BEGIN
     'SELECT member_id, pv, gv, active, rank FROM rc_ref_mr',
     v_ctx);
 
+  -- every row of both sides: a payout the cap truncates to 0 is not listed
+  -- (section 8), so neither side is filtered
   RETURN QUERY SELECT * FROM mlm_rc.same(
-    label || ': payouts (non-zero rows)',
-    'SELECT member_id, bonus, amount FROM mlm.payouts(' || v_args || ') WHERE amount <> 0',
-    'SELECT member_id, bonus, amount FROM rc_ref_pay WHERE amount <> 0',
+    label || ': payouts',
+    'SELECT member_id, bonus, amount FROM mlm.payouts(' || v_args || ')',
+    'SELECT member_id, bonus, amount FROM rc_ref_pay',
+    v_ctx);
+
+  -- pool rates w / W need not be finite decimals: compared as round(rate,
+  -- 20) on both sides (every other rate has at most 12 decimals)
+  RETURN QUERY SELECT * FROM mlm_rc.same(
+    label || ': audit lines',
+    'SELECT member_id, bonus, source_id, level, base, round(rate, 20), amount
+       FROM mlm.lines(' || v_args || ')',
+    'SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM rc_ref_lines',
     v_ctx);
 
   RETURN QUERY SELECT * FROM mlm_rc.same(
@@ -530,6 +664,7 @@ BEGIN
                                   gv numeric, active boolean, rank text);
   FOR k IN 1 .. n_plans LOOP
     v_plans := v_plans || mlm_rc.gen_plan('unilevel');
+    INSERT INTO rc_drawn VALUES (v_plans[k]);
     INSERT INTO rc_ref_ranks
       SELECT k, r.member_id, r.pv, r.gv, r.active, r.rank
         FROM mlm_ref.member_results(v_plans[k], 'rc_members', 'rc_volumes') r;
@@ -546,6 +681,104 @@ BEGIN
     v_have,
     'SELECT plan_no, member_id, pv, gv, active, rank FROM rc_ref_ranks',
     v_ctx);
+END $$;
+
+-- Downline aggregates and the snapshot forms (6 tests, 7 for a binary kind):
+-- mlm.volume_summary (levels as given, active_min_pv NULL or drawn),
+-- mlm.leg_volumes, mlm.volume_summary_snapshot, and mlm.compute_snapshot
+-- (payouts, member results, lines, binary carry-out) of a drawn plan, all
+-- against the reference run on the same members with every active_status
+-- true and no joined date (what a snapshot holds).
+CREATE FUNCTION mlm_rc.aggregates(label text, seed double precision, n integer, shape text,
+                                  kind text, levels integer)
+RETURNS SETOF text LANGUAGE plpgsql SET client_min_messages = warning AS $$
+DECLARE
+  v_binary boolean := kind LIKE 'binary%';
+  v_levels integer;
+  v_min    numeric;
+  v_plan   jsonb;
+  v_carry  text    := CASE WHEN kind LIKE 'binary%' THEN '''rc_carry''::regclass' ELSE 'NULL' END;
+  v_ctx    text;
+BEGIN
+  PERFORM setseed(seed);
+  PERFORM mlm_rc.gen_network(n, shape, v_binary, 0);
+  v_levels := levels;
+  v_min := CASE WHEN random() < 0.4 THEN NULL ELSE mlm_rc.pick(ARRAY[0, 20, 50.5, 100]) END;
+  v_plan := mlm_rc.gen_plan(kind);
+  INSERT INTO rc_drawn VALUES (v_plan);
+  ANALYZE rc_members;
+  ANALYZE rc_volumes;
+  v_ctx := format('scenario %s: seed %s, %s members, shape %s, levels %s, active_min_pv %s; plan: %s',
+                  label, seed, n, shape, v_levels, coalesce(v_min::text, 'NULL'), v_plan);
+
+  RETURN QUERY SELECT * FROM mlm_rc.same(
+    label || format(': volume_summary (levels %s)', v_levels),
+    format('SELECT * FROM mlm.volume_summary(%L, %L, %s, %L)',
+           'rc_members', 'rc_volumes', v_levels, v_min),
+    format('SELECT * FROM mlm_ref.volume_summary(%L, %L, %s, %L)',
+           'rc_members', 'rc_volumes', v_levels, v_min),
+    v_ctx);
+  RETURN QUERY SELECT * FROM mlm_rc.same(
+    label || ': leg_volumes',
+    format('SELECT * FROM mlm.leg_volumes(%L, %L)', 'rc_members', 'rc_volumes'),
+    format('SELECT * FROM mlm_ref.leg_volumes(%L, %L)', 'rc_members', 'rc_volumes'),
+    v_ctx);
+
+  DROP TABLE IF EXISTS pg_temp.rc_snap_members, pg_temp.rc_tree;
+  CREATE TEMP TABLE rc_snap_members AS
+    SELECT id, sponsor_id, placement_id, "position", true AS active_status, NULL::date AS joined
+      FROM rc_members;
+  IF v_binary THEN
+    CREATE TEMP TABLE rc_tree AS
+      SELECT mlm.tree_agg(id, sponsor_id, placement_id, "position") AS t FROM rc_members;
+  ELSE
+    CREATE TEMP TABLE rc_tree AS SELECT mlm.tree_agg(id, sponsor_id) AS t FROM rc_members;
+  END IF;
+  ANALYZE rc_snap_members;
+
+  RETURN QUERY SELECT * FROM mlm_rc.same(
+    label || ': volume_summary_snapshot',
+    format('SELECT * FROM mlm.volume_summary_snapshot((SELECT t FROM rc_tree), %L, %s, %L)',
+           'rc_volumes', v_levels, v_min),
+    format('SELECT * FROM mlm_ref.volume_summary(%L, %L, %s, %L)',
+           'rc_snap_members', 'rc_volumes', v_levels, v_min),
+    v_ctx);
+
+  DROP TABLE IF EXISTS pg_temp.rc_cs;
+  EXECUTE format('CREATE TEMP TABLE rc_cs AS
+                    SELECT * FROM mlm.compute_snapshot(%L::jsonb, (SELECT t FROM rc_tree), %L,
+                                                       DATE %L, DATE %L, %s, true)',
+                 v_plan, 'rc_volumes', '2024-03-01', '2024-03-31', v_carry);
+  RETURN QUERY SELECT * FROM mlm_rc.same(
+    label || ': compute_snapshot payouts',
+    'SELECT member_id, bonus, amount FROM rc_cs WHERE kind = ''payout''',
+    format('SELECT * FROM mlm_ref.payouts(%L::jsonb, %L, %L, %s, DATE %L)',
+           v_plan, 'rc_snap_members', 'rc_volumes', v_carry, '2024-03-31'),
+    v_ctx);
+  RETURN QUERY SELECT * FROM mlm_rc.same(
+    label || ': compute_snapshot member results',
+    'SELECT member_id, pv, gv, active, rank FROM rc_cs WHERE kind = ''member''',
+    format('SELECT member_id, pv, gv, active, rank FROM mlm_ref.member_results(%L::jsonb, %L, %L)',
+           v_plan, 'rc_snap_members', 'rc_volumes'),
+    v_ctx);
+  RETURN QUERY SELECT * FROM mlm_rc.same(
+    label || ': compute_snapshot lines',
+    'SELECT member_id, bonus, source_id, level, base, round(rate, 20), amount
+       FROM rc_cs WHERE kind = ''line''',
+    format('SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+              FROM mlm_ref.lines(%L::jsonb, %L, %L, %s, DATE %L)',
+           v_plan, 'rc_snap_members', 'rc_volumes', v_carry, '2024-03-31'),
+    v_ctx);
+  IF v_binary THEN
+    RETURN QUERY SELECT * FROM mlm_rc.same(
+      label || ': compute_snapshot carry-out',
+      'SELECT member_id, carry_left, carry_right FROM rc_cs WHERE kind = ''carry''',
+      format('SELECT member_id, carry_left, carry_right
+                FROM mlm_ref.binary(%L::jsonb, %L, %L, %L, %s)
+               WHERE carry_left <> 0 OR carry_right <> 0',
+             v_plan, 'bin', 'rc_snap_members', 'rc_volumes', v_carry),
+      v_ctx);
+  END IF;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -589,6 +822,60 @@ SELECT * FROM mlm_rc.scenario('binary cycle #2',  0.82, 300, 'preferential', 'bi
 SELECT * FROM mlm_rc.scenario('binary cycle #3', -0.83, 250, 'random',       'binary_cycle', 0.05);
 SELECT * FROM mlm_rc.scenario('binary cycle #4',  0.84, 400, 'preferential', 'binary_cycle', 0,
                               '{"flush_when_unqualified": true, "cap": 100, "max_carry": 1000}');
+
+-- every bonus type of version 1 at once (4 tests each)
+SELECT * FROM mlm_rc.scenario('mixed #1',         0.91, 300, 'random',       'mixed');
+SELECT * FROM mlm_rc.scenario('mixed #2',         0.92, 250, 'preferential', 'mixed');
+SELECT * FROM mlm_rc.scenario('mixed #3',        -0.93, 200, 'deep',         'mixed');
+SELECT * FROM mlm_rc.scenario('mixed #4',         0.94, 150, 'chain',        'mixed');
+SELECT * FROM mlm_rc.scenario('mixed #5',         0.95, 250, 'star',         'mixed');
+SELECT * FROM mlm_rc.scenario('mixed #6',        -0.96, 300, 'forest',       'mixed');
+
+-- downline aggregates and snapshots (6 tests; 7 with binary)
+SELECT * FROM mlm_rc.aggregates('aggregates #1',  0.17, 300, 'random',       'mixed',       3);
+SELECT * FROM mlm_rc.aggregates('aggregates #2', -0.27, 250, 'preferential', 'binary_rate', 0);
+SELECT * FROM mlm_rc.aggregates('aggregates #3',  0.37, 200, 'deep',         'mixed',       6);
+
+-- The plans drawn above used every key of the plan language (version 1),
+-- every currency scale and rounding, an empty rate_by_rank and a matching of
+-- two or more bonuses (1 test).
+SELECT is_empty($$
+  SELECT k FROM unnest(ARRAY[
+      'name', 'currency', 'active', 'ranks', 'bonuses', 'cap', 'cap.pct',
+      'currency.scale=0', 'currency.scale=1', 'currency.scale=2', 'currency.scale=3',
+      'currency.scale=4', 'currency.scale=5', 'currency.scale=6',
+      'currency.rounding=half_up', 'currency.rounding=half_even', 'active.min_pv',
+      'rank.name', 'rank.min_pv', 'rank.min_gv', 'rank.max_leg_pct', 'rank.min_active_frontline',
+      'rank.legs_with_rank',
+      'personal.rate', 'personal.rate_by_rank', 'personal.rate_by_rank={}',
+      'unilevel.rates', 'unilevel.compression', 'unilevel.tree', 'unilevel.min_rank_by_level',
+      'differential.rate_by_rank', 'differential.rate_by_rank={}', 'differential.breakaway_rank',
+      'differential.generation_rates', 'differential.min_rank_by_generation',
+      'binary.rate', 'binary.cycle', 'binary.cap', 'binary.max_carry',
+      'binary.flush_when_unqualified', 'binary.require_sponsored_each_leg',
+      'matching.of', 'matching.of>=2', 'matching.rates', 'matching.compression',
+      'matching.min_rank_by_generation',
+      'fast_start.days', 'fast_start.rates',
+      'pool.pct', 'pool.min_rank', 'pool.shares', 'pool.shares=equal', 'pool.shares={..}']) AS k
+  EXCEPT
+  SELECT t.k FROM rc_drawn d, LATERAL (
+      SELECT key FROM jsonb_object_keys(d.plan) AS key
+      UNION ALL SELECT 'cap.' || x FROM jsonb_object_keys(coalesce(d.plan->'cap', '{}')) AS x
+      UNION ALL SELECT 'currency.' || c.key || '=' || (c.value #>> '{}')
+                  FROM jsonb_each(coalesce(d.plan->'currency', '{}')) AS c
+      UNION ALL SELECT 'active.' || x FROM jsonb_object_keys(coalesce(d.plan->'active', '{}')) AS x
+      UNION ALL SELECT 'rank.' || x FROM jsonb_array_elements(d.plan->'ranks') AS r,
+                                         jsonb_object_keys(r) AS x
+      UNION ALL SELECT (b->>'type') || '.' || x FROM jsonb_array_elements(d.plan->'bonuses') AS b,
+                                                     jsonb_object_keys(b) AS x
+      UNION ALL SELECT (b->>'type') || '.rate_by_rank={}' FROM jsonb_array_elements(d.plan->'bonuses') AS b
+                 WHERE b->'rate_by_rank' = '{}'
+      UNION ALL SELECT 'matching.of>=2' FROM jsonb_array_elements(d.plan->'bonuses') AS b
+                 WHERE jsonb_array_length(b->'of') >= 2
+      UNION ALL SELECT 'pool.shares=' || CASE jsonb_typeof(b->'shares') WHEN 'object' THEN '{..}'
+                                              ELSE b->>'shares' END
+                  FROM jsonb_array_elements(d.plan->'bonuses') AS b WHERE b ? 'shares') AS t(k)
+$$, 'the drawn plans used every plan key, scale 0 .. 6, both roundings, empty rate_by_rank, matching of 2+ bonuses');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -18,7 +18,7 @@
 BEGIN;
 \i test/reference/reference.sql
 
-SELECT plan(56);
+SELECT plan(56 + 7 + 2);
 
 ------------------------------------------------------------------------------
 -- Member results of every example (pv, gv, active, rank name)
@@ -209,11 +209,12 @@ SELECT bag_eq(
       FROM mlm_ref.personal_lines((SELECT plan FROM ex_plan), 'personal', 'ex_members', 'ex_volumes')$$,
   $$SELECT recipient, bonus, source, level, base, rate, amount FROM exp_lines WHERE bonus = 'personal'$$,
   'reference personal lines: ' || :'dir');
--- the plan has matching and pool bonuses, which the reference refuses
-SELECT throws_like(
-  $$SELECT * FROM mlm_ref.payouts((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes')$$,
-  '%not supported by the reference%',
-  'reference payouts refuses unsupported bonus types');
+-- matching, pool and the total cap
+SELECT bag_eq(
+  $$SELECT member_id, bonus, amount
+      FROM mlm_ref.payouts((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes')$$,
+  $$SELECT member_id, bonus, amount FROM exp_payouts$$,
+  'reference payouts: ' || :'dir');
 -- personal only, half_even, before the cap: the rounded personal payouts of
 -- the example's working (9.58 in all)
 SELECT bag_eq(
@@ -331,6 +332,91 @@ SELECT set_eq(
            (4, true, 'Star'), (5, true, 'Member'), (6, true, 'Silver'), (7, true, 'Star'),
            (8, false, 'Member'), (9, true, 'Member')$$,
   'reference ranks: GV without max_leg_pct, no active.min_pv');
+
+------------------------------------------------------------------------------
+-- The audit lines of every example, every bonus (pool rates w / W compared
+-- as round(rate, 20) on both sides: lines.csv gives them to 60 digits)
+------------------------------------------------------------------------------
+
+\set dir test/fixtures/a_unilevel/none
+\i test/fixtures/load_example.psql
+SELECT bag_eq(
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+      FROM mlm_ref.lines((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes',
+                         (SELECT CASE WHEN has_carry THEN 'ex_carry'::regclass END FROM ex_info),
+                         (SELECT period_end FROM ex_period))$$,
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines$$,
+  'reference lines: ' || :'dir');
+
+\set dir test/fixtures/a_unilevel/dynamic
+\i test/fixtures/load_example.psql
+SELECT bag_eq(
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+      FROM mlm_ref.lines((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes',
+                         (SELECT CASE WHEN has_carry THEN 'ex_carry'::regclass END FROM ex_info),
+                         (SELECT period_end FROM ex_period))$$,
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines$$,
+  'reference lines: ' || :'dir');
+
+\set dir test/fixtures/b_differential/scenario1
+\i test/fixtures/load_example.psql
+SELECT bag_eq(
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+      FROM mlm_ref.lines((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes',
+                         (SELECT CASE WHEN has_carry THEN 'ex_carry'::regclass END FROM ex_info),
+                         (SELECT period_end FROM ex_period))$$,
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines$$,
+  'reference lines: ' || :'dir');
+SELECT bag_eq(
+  $$SELECT member_id, bonus, amount
+      FROM mlm_ref.payouts((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes')$$,
+  $$SELECT member_id, bonus, amount FROM exp_payouts$$,
+  'reference payouts: ' || :'dir');
+
+\set dir test/fixtures/b_differential/scenario2
+\i test/fixtures/load_example.psql
+SELECT bag_eq(
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+      FROM mlm_ref.lines((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes',
+                         (SELECT CASE WHEN has_carry THEN 'ex_carry'::regclass END FROM ex_info),
+                         (SELECT period_end FROM ex_period))$$,
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines$$,
+  'reference lines: ' || :'dir');
+SELECT bag_eq(
+  $$SELECT member_id, bonus, amount
+      FROM mlm_ref.payouts((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes')$$,
+  $$SELECT member_id, bonus, amount FROM exp_payouts$$,
+  'reference payouts: ' || :'dir');
+
+\set dir test/fixtures/c_binary
+\i test/fixtures/load_example.psql
+SELECT bag_eq(
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+      FROM mlm_ref.lines((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes',
+                         (SELECT CASE WHEN has_carry THEN 'ex_carry'::regclass END FROM ex_info),
+                         (SELECT period_end FROM ex_period))$$,
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines$$,
+  'reference lines: ' || :'dir');
+
+\set dir test/fixtures/c2_binary_cycle
+\i test/fixtures/load_example.psql
+SELECT bag_eq(
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+      FROM mlm_ref.lines((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes',
+                         (SELECT CASE WHEN has_carry THEN 'ex_carry'::regclass END FROM ex_info),
+                         (SELECT period_end FROM ex_period))$$,
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines$$,
+  'reference lines: ' || :'dir');
+
+\set dir test/fixtures/d_matching_pool_cap
+\i test/fixtures/load_example.psql
+SELECT bag_eq(
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount
+      FROM mlm_ref.lines((SELECT plan FROM ex_plan), 'ex_members', 'ex_volumes',
+                         (SELECT CASE WHEN has_carry THEN 'ex_carry'::regclass END FROM ex_info),
+                         (SELECT period_end FROM ex_period))$$,
+  $$SELECT recipient, bonus, source, level, base, round(rate, 20), amount FROM exp_lines$$,
+  'reference lines: ' || :'dir');
 
 -- Negative payouts (clawbacks) round away from zero with half_up, to even
 -- with half_even; personal rate_by_rank.

@@ -1,16 +1,18 @@
 -- test/reference/reference.sql
 --
 -- An independent, deliberately simple reference implementation of the mlm
--- compensation semantics (docs: /work/shared/spec/compensation.md, "the
--- spec"), written from the spec text only, in plain SQL / PL/pgSQL with
+-- compensation semantics (the compensation contract, version 1: "the spec";
+-- see the README), written from the spec text only, in plain SQL / PL/pgSQL with
 -- numeric arithmetic (no float anywhere).  It is meant for small networks
 -- (a few hundred members): everything is O(n * depth) or worse, computed the
 -- obvious way (ancestor closure tables, bottom-up loops over depth levels, one
 -- loop iteration per member for the binary bonus).
 --
--- It covers: member results (PV, GV, active, rank; sections 3 and 4), the
--- personal (5.1), unilevel (5.2) and binary (5.4) bonuses, rounding (6) and
--- the total cap (7).  Other bonus types raise an error.
+-- It covers: member results (PV, GV, active, rank; sections 3 and 4), every
+-- bonus type of version 1 (personal 5.1, unilevel 5.2, differential with
+-- breakaway 5.3, binary 5.4, matching 5.5, fast start 5.6, pool 5.7), the
+-- audit lines, rounding (6), the total cap (7), and the downline aggregates
+-- of the extension (volume_summary, leg_volumes).
 --
 -- Input convention (all functions):
 --   members  regclass: columns id, sponsor_id, placement_id, position,
@@ -20,6 +22,8 @@
 --            summed; a member without rows has 0.
 --   carry    regclass or NULL: member_id, carry_left, carry_right.
 --   plan     jsonb in the plan language of section 9.
+--   period_end  date (fast start only; NULL is an error for a plan with a
+--            fast_start bonus).
 --
 -- The functions use session temp tables named pg_temp._ref_* as scratch
 -- space, created once per session by mlm_ref._scratch() and emptied and
@@ -201,6 +205,19 @@ BEGIN
   CREATE INDEX ON _ref_bin (placement_id, "position");
   CREATE TEMP TABLE _ref_bin_anc (member bigint, ancestor bigint, dist integer);
   CREATE INDEX ON _ref_bin_anc (ancestor);
+  -- _level_walk (unilevel, matching, fast start): the base per member is
+  -- filled by the caller
+  CREATE TEMP TABLE _ref_walk_base (id bigint, base numeric);
+  -- differential
+  CREATE TEMP TABLE _ref_df (id bigint, active boolean, rank_index integer,
+                             cv numeric, r numeric);
+  CREATE INDEX ON _ref_df (id);
+  CREATE TEMP TABLE _ref_df_anc (member bigint, ancestor bigint, dist integer);
+  CREATE INDEX ON _ref_df_anc (member);
+  -- matching
+  CREATE TEMP TABLE _ref_mt_e (id bigint, e numeric);
+  -- pool
+  CREATE TEMP TABLE _ref_po (id bigint, w numeric, units numeric, rem numeric);
   -- payouts
   CREATE TEMP TABLE _ref_pay_lines (recipient bigint, bonus text, amount numeric);
   CREATE TEMP TABLE _ref_pay (member_id bigint, bonus text, amount numeric);
@@ -479,53 +496,55 @@ END $$;
 -- Section 5.2: unilevel
 ------------------------------------------------------------------------------
 
--- For each member d with CV(d) != 0 and each k = 1 .. L: a_k is d's k-th
+-- The level walk shared by unilevel (5.2), matching (5.5) and fast start
+-- (5.6).  The caller fills pg_temp._ref_walk_base(id, base) with the base of
+-- every source member (CV for unilevel and fast start, E(x) for matching).
+-- For each member d with base(d) != 0 and each k = 1 .. L: a_k is d's k-th
 -- ancestor (compression "none") or k-th *active* ancestor ("dynamic") in the
 -- sponsor or placement tree (`tree`).  When a_k exists, is active and
--- rank(a_k) >= min_rank_by_level[k]: a line (a_k, source d, level k,
--- base CV(d), rate r_k).  Otherwise the level is breakage.  Zero amounts make
--- no line.
-CREATE FUNCTION mlm_ref.unilevel_lines(plan jsonb, bonus_name text,
-                                       members regclass, volumes regclass)
+-- rank(a_k) >= min_ranks[k]: a line (a_k, source d, level k, base(d),
+-- rate r_k).  Otherwise the level is breakage.  Zero amounts make no line.
+CREATE FUNCTION mlm_ref._level_walk(plan jsonb, rates jsonb, min_ranks jsonb,
+                                    comp text, tree text,
+                                    members regclass, volumes regclass)
 RETURNS TABLE(recipient bigint, source bigint, level integer,
               base numeric, rate numeric, amount numeric)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE
-  v_b    jsonb := mlm_ref.bonus(plan, bonus_name, 'unilevel');
-  v_comp text  := coalesce(v_b->>'compression', 'none');
-  v_tree text  := coalesce(v_b->>'tree', 'sponsor');
 BEGIN
-  IF v_comp NOT IN ('none', 'dynamic') OR v_tree NOT IN ('sponsor', 'placement') THEN
-    RAISE EXCEPTION 'mlm_ref: bad unilevel compression % or tree %', v_comp, v_tree;
+  IF comp NOT IN ('none', 'dynamic') OR tree NOT IN ('sponsor', 'placement') THEN
+    RAISE EXCEPTION 'mlm_ref: bad compression % or tree %', comp, tree;
+  END IF;
+  IF coalesce(jsonb_array_length(rates), 0) = 0 THEN
+    RAISE EXCEPTION 'mlm_ref: a level walk needs a non-empty rates list';
   END IF;
   PERFORM mlm_ref._scratch();
   TRUNCATE _ref_ul, _ref_ul_level, _ref_ul_anc;
 
   INSERT INTO _ref_ul (id, active, rank_index, cv)
-    SELECT r.member_id AS id, r.active, r.rank_index, v.cv
+    SELECT r.member_id AS id, r.active, r.rank_index, coalesce(b.base, 0)
       FROM mlm_ref.member_results(plan, members, volumes) r
-      JOIN mlm_ref.volumes_of(members, volumes) v ON v.member_id = r.member_id;
+      LEFT JOIN _ref_walk_base b ON b.id = r.member_id;
   ANALYZE _ref_ul;
 
   -- level k: rate r_k and the minimum rank index (0 when not given)
   INSERT INTO _ref_ul_level (k, r, min_rank)
     SELECT x.k::integer AS k, x.r::numeric AS r,
-           coalesce(mlm_ref.rank_index(plan, v_b->'min_rank_by_level'->>(x.k::integer - 1)), 0)
+           coalesce(mlm_ref.rank_index(plan, min_ranks->>(x.k::integer - 1)), 0)
              AS min_rank
-      FROM jsonb_array_elements_text(v_b->'rates') WITH ORDINALITY AS x(r, k);
+      FROM jsonb_array_elements_text(rates) WITH ORDINALITY AS x(r, k);
 
   -- (source d, ancestor a, k): k = dist for "none"; for "dynamic" only
   -- active ancestors are numbered, nearest first.
   INSERT INTO _ref_ul_anc (source, ancestor, k)
     SELECT a.member AS source, a.ancestor,
-           CASE WHEN v_comp = 'none' THEN a.dist
+           CASE WHEN comp = 'none' THEN a.dist
                 ELSE row_number() OVER (PARTITION BY a.member ORDER BY a.dist)::integer
            END AS k
-      FROM mlm_ref.ancestors(members, v_tree) a
+      FROM mlm_ref.ancestors(members, tree) a
       JOIN _ref_ul x ON x.id = a.ancestor
      WHERE a.dist >= 1
-       AND (v_comp = 'none' OR x.active);
+       AND (comp = 'none' OR x.active);
   ANALYZE _ref_ul_anc;
 
   RETURN QUERY
@@ -539,6 +558,213 @@ BEGIN
        AND x.rank_index >= l.min_rank
        AND d.cv * l.r <> 0
      ORDER BY 1, 2, 3;
+END $$;
+
+-- Section 5.2: unilevel, the level walk over CV with the bonus's
+-- compression, tree and min_rank_by_level.
+CREATE FUNCTION mlm_ref.unilevel_lines(plan jsonb, bonus_name text,
+                                       members regclass, volumes regclass)
+RETURNS TABLE(recipient bigint, source bigint, level integer,
+              base numeric, rate numeric, amount numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_b jsonb := mlm_ref.bonus(plan, bonus_name, 'unilevel');
+BEGIN
+  PERFORM mlm_ref._scratch();
+  TRUNCATE _ref_walk_base;
+  INSERT INTO _ref_walk_base (id, base)
+    SELECT v.member_id, v.cv FROM mlm_ref.volumes_of(members, volumes) v;
+  RETURN QUERY
+    SELECT * FROM mlm_ref._level_walk(plan, v_b->'rates', v_b->'min_rank_by_level',
+                                      coalesce(v_b->>'compression', 'none'),
+                                      coalesce(v_b->>'tree', 'sponsor'), members, volumes);
+END $$;
+
+------------------------------------------------------------------------------
+-- Section 5.3: differential (stairstep with breakaway)
+------------------------------------------------------------------------------
+
+-- For each member d with CV(d) != 0, walk a = d, d's parent, ... up the
+-- sponsor tree with paid = 0, gen = 0 (the four steps of 5.3, literally):
+--   1. gen = 0, a active, rate(a) > paid: line (a, d, level depth(d) -
+--      depth(a), CV(d), rate(a) - paid); paid = rate(a)
+--   2. 1 <= gen <= G, a active, rank(a) >= breakaway_rank and
+--      rank(a) >= min_rank_by_generation[gen]: line (a, d, level gen, CV(d),
+--      g_gen)
+--   3. breakaway_rank set, a active, rank(a) >= breakaway_rank: gen += 1
+--   4. stop when gen > G, or without breakaway_rank when paid = the highest
+--      rate of the plan, or at the root.
+-- rate(a) is rate_by_rank at rank(a) (section 4 expansion; an empty object
+-- is 0 for every rank).  Zero amounts make no line.
+CREATE FUNCTION mlm_ref.differential_lines(plan jsonb, bonus_name text,
+                                           members regclass, volumes regclass)
+RETURNS TABLE(recipient bigint, source bigint, level integer,
+              base numeric, rate numeric, amount numeric)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  v_b     jsonb     := mlm_ref.bonus(plan, bonus_name, 'differential');
+  v_br    integer   := mlm_ref.rank_index(plan, v_b->>'breakaway_rank');
+  v_g     numeric[];
+  v_gmin  integer[];
+  v_ng    integer;
+  v_max   numeric;
+  v_paid  numeric;
+  v_gen   integer;
+  d       record;
+  a       record;
+BEGIN
+  PERFORM mlm_ref._scratch();
+  TRUNCATE _ref_df, _ref_df_anc;
+  INSERT INTO _ref_df (id, active, rank_index, cv, r)
+    SELECT r.member_id, r.active, r.rank_index, v.cv,
+           mlm_ref.by_rank(plan, coalesce(v_b->'rate_by_rank', '{}'), r.rank_index)
+      FROM mlm_ref.member_results(plan, members, volumes) r
+      JOIN mlm_ref.volumes_of(members, volumes) v ON v.member_id = r.member_id;
+  INSERT INTO _ref_df_anc (member, ancestor, dist)
+    SELECT * FROM mlm_ref.ancestors(members, 'sponsor');
+  ANALYZE _ref_df;
+  ANALYZE _ref_df_anc;
+
+  v_g := ARRAY(SELECT e.x::numeric
+                 FROM jsonb_array_elements_text(coalesce(v_b->'generation_rates', '[]'))
+                      WITH ORDINALITY AS e(x, o) ORDER BY e.o);
+  v_gmin := ARRAY(SELECT mlm_ref.rank_index(plan, e.x)
+                    FROM jsonb_array_elements_text(coalesce(v_b->'min_rank_by_generation', '[]'))
+                         WITH ORDINALITY AS e(x, o) ORDER BY e.o);
+  v_ng := cardinality(v_g);
+  v_max := (SELECT max(mlm_ref.by_rank(plan, coalesce(v_b->'rate_by_rank', '{}'), j::integer))
+              FROM generate_series(0, jsonb_array_length(plan->'ranks') - 1) AS j);
+
+  FOR d IN SELECT * FROM _ref_df x WHERE x.cv <> 0 ORDER BY x.id LOOP
+    v_paid := 0;
+    v_gen := 0;
+    FOR a IN SELECT x.id, x.active, x.rank_index, x.r, an.dist
+               FROM _ref_df_anc an JOIN _ref_df x ON x.id = an.ancestor
+              WHERE an.member = d.id
+              ORDER BY an.dist LOOP
+      -- 1.
+      IF v_gen = 0 AND a.active AND a.r > v_paid THEN
+        recipient := a.id; source := d.id; level := a.dist;
+        base := d.cv; rate := a.r - v_paid; amount := d.cv * (a.r - v_paid);
+        RETURN NEXT;
+        v_paid := a.r;
+      END IF;
+      -- 2.
+      IF v_gen >= 1 AND v_gen <= v_ng AND a.active AND a.rank_index >= v_br
+         AND a.rank_index >= coalesce(v_gmin[v_gen], 0)
+         AND d.cv * v_g[v_gen] <> 0 THEN
+        recipient := a.id; source := d.id; level := v_gen;
+        base := d.cv; rate := v_g[v_gen]; amount := d.cv * v_g[v_gen];
+        RETURN NEXT;
+      END IF;
+      -- 3.
+      IF v_br IS NOT NULL AND a.active AND a.rank_index >= v_br THEN
+        v_gen := v_gen + 1;
+      END IF;
+      -- 4. (the root ends the loop)
+      EXIT WHEN v_gen > v_ng;
+      EXIT WHEN v_br IS NULL AND v_paid = v_max;
+    END LOOP;
+  END LOOP;
+END $$;
+
+------------------------------------------------------------------------------
+-- Section 5.6: fast start
+------------------------------------------------------------------------------
+
+-- d is new when joined(d) <= period_end and period_end - joined(d) < days
+-- (calendar days; a NULL joined date is never new).  For each new d with
+-- CV(d) != 0, the k-th sponsor ancestor (no compression, no rank
+-- condition) gets (a_k, d, k, CV(d), r_k) when active.
+CREATE FUNCTION mlm_ref.fast_start_lines(plan jsonb, bonus_name text,
+                                         members regclass, volumes regclass,
+                                         period_end date)
+RETURNS TABLE(recipient bigint, source bigint, level integer,
+              base numeric, rate numeric, amount numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_b    jsonb   := mlm_ref.bonus(plan, bonus_name, 'fast_start');
+  v_days integer := (v_b->>'days')::integer;
+BEGIN
+  IF period_end IS NULL THEN
+    RAISE EXCEPTION 'mlm_ref: a fast_start bonus needs period_end';
+  END IF;
+  PERFORM mlm_ref._scratch();
+  TRUNCATE _ref_walk_base;
+  INSERT INTO _ref_walk_base (id, base)
+    SELECT m.id, v.cv
+      FROM mlm_ref.members_of(members) m
+      JOIN mlm_ref.volumes_of(members, volumes) v ON v.member_id = m.id
+     WHERE m.joined IS NOT NULL
+       AND m.joined <= period_end
+       AND period_end - m.joined < v_days;
+  RETURN QUERY
+    SELECT * FROM mlm_ref._level_walk(plan, v_b->'rates', NULL, 'none', 'sponsor',
+                                      members, volumes);
+END $$;
+
+------------------------------------------------------------------------------
+-- Section 5.7: pool
+------------------------------------------------------------------------------
+
+-- TotalCV = sum of CV of every member; P = pct * TotalCV truncated to the
+-- currency scale; nothing when P <= 0.  Participants: active members with
+-- rank >= min_rank (rank 0 when absent), weight w = 1 ("equal", or no
+-- shares) or the per-rank value of `shares`; w <= 0 is excluded; nothing
+-- when W = sum w = 0.  In units u = 10^-scale, Pu = P / u: each participant
+-- gets floor(Pu * w / W) units; the Pu - sum of those left over go one each
+-- to the largest remainders (Pu * w / W - floor, compared exactly: all have
+-- the denominator W, so the numerators mod(Pu * w, W) are compared), ties to
+-- the smaller id.  Line (m, NULL, NULL, P, w / W, units * u), none for 0.
+-- The rate w / W is numeric division of w and W written without trailing
+-- zeros (an inexact quotient has no single exact value to compare).
+CREATE FUNCTION mlm_ref.pool_lines(plan jsonb, bonus_name text,
+                                   members regclass, volumes regclass)
+RETURNS TABLE(recipient bigint, source bigint, level integer,
+              base numeric, rate numeric, amount numeric)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  v_b     jsonb   := mlm_ref.bonus(plan, bonus_name, 'pool');
+  v_scale integer := coalesce((plan #>> '{currency,scale}')::integer, 2);
+  v_min   integer := coalesce(mlm_ref.rank_index(plan, v_b->>'min_rank'), 0);
+  v_equal boolean := coalesce(jsonb_typeof(v_b->'shares') <> 'object', true);
+  v_p     numeric;
+  v_pu    numeric;
+  v_w     numeric;
+  v_left  numeric;
+BEGIN
+  PERFORM mlm_ref._scratch();
+  TRUNCATE _ref_po;
+  v_p := trunc((v_b->>'pct')::numeric *
+               (SELECT coalesce(sum(v.cv), 0) FROM mlm_ref.volumes_of(members, volumes) v),
+               v_scale);
+  IF v_p <= 0 THEN
+    RETURN;
+  END IF;
+  v_pu := v_p * ('1e' || v_scale)::numeric;
+  INSERT INTO _ref_po (id, w)
+    SELECT r.member_id,
+           CASE WHEN v_equal THEN 1
+                ELSE mlm_ref.by_rank(plan, v_b->'shares', r.rank_index) END
+      FROM mlm_ref.member_results(plan, members, volumes) r
+     WHERE r.active AND r.rank_index >= v_min;
+  DELETE FROM _ref_po p WHERE p.w <= 0;
+  v_w := (SELECT coalesce(sum(p.w), 0) FROM _ref_po p);
+  IF v_w = 0 THEN
+    RETURN;
+  END IF;
+  UPDATE _ref_po p SET units = div(v_pu * p.w, v_w), rem = mod(v_pu * p.w, v_w);
+  v_left := v_pu - (SELECT sum(p.units) FROM _ref_po p);
+  UPDATE _ref_po p SET units = p.units + 1
+   WHERE p.id IN (SELECT q.id FROM _ref_po q ORDER BY q.rem DESC, q.id LIMIT v_left::bigint);
+  RETURN QUERY
+    SELECT p.id, NULL::bigint, NULL::integer, v_p, trim_scale(p.w) / trim_scale(v_w),
+           p.units * ('1e' || -v_scale)::numeric
+      FROM _ref_po p
+     WHERE p.units <> 0
+     ORDER BY p.id;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -683,6 +909,110 @@ BEGIN
 END $$;
 
 ------------------------------------------------------------------------------
+-- Section 5.5: matching, and the lines of any bonus
+------------------------------------------------------------------------------
+
+-- The exact lines of one bonus of the plan, whatever its type (section 5):
+-- (recipient, source, level, base, rate, amount); binary lines have source
+-- and level NULL, base the paired volume (rate style) or the number of
+-- cycles, rate the plan's rate or the cycle amount.
+CREATE FUNCTION mlm_ref.bonus_lines(plan jsonb, bonus_name text, members regclass,
+                                    volumes regclass, carry regclass DEFAULT NULL,
+                                    period_end date DEFAULT NULL)
+RETURNS TABLE(recipient bigint, source bigint, level integer,
+              base numeric, rate numeric, amount numeric)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+  v_type text := (SELECT b->>'type' FROM jsonb_array_elements(plan->'bonuses') AS b
+                   WHERE b->>'name' = bonus_name);
+BEGIN
+  CASE v_type
+    WHEN 'personal' THEN
+      RETURN QUERY SELECT * FROM mlm_ref.personal_lines(plan, bonus_name, members, volumes);
+    WHEN 'unilevel' THEN
+      RETURN QUERY SELECT * FROM mlm_ref.unilevel_lines(plan, bonus_name, members, volumes);
+    WHEN 'differential' THEN
+      RETURN QUERY SELECT * FROM mlm_ref.differential_lines(plan, bonus_name, members, volumes);
+    WHEN 'fast_start' THEN
+      RETURN QUERY SELECT * FROM mlm_ref.fast_start_lines(plan, bonus_name, members, volumes,
+                                                          period_end);
+    WHEN 'pool' THEN
+      RETURN QUERY SELECT * FROM mlm_ref.pool_lines(plan, bonus_name, members, volumes);
+    WHEN 'binary' THEN
+      RETURN QUERY
+        SELECT b.member_id, NULL::bigint, NULL::integer, b.paired_base, b.rate, b.amount
+          FROM mlm_ref.binary(plan, bonus_name, members, volumes, carry) b
+         WHERE b.qualified AND b.amount <> 0;
+    WHEN 'matching' THEN
+      RETURN QUERY SELECT * FROM mlm_ref.matching_lines(plan, bonus_name, members, volumes,
+                                                        carry, period_end);
+    ELSE
+      RAISE EXCEPTION 'mlm_ref: bonus "%" has type "%", which the reference does not know',
+        bonus_name, v_type;
+  END CASE;
+END $$;
+
+-- Section 5.5: E(x) = sum of x's payouts of the bonuses listed in `of`, each
+-- the exact sum of x's lines of that bonus rounded once (section 6), before
+-- the cap.  The level walk of unilevel over E on the sponsor tree, with the
+-- bonus's compression and min_rank_by_generation.
+CREATE FUNCTION mlm_ref.matching_lines(plan jsonb, bonus_name text, members regclass,
+                                       volumes regclass, carry regclass DEFAULT NULL,
+                                       period_end date DEFAULT NULL)
+RETURNS TABLE(recipient bigint, source bigint, level integer,
+              base numeric, rate numeric, amount numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_b     jsonb   := mlm_ref.bonus(plan, bonus_name, 'matching');
+  v_scale integer := coalesce((plan #>> '{currency,scale}')::integer, 2);
+  v_mode  text    := coalesce(plan #>> '{currency,rounding}', 'half_up');
+  v_of    text;
+BEGIN
+  IF coalesce(jsonb_array_length(v_b->'of'), 0) = 0 THEN
+    RAISE EXCEPTION 'mlm_ref: matching bonus "%" has no "of"', bonus_name;
+  END IF;
+  PERFORM mlm_ref._scratch();
+  TRUNCATE _ref_mt_e;
+  FOR v_of IN SELECT x FROM jsonb_array_elements_text(v_b->'of') AS x LOOP
+    IF (SELECT b->>'type' FROM jsonb_array_elements(plan->'bonuses') AS b
+         WHERE b->>'name' = v_of) = 'matching' THEN
+      RAISE EXCEPTION 'mlm_ref: matching bonus "%" matches the matching bonus "%"',
+        bonus_name, v_of;
+    END IF;
+    INSERT INTO _ref_mt_e (id, e)
+      SELECT l.recipient, mlm_ref.round(sum(l.amount), v_scale, v_mode)
+        FROM mlm_ref.bonus_lines(plan, v_of, members, volumes, carry, period_end) l
+       GROUP BY l.recipient;
+  END LOOP;
+  -- _ref_walk_base is filled only now: the bonuses above use it too
+  TRUNCATE _ref_walk_base;
+  INSERT INTO _ref_walk_base (id, base)
+    SELECT e.id, sum(e.e) FROM _ref_mt_e e GROUP BY e.id;
+  RETURN QUERY
+    SELECT * FROM mlm_ref._level_walk(plan, v_b->'rates', v_b->'min_rank_by_generation',
+                                      coalesce(v_b->>'compression', 'none'), 'sponsor',
+                                      members, volumes);
+END $$;
+
+-- Section 5 / 8: every line of every bonus of the plan, tagged with the
+-- bonus name.
+CREATE FUNCTION mlm_ref.lines(plan jsonb, members regclass, volumes regclass,
+                              carry regclass DEFAULT NULL, period_end date DEFAULT NULL)
+RETURNS TABLE(recipient bigint, bonus text, source bigint, level integer,
+              base numeric, rate numeric, amount numeric)
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_name text;
+BEGIN
+  FOR v_name IN SELECT b->>'name' FROM jsonb_array_elements(plan->'bonuses') AS b LOOP
+    RETURN QUERY
+      SELECT l.recipient, v_name, l.source, l.level, l.base, l.rate, l.amount
+        FROM mlm_ref.bonus_lines(plan, v_name, members, volumes, carry, period_end) l;
+  END LOOP;
+END $$;
+
+------------------------------------------------------------------------------
 -- Sections 6 and 7: payouts
 ------------------------------------------------------------------------------
 
@@ -693,13 +1023,10 @@ END $$;
 -- scale, 0 if negative; T = sum of the rounded payouts; when T > L every
 -- payout A becomes A * L / T truncated toward zero to the scale (computed on
 -- integer units with the exact integer quotient div()).
--- Rows whose capped amount is 0 are dropped as well: section 8's "every
--- non-zero rounded payout, after the cap" is read as "non-zero after the
--- cap" (the spec is not explicit; test/pgtap/reference_compare.sql ignores
--- zero rows on both sides).
--- Only personal, unilevel and binary bonuses are supported.
+-- Section 8: "every non-zero rounded payout, after the cap": a payout the
+-- cap truncates to 0 has no row either.
 CREATE FUNCTION mlm_ref.payouts(plan jsonb, members regclass, volumes regclass,
-                                carry regclass DEFAULT NULL)
+                                carry regclass DEFAULT NULL, period_end date DEFAULT NULL)
 RETURNS TABLE(member_id bigint, bonus text, amount numeric)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -708,7 +1035,6 @@ DECLARE
   v_mode  text    := coalesce(plan #>> '{currency,rounding}', 'half_up');
   v_unit  numeric;
   v_inv   numeric;
-  v_bn    jsonb;
   v_limit numeric;
   v_total numeric;
 BEGIN
@@ -717,26 +1043,9 @@ BEGIN
   PERFORM mlm_ref._scratch();
   TRUNCATE _ref_pay_lines, _ref_pay;
 
-  FOR v_bn IN SELECT e FROM jsonb_array_elements(plan->'bonuses') AS e LOOP
-    CASE v_bn->>'type'
-      WHEN 'personal' THEN
-        INSERT INTO _ref_pay_lines
-          SELECT l.recipient, v_bn->>'name', l.amount
-            FROM mlm_ref.personal_lines(plan, v_bn->>'name', members, volumes) l;
-      WHEN 'unilevel' THEN
-        INSERT INTO _ref_pay_lines
-          SELECT l.recipient, v_bn->>'name', l.amount
-            FROM mlm_ref.unilevel_lines(plan, v_bn->>'name', members, volumes) l;
-      WHEN 'binary' THEN
-        INSERT INTO _ref_pay_lines
-          SELECT b.member_id, v_bn->>'name', b.amount
-            FROM mlm_ref.binary(plan, v_bn->>'name', members, volumes, carry) b
-           WHERE b.qualified AND b.amount <> 0;
-      ELSE
-        RAISE EXCEPTION 'mlm_ref.payouts: bonus type "%" is not supported by the reference',
-          v_bn->>'type';
-    END CASE;
-  END LOOP;
+  INSERT INTO _ref_pay_lines
+    SELECT l.recipient, l.bonus, l.amount
+      FROM mlm_ref.lines(plan, members, volumes, carry, period_end) l;
 
   INSERT INTO _ref_pay (member_id, bonus, amount)
     SELECT l.recipient AS member_id, l.bonus,
@@ -764,12 +1073,11 @@ BEGIN
   RETURN QUERY SELECT p.member_id, p.bonus, p.amount FROM _ref_pay p ORDER BY 1, 2;
 END $$;
 
--- Section 7: the cap numbers (L, T, f) of a plan made of the supported bonus
--- types; cap_limit and cap_factor are NULL without plan.cap, cap_factor is
+-- Section 7: the cap numbers (L, T, f) of a plan; cap_limit and cap_factor are NULL without plan.cap, cap_factor is
 -- NULL when T <= L.  f is given as the exact fraction L / T (numerator and
 -- denominator) and, for convenience, as numeric rounded to 60 digits.
 CREATE FUNCTION mlm_ref.cap_info(plan jsonb, members regclass, volumes regclass,
-                                 carry regclass DEFAULT NULL)
+                                 carry regclass DEFAULT NULL, period_end date DEFAULT NULL)
 RETURNS TABLE(total_cv numeric, total_before_cap numeric, cap_limit numeric,
               cap_factor numeric)
 LANGUAGE plpgsql AS $$
@@ -780,7 +1088,7 @@ BEGIN
   total_cv := (SELECT coalesce(sum(v.cv), 0) FROM mlm_ref.volumes_of(members, volumes) v);
   -- total before the cap: the same payouts with the cap removed
   total_before_cap := (SELECT coalesce(sum(p.amount), 0)
-                         FROM mlm_ref.payouts(plan - 'cap', members, volumes, carry) p);
+                         FROM mlm_ref.payouts(plan - 'cap', members, volumes, carry, period_end) p);
   IF plan ? 'cap' THEN
     cap_limit := greatest(trunc((plan #>> '{cap,pct}')::numeric * total_cv, v_scale), 0);
     IF total_before_cap > cap_limit THEN
@@ -791,3 +1099,56 @@ BEGIN
   END IF;
   RETURN NEXT;
 END $$;
+
+------------------------------------------------------------------------------
+-- Downline aggregates of the extension (mlm.volume_summary, mlm.leg_volumes)
+------------------------------------------------------------------------------
+
+-- mlm.volume_summary(members, volumes, levels, active_min_pv), from its
+-- definition: per member its sponsor, depth (section 3), PV, CV, GV (PV of
+-- the subtree), group CV (CV of the subtree), active (active_status, NULL =
+-- true, and PV >= active_min_pv when given), frontline (number of sponsored
+-- members) and, when levels > 0, the array of the PV of its level-k
+-- descendants for k = 1 .. levels (0 for an empty level); NULL when
+-- levels = 0.
+CREATE FUNCTION mlm_ref.volume_summary(members regclass, volumes regclass,
+                                       levels integer DEFAULT 0,
+                                       active_min_pv numeric DEFAULT NULL)
+RETURNS TABLE(member_id bigint, sponsor_id bigint, depth integer, pv numeric,
+              cv numeric, gv numeric, group_cv numeric, active boolean,
+              frontline integer, level_pv numeric[])
+LANGUAGE sql AS $$
+  WITH m AS (SELECT * FROM mlm_ref.members_of(members)),
+  v AS (SELECT * FROM mlm_ref.volumes_of(members, volumes)),
+  anc AS (SELECT * FROM mlm_ref.ancestors(members, 'sponsor'))
+  SELECT m.id, m.sponsor_id,
+         (SELECT max(a.dist) FROM anc a WHERE a.member = m.id)::integer,
+         mv.pv, mv.cv,
+         (SELECT sum(x.pv) FROM anc a JOIN v x ON x.member_id = a.member WHERE a.ancestor = m.id),
+         (SELECT sum(x.cv) FROM anc a JOIN v x ON x.member_id = a.member WHERE a.ancestor = m.id),
+         coalesce(m.active_status, true) AND (active_min_pv IS NULL OR mv.pv >= active_min_pv),
+         (SELECT count(*) FROM m c WHERE c.sponsor_id = m.id)::integer,
+         CASE WHEN levels > 0 THEN
+           ARRAY(SELECT coalesce((SELECT sum(x.pv) FROM anc a JOIN v x ON x.member_id = a.member
+                                   WHERE a.ancestor = m.id AND a.dist = k), 0)
+                   FROM generate_series(1, levels) AS k ORDER BY k)
+         END
+    FROM m JOIN v mv ON mv.member_id = m.id
+   ORDER BY m.id
+$$;
+
+-- mlm.leg_volumes(members, volumes): one row per member and sponsored
+-- member (a leg, section 3): the leg's GV and its number of members.
+CREATE FUNCTION mlm_ref.leg_volumes(members regclass, volumes regclass)
+RETURNS TABLE(member_id bigint, leg_id bigint, volume numeric, leg_members integer)
+LANGUAGE sql AS $$
+  WITH m AS (SELECT * FROM mlm_ref.members_of(members)),
+  v AS (SELECT * FROM mlm_ref.volumes_of(members, volumes)),
+  anc AS (SELECT * FROM mlm_ref.ancestors(members, 'sponsor'))
+  SELECT c.sponsor_id, c.id,
+         (SELECT sum(x.pv) FROM anc a JOIN v x ON x.member_id = a.member WHERE a.ancestor = c.id),
+         (SELECT count(*) FROM anc a WHERE a.ancestor = c.id)::integer
+    FROM m c
+   WHERE c.sponsor_id IS NOT NULL
+   ORDER BY 1, 2
+$$;
