@@ -1199,3 +1199,212 @@ $do$;
 DROP FUNCTION @extschema@.register_source(text, regclass, regclass, text, regclass, boolean);
 DROP FUNCTION @extschema@.finalize(text, text);
 DROP FUNCTION @extschema@.finalize(bigint);
+
+------------------------------------------------------------------------------
+-- Close at scale (issue 13): a close writes its rows from C (mlm._close_source,
+-- src/close_write.c) and deletes a draft's rows from C (mlm._delete_run_rows);
+-- mlm.close and mlm.discard_draft call them.
+------------------------------------------------------------------------------
+
+-- The writer of a close (src/close_write.c): computes the period exactly as
+-- _compute_source does with read_as_owner => true, and writes the rows
+-- straight into the run tables of the draft run_id in batches (table
+-- multi-insert and index insertion, as COPY does), instead of returning
+-- them as SQL rows for INSERT statements.  It checks what the result
+-- tables' statement triggers check for every other writer: the run exists
+-- and is a draft (locked FOR UPDATE), and the current user may write the
+-- tables.  Returns the row counts and the grand total.
+CREATE FUNCTION @extschema@._close_source(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_column pg_catalog.text, period_label pg_catalog.text,
+    period_start pg_catalog.date, period_end pg_catalog.date, time_zone pg_catalog.text,
+    carry pg_catalog.regclass, with_lines pg_catalog.bool, run_id pg_catalog.int8,
+    OUT payout_rows pg_catalog.int8, OUT member_result_rows pg_catalog.int8,
+    OUT carry_out_rows pg_catalog.int8, OUT line_rows pg_catalog.int8, OUT bonus_rows pg_catalog.int8,
+    OUT member_rows pg_catalog.int8, OUT volume_rows pg_catalog.int8, OUT carry_rows pg_catalog.int8,
+    OUT input_checksum pg_catalog.text, OUT total_cv pg_catalog.numeric,
+    OUT total_before_cap pg_catalog.numeric, OUT total_paid pg_catalog.numeric,
+    OUT cap_limit pg_catalog.numeric, OUT cap_factor pg_catalog.numeric,
+    OUT snapshot @extschema@.tree)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'mlm_close_source' LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) IS
+  'internal, for mlm.close: computes a period as mlm._compute_source(..., read_as_owner => true) and writes its rows into the run tables of the draft run_id; returns the row counts and the grand total';
+REVOKE EXECUTE ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._delete_run_rows(run_id pg_catalog.int8) RETURNS pg_catalog.int8
+    AS 'MODULE_PATHNAME', 'mlm_delete_run_rows' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._delete_run_rows(pg_catalog.int8) IS
+  'internal, for mlm.close and mlm.discard_draft: deletes every result row of a draft run (the run is checked to be a draft and locked); returns how many';
+REVOKE EXECUTE ON FUNCTION @extschema@._delete_run_rows(pg_catalog.int8) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.close(
+    plan_name text, period_label text, period_start date, period_end date, source text,
+    with_lines boolean DEFAULT false, plan_version integer DEFAULT NULL, nowait boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_plan    ALIAS FOR $1;
+    p_label   ALIAS FOR $2;
+    p_start   ALIAS FOR $3;
+    p_end     ALIAS FOR $4;
+    p_source  ALIAS FOR $5;
+    p_lines   ALIAS FOR $6;
+    p_version ALIAS FOR $7;
+    p_nowait  ALIAS FOR $8;
+    t_requested timestamptz := pg_catalog.clock_timestamp();
+    t_started   timestamptz;
+    pv       @extschema@.plan_version;
+    existing @extschema@.run;
+    other    @extschema@.run;
+    carry_run bigint;
+    v_run      bigint;
+    inp      record;
+    res      record;
+BEGIN
+    PERFORM @extschema@._check_period(p_plan, p_label, p_start, p_end, p_source);
+    PERFORM @extschema@._not_null(p_lines, 'with_lines');
+    PERFORM @extschema@._not_null(p_nowait, 'nowait');
+    PERFORM @extschema@._acquire(@extschema@._period_lock_key(p_plan, p_label), p_nowait,
+                                 pg_catalog.format('period "%s" of plan "%s"', p_label, p_plan));
+    t_started := pg_catalog.clock_timestamp();
+
+    pv := @extschema@._plan_version(p_plan, p_version);
+
+    SELECT r.* INTO existing FROM @extschema@.run r
+     WHERE r.plan_name = p_plan AND r.period_label = p_label
+       FOR UPDATE;
+    IF existing.status = 'final' THEN
+        RAISE EXCEPTION 'period "%" of plan "%" is finalized (run %) and cannot be closed again',
+                        p_label, p_plan, existing.run_id
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Post corrections with mlm.adjust(run_id, member_id, amount, reason).';
+    END IF;
+    -- a period keeps its dates: a draft is never silently re-dated
+    IF existing.run_id IS NOT NULL
+       AND (existing.period_start <> p_start OR existing.period_end <> p_end) THEN
+        RAISE EXCEPTION 'period "%" of plan "%" was closed for % .. % (run %), not for % .. %',
+                        p_label, p_plan, existing.period_start, existing.period_end, existing.run_id,
+                        p_start, p_end
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Close it with its own dates, or discard the draft with mlm.discard_draft(run_id) first to change them.';
+    END IF;
+
+    SELECT r.* INTO other FROM @extschema@.run r
+     WHERE r.plan_name = p_plan AND r.period_label <> p_label
+       AND r.period_start <= p_end AND r.period_end >= p_start
+     ORDER BY r.period_start LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'period "%" (% .. %) overlaps period "%" (% .. %, run %) of plan "%"',
+                        p_label, p_start, p_end, other.period_label, other.period_start,
+                        other.period_end, other.run_id, p_plan
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    SELECT r.* INTO other FROM @extschema@.run r
+     WHERE r.plan_name = p_plan AND r.status = 'final' AND r.period_start > p_start
+     ORDER BY r.period_start LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'plan "%" has a finalized later period "%" (run %): period "%" can no longer be closed',
+                        p_plan, other.period_label, other.run_id, p_label
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    carry_run := @extschema@._carry_source_run(p_plan, p_start);
+    inp := @extschema@._period_inputs(p_source, p_label, carry_run, true);
+
+    IF existing.run_id IS NOT NULL THEN
+        -- re-run of a draft: same run_id, everything else replaced
+        v_run := existing.run_id;
+        PERFORM @extschema@._delete_run_rows(v_run);
+        UPDATE @extschema@.run
+           SET plan_version = pv.version, period_start = p_start, period_end = p_end,
+               source_name = p_source, members_relation = inp.members_relation,
+               volumes_relation = inp.volumes_relation, carry_relation = inp.carry_relation,
+               carry_from_run_id = carry_run, with_lines = p_lines, attempt = attempt + 1,
+               run_by = SESSION_USER, time_zone = inp.time_zone
+         WHERE run_id = v_run;
+    ELSE
+        BEGIN
+            INSERT INTO @extschema@.run (plan_name, plan_version, period_label, period_start, period_end,
+                                         source_name, members_relation, volumes_relation, carry_relation,
+                                         carry_from_run_id, with_lines, run_by, time_zone)
+            VALUES (p_plan, pv.version, p_label, p_start, p_end, p_source, inp.members_relation,
+                    inp.volumes_relation, inp.carry_relation, carry_run, p_lines, SESSION_USER,
+                    inp.time_zone)
+            RETURNING run_id INTO v_run;
+        EXCEPTION WHEN unique_violation THEN
+            RAISE EXCEPTION 'period "%" of plan "%" was closed by a concurrent transaction', p_label, p_plan
+                USING ERRCODE = 'serialization_failure',
+                      HINT = 'Retry the transaction (closes under REPEATABLE READ or SERIALIZABLE cannot see a close that committed after their snapshot).';
+        END;
+    END IF;
+
+    -- One statement: every input is read with one snapshot, and every
+    -- result row is written by it, straight from the engine's results.  The
+    -- inputs are read as their owners (see _check_relation), the rows are
+    -- written as the extension owner.
+    SELECT c.* INTO res
+      FROM @extschema@._close_source(pv.definition, inp.members, inp.volumes, inp.period_column,
+                                     inp.period_label, p_start, p_end, inp.time_zone, inp.carry,
+                                     p_lines, v_run) c;
+
+    IF res.member_rows IS NULL THEN
+        RAISE EXCEPTION 'mlm.compute returned no grand total row for period "%" of plan "%"', p_label, p_plan
+            USING ERRCODE = 'internal_error';
+    END IF;
+
+    UPDATE @extschema@.run
+       SET member_rows = res.member_rows, volume_rows = res.volume_rows, carry_rows = res.carry_rows,
+           input_checksum = res.input_checksum, total_cv = res.total_cv,
+           total_before_cap = res.total_before_cap, total_paid = res.total_paid,
+           cap_limit = res.cap_limit, cap_factor = res.cap_factor,
+           payout_rows = res.payout_rows, member_result_rows = res.member_result_rows,
+           carry_out_rows = res.carry_out_rows, line_rows = res.line_rows, bonus_rows = res.bonus_rows,
+           snapshot = res.snapshot,
+           lock_wait = t_started - t_requested, started_at = t_started,
+           finished_at = pg_catalog.clock_timestamp(),
+           duration = pg_catalog.clock_timestamp() - t_started
+     WHERE run_id = v_run;
+
+    PERFORM @extschema@._drop_views(inp.views);
+    RETURN v_run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) IS
+  'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; carry-in from the latest finalized earlier run of the plan) and writes the run header, payouts, member results, carry-out, bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
+REVOKE EXECUTE ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.discard_draft(run_id bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_run ALIAS FOR $1;
+    r @extschema@.run;
+BEGIN
+    PERFORM @extschema@._not_null(p_run, 'run_id');
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(@extschema@._period_lock_key(r.plan_name, r.period_label));
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = p_run FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', p_run USING ERRCODE = 'undefined_object';
+    END IF;
+    IF r.status = 'final' THEN
+        RAISE EXCEPTION 'run % (plan "%", period "%") is finalized and cannot be discarded',
+                        r.run_id, r.plan_name, r.period_label
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM @extschema@._delete_run_rows(p_run);
+    DELETE FROM @extschema@.run WHERE run_id = p_run;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.discard_draft(bigint) IS
+  'Deletes a draft run and its rows (finalized runs are refused).';
+REVOKE EXECUTE ON FUNCTION @extschema@.discard_draft(bigint) FROM PUBLIC;
+
