@@ -1200,11 +1200,32 @@ DROP FUNCTION @extschema@.register_source(text, regclass, regclass, text, regcla
 DROP FUNCTION @extschema@.finalize(text, text);
 DROP FUNCTION @extschema@.finalize(bigint);
 
+
 ------------------------------------------------------------------------------
 -- Close at scale (issue 13): a close writes its rows from C (mlm._close_source,
 -- src/close_write.c) and deletes a draft's rows from C (mlm._delete_run_rows);
--- mlm.close and mlm.discard_draft call them.
+-- mlm.close and mlm.discard_draft call them.  Other writers of the result
+-- tables take the rows lock (_run_rows_lock triggers).
 ------------------------------------------------------------------------------
+
+-- The rows lock.  mlm.close writes its rows from C (src/close_write.c),
+-- without these statement triggers (it checks the same once: the run
+-- exists and is a draft) and without the unique checks of the primary keys,
+-- whose uniqueness within a run it guarantees by construction.  That holds
+-- only while nobody else writes the result tables: a close holds this
+-- advisory lock shared (closes do not wait for each other), every other
+-- writer (pg_restore, a correction by hand) takes it exclusively for its
+-- transaction, before its first row.
+CREATE FUNCTION @extschema@._run_rows_lock() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('mlm.run rows', 0));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._run_rows_lock() IS
+  'Statement trigger before INSERT on the result tables of runs: takes the rows lock exclusively (a close holds it shared while it writes its rows without unique checks).';
 
 -- The writer of a close (src/close_write.c): computes the period exactly as
 -- _compute_source does with read_as_owner => true, and writes the rows
@@ -1269,6 +1290,9 @@ BEGIN
     PERFORM @extschema@._not_null(p_nowait, 'nowait');
     PERFORM @extschema@._acquire(@extschema@._period_lock_key(p_plan, p_label), p_nowait,
                                  pg_catalog.format('period "%s" of plan "%s"', p_label, p_plan));
+    -- the rows lock, shared, before any snapshot that reads the run's rows
+    -- (see _run_rows_lock): closes write without unique checks
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended('mlm.run rows', 0));
     t_started := pg_catalog.clock_timestamp();
 
     pv := @extschema@._plan_version(p_plan, p_version);
@@ -1408,3 +1432,13 @@ COMMENT ON FUNCTION @extschema@.discard_draft(bigint) IS
   'Deletes a draft run and its rows (finalized runs are refused).';
 REVOKE EXECUTE ON FUNCTION @extschema@.discard_draft(bigint) FROM PUBLIC;
 
+DO $locks$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total'] LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_lock()', t || '_lock', t);
+    END LOOP;
+END
+$locks$;

@@ -15,18 +15,22 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/relscan.h"
 #include "access/heapam.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/lock.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -66,10 +70,13 @@ static const char *const TableCols[T_COUNT][MAX_COLS + 1] = {
 typedef struct OutTable
 {
 	Relation	rel;
+	TupleDesc	desc;			/* a copy of rel's, for the slots */
 	ResultRelInfo *rri;
 	BulkInsertState bistate;
 	int			ncols;
 	AttrNumber	attno[MAX_COLS];	/* of each of TableCols, 1-based */
+	bool		own_index_insert;	/* every index is a plain one (below) */
+	IndexUniqueCheck *check;	/* per index: NO for unique keys led by run_id */
 	TupleTableSlot *slots[BATCH_ROWS];
 	int			nslots;			/* slots created */
 	int			nbuf;			/* rows buffered */
@@ -201,6 +208,88 @@ MapColumns(OutTable *t, int ti)
 	}
 }
 
+/*
+ * How the rows' index entries are made.  A unique index whose first column
+ * is run_id (the primary keys) is unique within a run, and a close
+ * guarantees that by construction: member ids, (member, bonus), line
+ * numbers and bonus names are unique in its results, the run's previous
+ * rows were deleted first, one close of a period runs at a time (the period
+ * lock), and no other writer runs at the same time (the rows lock, see
+ * TakeRowsLock).  So those entries are inserted without the unique check,
+ * which on a re-close would find every old, deleted entry and visit its
+ * heap tuple.  Any other index (another unique index, a partial, expression
+ * or exclusion index someone added) goes through ExecInsertIndexTuples.
+ */
+static void
+ClassifyIndexes(OutTable *t)
+{
+	ResultRelInfo *rri = t->rri;
+	int			i;
+
+	t->own_index_insert = true;
+	t->check = palloc(sizeof(IndexUniqueCheck) * Max(rri->ri_NumIndices, 1));
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	ind = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (ii->ii_Predicate != NIL || ii->ii_Expressions != NIL ||
+			ii->ii_ExclusionOps != NULL || !ind->rd_index->indimmediate)
+			t->own_index_insert = false;
+		if (!ind->rd_index->indisunique)
+			t->check[i] = UNIQUE_CHECK_NO;
+		else if (ii->ii_IndexAttrNumbers[0] == t->attno[0])	/* run_id */
+			t->check[i] = UNIQUE_CHECK_NO;
+		else
+			t->check[i] = UNIQUE_CHECK_YES;
+	}
+}
+
+/* The index entries of one inserted row. */
+static void
+InsertIndexEntries(MlmCloseWriter *w, OutTable *t, TupleTableSlot *slot)
+{
+	ResultRelInfo *rri = t->rri;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	int			i;
+
+	if (!t->own_index_insert)
+	{
+		list_free(ExecInsertIndexTuples(rri, slot, w->estate, false, false, NULL, NIL));
+		return;
+	}
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (!ii->ii_ReadyForInserts)
+			continue;
+		FormIndexDatum(ii, slot, w->estate, values, isnull);
+		index_insert(rri->ri_IndexRelationDescs[i], values, isnull, &slot->tts_tid,
+					 t->rel, t->check[i], false, ii);
+	}
+}
+
+/*
+ * The rows lock: a close holds it shared from before it reads the run
+ * (mlm.close takes it first, so its snapshots see everything committed by
+ * another writer), every other writer of the result tables exclusively (a
+ * statement trigger, _run_rows_writer): closes never wait for each other,
+ * and never write at the same time as anyone else.  Taken here as well for
+ * a direct call (a no-op when mlm.close holds it).
+ */
+static void
+TakeRowsLock(void)
+{
+	/* hashtextextended('mlm.run rows', 0): any deterministic collation */
+	Datum		key = DirectFunctionCall2Coll(hashtextextended, C_COLLATION_OID,
+											  CStringGetTextDatum("mlm.run rows"),
+											  Int64GetDatum(0));
+
+	DirectFunctionCall1(pg_advisory_xact_lock_shared_int8, key);
+}
+
 MlmCloseWriter *
 MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
 {
@@ -212,6 +301,7 @@ MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
 
 	for (ti = 0; ti < T_COUNT; ti++)
 		relids[ti] = ResultTableOid(nsp, TableNames[ti], ACL_INSERT);
+	TakeRowsLock();
 	CheckDraftRun(nsp, run_id, with_lines ? "run_line" : "run_payout");
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm close writer", ALLOCSET_DEFAULT_SIZES);
@@ -230,9 +320,11 @@ MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
 
 		t->rel = table_open(relids[ti], RowExclusiveLock);
 		MapColumns(t, ti);
+		t->desc = CreateTupleDescCopy(RelationGetDescr(t->rel));
 		t->rri = makeNode(ResultRelInfo);
 		InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
 		ExecOpenIndices(t->rri, false);
+		ClassifyIndexes(t);
 		t->bistate = GetBulkInsertState();
 	}
 	MemoryContextSwitchTo(old);
@@ -263,10 +355,7 @@ Flush(MlmCloseWriter *w, OutTable *t)
 	{
 		if (t->rri->ri_NumIndices > 0)
 		{
-			List	   *recheck;
-
-			recheck = ExecInsertIndexTuples(t->rri, t->slots[i], estate, false, false, NULL, NIL);
-			list_free(recheck);
+			InsertIndexEntries(w, t, t->slots[i]);
 			ResetPerTupleExprContext(estate);
 		}
 		ExecClearTuple(t->slots[i]);
@@ -292,7 +381,14 @@ PutRow(MlmCloseWriter *w, int ti, const Datum *vals, const bool *nulls)
 	{
 		MemoryContext old = MemoryContextSwitchTo(w->cxt);
 
-		t->slots[t->nslots++] = table_slot_create(t->rel, NULL);
+		/*
+		 * A slot of the table's AM over a copy of its descriptor: the copy is
+		 * not reference-counted, so a thousand slots do not pin the
+		 * relation's descriptor a thousand times in the resource owner
+		 * (whose array of equal pointers then makes every other pin, e.g.
+		 * the unique checks' slots, slow).
+		 */
+		t->slots[t->nslots++] = MakeSingleTupleTableSlot(t->desc, table_slot_callbacks(t->rel));
 		MemoryContextSwitchTo(old);
 	}
 	slot = t->slots[t->nbuf];

@@ -146,6 +146,9 @@ BEGIN
     PERFORM @extschema@._not_null(p_nowait, 'nowait');
     PERFORM @extschema@._acquire(@extschema@._period_lock_key(p_plan, p_label), p_nowait,
                                  pg_catalog.format('period "%s" of plan "%s"', p_label, p_plan));
+    -- the rows lock, shared, before any snapshot that reads the run's rows
+    -- (see _run_rows_lock): closes write without unique checks
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended('mlm.run rows', 0));
     t_started := pg_catalog.clock_timestamp();
 
     pv := @extschema@._plan_version(p_plan, p_version);

@@ -22,7 +22,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(36);
+SELECT plan(39);
 
 -- 4,000 members (more than the writer's batch of 1,000 rows in every table
 -- but the bonus totals): sponsor a random earlier member, placement a
@@ -75,6 +75,16 @@ SELECT ok((SELECT count(*) FROM expect WHERE kind = 'carry') > 100, 'carry rows'
 -- the close, with lines
 SELECT is(mlm.close('w', '2024-03', '2024-03-01', '2024-03-31', 'erp_w', with_lines => true) > 0, true, 'closed with lines');
 CREATE TEMP TABLE rid AS SELECT run_id FROM mlm.run WHERE plan_name = 'w';
+
+-- the rows lock (see _run_rows_lock): the close holds it shared, and the
+-- writer in C computes the same key as the SQL (one lock, not two)
+CREATE VIEW pg_temp.my_advisory AS
+SELECT mode, (classid::bigint << 32) | objid::bigint AS key
+  FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND objsubid = 1;
+SELECT is((SELECT string_agg(mode, ',') FROM pg_temp.my_advisory WHERE key = hashtextextended('mlm.run rows', 0)),
+          'ShareLock', 'a close holds the rows lock shared');
+SELECT is((SELECT count(*) FROM pg_temp.my_advisory WHERE mode = 'ShareLock'), 1::bigint,
+          'the writer takes the same rows lock as mlm.close');
 
 CREATE FUNCTION pg_temp.same_rows(what text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
@@ -178,6 +188,13 @@ SELECT throws_ok($$SELECT * FROM mlm._close_source(mlm.plan('w'), 'erp_w.members
                    '2024-03-01', '2024-03-31', NULL, NULL, false, -1)$$, '23503', NULL,
                  'the writer refuses a run that does not exist');
 SELECT is((SELECT count(*) FROM mlm.run_member WHERE run_id = (SELECT run_id FROM rid)), 4000::bigint, 'the final run keeps its rows');
+
+-- any other writer of a result table takes the rows lock exclusively
+INSERT INTO rid SELECT mlm.close('w', '2024-04', '2024-04-01', '2024-04-30', 'erp_w');
+INSERT INTO mlm.run_bonus_total (run_id, bonus, total_before_cap, total_paid)
+SELECT max(run_id), 'by hand', 0, 0 FROM rid;
+SELECT is((SELECT string_agg(mode, ',' ORDER BY mode) FROM pg_temp.my_advisory WHERE key = hashtextextended('mlm.run rows', 0)),
+          'ExclusiveLock,ShareLock', 'an INSERT by hand takes the rows lock exclusively');
 
 -- not executable by PUBLIC
 CREATE ROLE cw_nobody;
