@@ -7,10 +7,13 @@
  *	  way COPY FROM does it.  A draft's rows are deleted through the run_id
  *	  prefix of each table's primary key.
  *
- * Member and carry rows are written in ascending member id, payouts in
- * ascending member id per bonus, so the primary keys grow mostly at their
- * right edge; audit lines are written in the order the bonuses pay them
- * (that order numbers them, as mlm.compute lists them).
+ * Every table is written in the order of its primary key, so each key
+ * goes to the right edge of its index (nbtree's fast path: no descent from
+ * the root, full pages): member and carry rows in ascending member id,
+ * payouts merged over the bonuses in ascending member id, and audit lines,
+ * numbered in the order the bonuses pay them (mlm.compute's order), sorted
+ * by (member_id, line_no) in a tuplesort (maintenance_work_mem, then
+ * temporary files) before they are written.
  */
 #include "postgres.h"
 
@@ -25,6 +28,7 @@
 #include "catalog/index.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "catalog/pg_operator.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -39,6 +43,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/tuplesort.h"
 
 #include "close_write.h"
 #include "mlm.h"
@@ -100,6 +105,9 @@ struct MlmCloseWriter
 	MemoryContext rowcxt;		/* values of rows being built */
 	int			rowcxt_rows;
 	const MlmNet *net;			/* names the members of line rows */
+	Tuplesortstate *line_sort;	/* lines, sorted by (member_id, line_no) */
+	TupleTableSlot *line_slot;	/* a line on its way into the sort */
+	int64		lines;			/* lines numbered so far */
 	bool		with_lines;
 	BonusName	bonus_text[16];
 	int			nbonus_text;
@@ -327,6 +335,18 @@ MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
 		ClassifyIndexes(t);
 		t->bistate = GetBulkInsertState();
 	}
+	if (with_lines)
+	{
+		OutTable   *t = &w->t[T_LINE];
+		AttrNumber	keys[2] = {t->attno[2], t->attno[1]};	/* member_id, line_no */
+		Oid			ops[2] = {Int8LessOperator, Int8LessOperator};
+		Oid			colls[2] = {InvalidOid, InvalidOid};
+		bool		nulls_first[2] = {false, false};
+
+		w->line_slot = MakeSingleTupleTableSlot(t->desc, &TTSOpsVirtual);
+		w->line_sort = tuplesort_begin_heap(t->desc, 2, keys, ops, colls, nulls_first,
+											maintenance_work_mem, NULL, TUPLESORT_NONE);
+	}
 	MemoryContextSwitchTo(old);
 	return w;
 }
@@ -439,12 +459,15 @@ MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
 				   mlm_dec amount)
 {
 	MlmCloseWriter *w = (MlmCloseWriter *) arg;
+	OutTable   *t = &w->t[T_LINE];
+	TupleTableSlot *slot = w->line_slot;
 	Datum		v[9];
 	bool		n[9] = {0};
 	MemoryContext old;
+	int			j;
 
 	v[0] = Int64GetDatum(w->run_id);
-	v[1] = Int64GetDatum(w->t[T_LINE].rows + w->t[T_LINE].nbuf + 1);
+	v[1] = Int64GetDatum(++w->lines);
 	v[2] = Int64GetDatum(w->net->v.ids[recipient]);
 	v[3] = BonusTextDatum(w, bonus_name);
 	v[4] = source >= 0 ? Int64GetDatum(w->net->v.ids[source]) : (Datum) 0;
@@ -456,21 +479,71 @@ MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
 	old = MemoryContextSwitchTo(w->rowcxt);
 	v[8] = MlmDecToNumeric(amount, MLM_AMT_SCALE, 2);
 	MemoryContextSwitchTo(old);
-	PutRow(w, T_LINE, v, n);
+
+	/* into the sort (which copies it); the values' memory is reused */
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	for (j = 0; j < t->ncols; j++)
+	{
+		slot->tts_values[t->attno[j] - 1] = v[j];
+		slot->tts_isnull[t->attno[j] - 1] = n[j];
+	}
+	ExecStoreVirtualTuple(slot);
+	tuplesort_puttupleslot(w->line_sort, slot);
+	if (++w->rowcxt_rows >= BATCH_ROWS)
+	{
+		MemoryContextReset(w->rowcxt);
+		w->rowcxt_rows = 0;
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
-/* Payout rows of one bonus in ascending member id (non-zero payouts). */
-typedef struct IdUnits
+/* The sorted lines into mlm.run_line. */
+static void
+WriteLines(MlmCloseWriter *w)
 {
-	int64		id;
-	int64		units;
-} IdUnits;
+	OutTable   *t = &w->t[T_LINE];
+	TupleTableSlot *sorted = MakeSingleTupleTableSlot(t->desc, &TTSOpsMinimalTuple);
+
+	tuplesort_performsort(w->line_sort);
+	while (tuplesort_gettupleslot(w->line_sort, true, false, sorted, NULL))
+	{
+		TupleTableSlot *slot;
+
+		if (t->nbuf == t->nslots)
+		{
+			MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+			t->slots[t->nslots++] = MakeSingleTupleTableSlot(t->desc, table_slot_callbacks(t->rel));
+			MemoryContextSwitchTo(old);
+		}
+		slot = t->slots[t->nbuf];
+		ExecCopySlot(slot, sorted);
+		if (++t->nbuf == BATCH_ROWS)
+			Flush(w, t);
+	}
+	tuplesort_end(w->line_sort);
+	w->line_sort = NULL;
+	ExecDropSingleTupleTableSlot(sorted);
+	ExecDropSingleTupleTableSlot(w->line_slot);
+}
+
+/*
+ * Payout rows (non-zero payouts) in ascending member id: each bonus's
+ * payouts ordered by id (a permutation of its sparse list), then merged.
+ */
+typedef struct PayOrder
+{
+	const MlmPayouts *pay;
+	const int64 *ids;
+} PayOrder;
 
 static int
-CmpIdUnits(const void *a, const void *b)
+CmpPayById(const void *a, const void *b, void *arg)
 {
-	int64		x = ((const IdUnits *) a)->id;
-	int64		y = ((const IdUnits *) b)->id;
+	const PayOrder *po = (const PayOrder *) arg;
+	int64		x = po->ids[po->pay->member[*(const int32 *) a]];
+	int64		y = po->ids[po->pay->member[*(const int32 *) b]];
 
 	return (x > y) - (x < y);
 }
@@ -479,42 +552,61 @@ static void
 WritePayouts(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
 			 const MlmPayouts *pay, const Datum *bonus_names)
 {
+	int			nb = plan->nbonuses;
+	int32	  **perm = palloc0(sizeof(int32 *) * Max(nb, 1));
+	int32	   *pos = palloc0(sizeof(int32) * Max(nb, 1));
+	int32	   *len = palloc0(sizeof(int32) * Max(nb, 1));
 	int			b;
 
-	for (b = 0; b < plan->nbonuses; b++)
+	for (b = 0; b < nb; b++)
 	{
-		IdUnits    *rows;
-		int32		k,
-					m = 0;
+		PayOrder	po = {&pay[b], net->v.ids};
+		int32		k;
 
 		if (pay[b].count == 0)
 			continue;
-		rows = MlmAllocArray(pay[b].count, sizeof(IdUnits));
+		perm[b] = MlmAllocArray(pay[b].count, sizeof(int32));
 		for (k = 0; k < pay[b].count; k++)
-		{
-			if (pay[b].units[k] == 0)
-				continue;		/* truncated to zero by the cap */
-			rows[m].id = net->v.ids[pay[b].member[k]];
-			rows[m].units = pay[b].units[k];
-			m++;
-		}
-		qsort(rows, m, sizeof(IdUnits), CmpIdUnits);
-		for (k = 0; k < m; k++)
-		{
-			Datum		v[4];
-			bool		n[4] = {0};
-			MemoryContext old;
-
-			v[0] = Int64GetDatum(w->run_id);
-			v[1] = Int64GetDatum(rows[k].id);
-			v[2] = bonus_names[b];
-			old = MemoryContextSwitchTo(w->rowcxt);
-			v[3] = MlmDecToNumeric(rows[k].units, plan->scale, plan->scale);
-			MemoryContextSwitchTo(old);
-			PutRow(w, T_PAYOUT, v, n);
-		}
-		pfree(rows);
+			if (pay[b].units[k] != 0)	/* truncated to zero by the cap */
+				perm[b][len[b]++] = k;
+		qsort_arg(perm[b], len[b], sizeof(int32), CmpPayById, &po);
 	}
+	for (;;)
+	{
+		int			best = -1;
+		int64		best_id = 0;
+		int32		k;
+		Datum		v[4];
+		bool		n[4] = {0};
+		MemoryContext old;
+
+		for (b = 0; b < nb; b++)
+		{
+			int64		id;
+
+			if (pos[b] >= len[b])
+				continue;
+			id = net->v.ids[pay[b].member[perm[b][pos[b]]]];
+			if (best < 0 || id < best_id)
+			{
+				best = b;
+				best_id = id;
+			}
+		}
+		if (best < 0)
+			break;
+		k = perm[best][pos[best]++];
+		v[0] = Int64GetDatum(w->run_id);
+		v[1] = Int64GetDatum(best_id);
+		v[2] = bonus_names[best];
+		old = MemoryContextSwitchTo(w->rowcxt);
+		v[3] = MlmDecToNumeric(pay[best].units[k], plan->scale, plan->scale);
+		MemoryContextSwitchTo(old);
+		PutRow(w, T_PAYOUT, v, n);
+	}
+	for (b = 0; b < nb; b++)
+		if (perm[b])
+			pfree(perm[b]);
 }
 
 /* Member rows and non-zero carry rows, in ascending member id. */
@@ -584,6 +676,8 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmPlan *plan,
 	for (b = 0; b < plan->nbonuses; b++)
 		bonus_names[b] = CStringGetTextDatum(plan->bonuses[b].name);
 
+	if (w->line_sort)
+		WriteLines(w);
 	WritePayouts(w, plan, net, pay, bonus_names);
 	WriteMembers(w, plan, net, d, cap->paid, carry_l, carry_r);
 	for (b = 0; b < plan->nbonuses; b++)
