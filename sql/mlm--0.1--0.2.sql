@@ -1200,7 +1200,6 @@ DROP FUNCTION @extschema@.register_source(text, regclass, regclass, text, regcla
 DROP FUNCTION @extschema@.finalize(text, text);
 DROP FUNCTION @extschema@.finalize(bigint);
 
-
 ------------------------------------------------------------------------------
 -- Close at scale (issue 13): a close writes its rows from C (mlm._close_source,
 -- src/close_write.c) and deletes a draft's rows from C (mlm._delete_run_rows);

@@ -36,6 +36,7 @@
 #include "nodes/makefuncs.h"
 #include "storage/lock.h"
 #include "utils/acl.h"
+#include "port/pg_bitutils.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -50,6 +51,9 @@
 
 /* rows buffered per table before a multi-insert (COPY uses 1000) */
 #define BATCH_ROWS	1000
+
+/* members ahead whose values are prefetched when visiting in id order */
+#define PREFETCH_AHEAD 64
 
 /* the result tables of a run and the columns the writer fills */
 enum
@@ -529,84 +533,94 @@ WriteLines(MlmCloseWriter *w)
 }
 
 /*
- * Payout rows (non-zero payouts) in ascending member id: each bonus's
- * payouts ordered by id (a permutation of its sparse list), then merged.
+ * Payout rows (non-zero payouts) in ascending member id, with no sort: for
+ * each bonus a bitmap over the members' preorder indexes marks who it paid,
+ * and a running count per 64 members finds a member's place in the bonus's
+ * sparse list (n/8 + n/16 bytes a bonus); then the members are visited in
+ * id order (byid).
  */
-typedef struct PayOrder
+typedef struct PaidBits
 {
-	const MlmPayouts *pay;
-	const int64 *ids;
-} PayOrder;
-
-static int
-CmpPayById(const void *a, const void *b, void *arg)
-{
-	const PayOrder *po = (const PayOrder *) arg;
-	int64		x = po->ids[po->pay->member[*(const int32 *) a]];
-	int64		y = po->ids[po->pay->member[*(const int32 *) b]];
-
-	return (x > y) - (x < y);
-}
+	uint64	   *bits;
+	int32	   *before;			/* payouts of the members below each word */
+} PaidBits;
 
 static void
 WritePayouts(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
 			 const MlmPayouts *pay, const Datum *bonus_names)
 {
 	int			nb = plan->nbonuses;
-	int32	  **perm = palloc0(sizeof(int32 *) * Max(nb, 1));
-	int32	   *pos = palloc0(sizeof(int32) * Max(nb, 1));
-	int32	   *len = palloc0(sizeof(int32) * Max(nb, 1));
+	int32		nwords = (net->n + 63) / 64;
+	PaidBits   *pb = palloc0(sizeof(PaidBits) * Max(nb, 1));
+	int32		k;
 	int			b;
 
 	for (b = 0; b < nb; b++)
 	{
-		PayOrder	po = {&pay[b], net->v.ids};
-		int32		k;
+		int32		c = 0;
 
 		if (pay[b].count == 0)
 			continue;
-		perm[b] = MlmAllocArray(pay[b].count, sizeof(int32));
+		pb[b].bits = MlmAllocArrayZero(Max(nwords, 1), sizeof(uint64));
+		pb[b].before = MlmAllocArray(Max(nwords, 1), sizeof(int32));
 		for (k = 0; k < pay[b].count; k++)
-			if (pay[b].units[k] != 0)	/* truncated to zero by the cap */
-				perm[b][len[b]++] = k;
-		qsort_arg(perm[b], len[b], sizeof(int32), CmpPayById, &po);
+			pb[b].bits[pay[b].member[k] >> 6] |= UINT64CONST(1) << (pay[b].member[k] & 63);
+		for (k = 0; k < nwords; k++)
+		{
+			pb[b].before[k] = c;
+			c += pg_popcount64(pb[b].bits[k]);
+		}
 	}
-	for (;;)
+	for (k = 0; k < net->n; k++)
 	{
-		int			best = -1;
-		int64		best_id = 0;
-		int32		k;
-		Datum		v[4];
-		bool		n[4] = {0};
-		MemoryContext old;
+		int32		i = net->v.byid[k];
 
+		if (k + PREFETCH_AHEAD < net->n)
+		{
+			int32		f = net->v.byid[k + PREFETCH_AHEAD];
+
+			for (b = 0; b < nb; b++)
+				if (pb[b].bits)
+				{
+					__builtin_prefetch(&pb[b].bits[f >> 6]);
+					__builtin_prefetch(&pb[b].before[f >> 6]);
+				}
+			__builtin_prefetch(&net->v.ids[f]);
+		}
 		for (b = 0; b < nb; b++)
 		{
-			int64		id;
+			uint64		word,
+						bit = UINT64CONST(1) << (i & 63);
+			int32		p;
+			Datum		v[4];
+			bool		n[4] = {0};
+			MemoryContext old;
 
-			if (pos[b] >= len[b])
+			if (pb[b].bits == NULL)
 				continue;
-			id = net->v.ids[pay[b].member[perm[b][pos[b]]]];
-			if (best < 0 || id < best_id)
-			{
-				best = b;
-				best_id = id;
-			}
+			word = pb[b].bits[i >> 6];
+			if ((word & bit) == 0)
+				continue;
+			p = pb[b].before[i >> 6] + pg_popcount64(word & (bit - 1));
+			Assert(pay[b].member[p] == i);
+			if (pay[b].units[p] == 0)
+				continue;		/* truncated to zero by the cap */
+			v[0] = Int64GetDatum(w->run_id);
+			v[1] = Int64GetDatum(net->v.ids[i]);
+			v[2] = bonus_names[b];
+			old = MemoryContextSwitchTo(w->rowcxt);
+			v[3] = MlmDecToNumeric(pay[b].units[p], plan->scale, plan->scale);
+			MemoryContextSwitchTo(old);
+			PutRow(w, T_PAYOUT, v, n);
 		}
-		if (best < 0)
-			break;
-		k = perm[best][pos[best]++];
-		v[0] = Int64GetDatum(w->run_id);
-		v[1] = Int64GetDatum(best_id);
-		v[2] = bonus_names[best];
-		old = MemoryContextSwitchTo(w->rowcxt);
-		v[3] = MlmDecToNumeric(pay[best].units[k], plan->scale, plan->scale);
-		MemoryContextSwitchTo(old);
-		PutRow(w, T_PAYOUT, v, n);
 	}
 	for (b = 0; b < nb; b++)
-		if (perm[b])
-			pfree(perm[b]);
+		if (pb[b].bits)
+		{
+			pfree(pb[b].bits);
+			pfree(pb[b].before);
+		}
+	pfree(pb);
 }
 
 /* Member rows and non-zero carry rows, in ascending member id. */
@@ -628,6 +642,26 @@ WriteMembers(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
 		bool		n[7] = {0};
 		MemoryContext old;
 
+		/*
+		 * Id order visits the preorder arrays at random: ask for the values
+		 * of a member a few rows ahead.
+		 */
+		if (k + PREFETCH_AHEAD < net->n)
+		{
+			int32		f = net->v.byid[k + PREFETCH_AHEAD];
+
+			__builtin_prefetch(&net->pv[f]);
+			__builtin_prefetch(&d->gv[f]);
+			__builtin_prefetch(&d->active[f]);
+			__builtin_prefetch(&d->rank[f]);
+			__builtin_prefetch(&paid[f]);
+			__builtin_prefetch(&net->v.ids[f]);
+			if (carry_l)
+			{
+				__builtin_prefetch(&carry_l[f]);
+				__builtin_prefetch(&carry_r[f]);
+			}
+		}
 		old = MemoryContextSwitchTo(w->rowcxt);
 		v[0] = Int64GetDatum(w->run_id);
 		v[1] = Int64GetDatum(net->v.ids[i]);
