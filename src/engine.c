@@ -546,10 +546,56 @@ mlm_carry_out(PG_FUNCTION_ARGS)
  * owner's rights.  The grand total row also carries the number of carry-in
  * rows and the snapshot of the members' tree.
  */
+Datum
+mlm_compute_source(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ComputeArgs args;
+	MlmOut		out;
+	int			a;
+	static const int required[] = {0, 1, 2, 3, 5, 6, 10};
+	static const char *const names[] = {
+		"plan", "members", "volumes", "period_column", "period_label", "period_start",
+		"period_end", "time_zone", "carry", "with_lines", "read_as_owner"
+	};
+
+	for (a = 0; a < lengthof(required); a++)
+		if (PG_ARGISNULL(required[a]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %s must not be null", names[required[a]])));
+	CheckPeriodDates(PG_GETARG_DATEADT(5), PG_GETARG_DATEADT(6));
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	if (rsinfo->setDesc->natts != C_NCOLS)
+		elog(ERROR, "mlm._compute_source must return %d columns", C_NCOLS);
+
+	memset(&args, 0, sizeof(args));
+	args.plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
+	args.src.members = PG_GETARG_OID(1);
+	args.src.volumes = PG_GETARG_OID(2);
+	args.src.period_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	args.src.period_label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	args.src.period_start = PG_GETARG_DATEADT(5);
+	args.src.period_end = PG_GETARG_DATEADT(6);
+	args.src.time_zone = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	args.src.carry = PG_ARGISNULL(8) || args.plan->binary_bonus < 0 ? InvalidOid : PG_GETARG_OID(8);
+	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
+	args.src.need_placement = args.plan->needs_placement;
+	args.src.read_as_owner = PG_GETARG_BOOL(10);
+	args.kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
+	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
+		args.kinds |= K_LINE;
+	out.ts = rsinfo->setResult;
+	out.desc = rsinfo->setDesc;
+	out.proj = NULL;
+	Compute(&args, &out);
+	return (Datum) 0;
+}
+
 /*
- * The arguments shared by mlm._compute_source and mlm._close_source:
- * (plan, members, volumes, period_column, period_label, period_start,
- * period_end, time_zone, carry, with_lines, ...).
+ * The arguments of mlm._close_source, read as mlm_compute_source reads
+ * its first ten: (plan, members, volumes, period_column, period_label,
+ * period_start, period_end, time_zone, carry, with_lines, ...).
  */
 static void
 SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
@@ -578,30 +624,6 @@ SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
 	args->kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
 	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
 		args->kinds |= K_LINE;
-}
-
-Datum
-mlm_compute_source(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ComputeArgs args;
-	MlmOut		out;
-	static const int required[] = {0, 1, 2, 3, 5, 6, 10};
-	static const char *const names[] = {
-		"plan", "members", "volumes", "period_column", "period_label", "period_start",
-		"period_end", "time_zone", "carry", "with_lines", "read_as_owner"
-	};
-
-	SourceArgs(fcinfo, &args, names, required, lengthof(required));
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
-	if (rsinfo->setDesc->natts != C_NCOLS)
-		elog(ERROR, "mlm._compute_source must return %d columns", C_NCOLS);
-	args.src.read_as_owner = PG_GETARG_BOOL(10);
-	out.ts = rsinfo->setResult;
-	out.desc = rsinfo->setDesc;
-	out.proj = NULL;
-	Compute(&args, &out);
-	return (Datum) 0;
 }
 
 /*
