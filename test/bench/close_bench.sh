@@ -109,12 +109,17 @@ mem_close() {
 		\setenv MEMF $f
 		\! awk '/^(RssAnon|VmRSS):/ {printf "fresh %s %s\\n", \$1, \$2}' /proc/\$BPID/status >>\$MEMF
 		\! (while kill -0 \$BPID 2>/dev/null && [ ! -e \$MEMF.stop ]; do awk '/^(RssAnon|VmRSS):/ {printf "run %s %s\\n", \$1, \$2}' /proc/\$BPID/status >>\$MEMF 2>/dev/null; sleep 0.05; done) &
+		SELECT clock_timestamp() AS t0 \gset
 		SELECT mlm.discard_draft(mlm.close('bench', '2024-04', '2024-04-01', '2024-04-30', 'erp'));
 		\! touch \$MEMF.stop; sleep 0.2
+		SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000) AS ms \gset
+		\setenv MS :ms
+		\! echo "time \$MS" >>\$MEMF
 	SQL
 	awk '$1 == "fresh" {b[$2] = $3} $1 == "run" && $3 > m[$2] {m[$2] = $3}
-	     END {printf "peak backend memory during a close, lines off: private (RssAnon) +%.0f MB, VmRSS +%.0f MB (with the shared buffers it touched)\n",
-	                 (m["RssAnon:"] - b["RssAnon:"]) / 1024, (m["VmRSS:"] - b["VmRSS:"]) / 1024}' "$f"
+	     $1 == "time" {t = $2}
+	     END {printf "peak backend memory during a close, lines off: private (RssAnon) +%.0f MB, VmRSS +%.0f MB (with the shared buffers it touched); the close and its discard took %s ms\n",
+	                 (m["RssAnon:"] - b["RssAnon:"]) / 1024, (m["VmRSS:"] - b["VmRSS:"]) / 1024, t}' "$f"
 }
 
 if [ "$TIMING" = 0 ]; then
