@@ -154,7 +154,7 @@ CheckDraftRun(Oid nsp, int64 run_id, const char *table)
 
 	initStringInfo(&q);
 	appendStringInfo(&q,
-					 "SELECT r.status, r.plan_name, r.period_label FROM %s.run r WHERE r.run_id = $1 FOR UPDATE",
+					 "SELECT r.status, r.plan_name, r.period_label FROM %s.run r WHERE r.run_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 					 quote_identifier(nspname));
 	args[0] = Int64GetDatum(run_id);
 	if (SPI_connect() != SPI_OK_CONNECT)
