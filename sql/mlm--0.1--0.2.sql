@@ -276,6 +276,37 @@ $$;
 COMMENT ON FUNCTION @extschema@._run_rows_guard() IS
   'Statement trigger on the result tables of runs: inserted rows must belong to an existing run; refuses deleting rows of finalized runs and adding rows beyond the counts recorded in their header.';
 
+-- The rows lock.  mlm.close writes its rows from C (src/close_write.c),
+-- without these statement triggers (it checks the same once: the run
+-- exists and is a draft) and without the unique checks of the primary keys,
+-- whose uniqueness within a run it guarantees by construction.  That holds
+-- only while nobody else writes the result tables: a close holds this
+-- advisory lock shared (closes do not wait for each other), every other
+-- writer (pg_restore, a correction by hand) takes it exclusively for its
+-- transaction, before its first row.
+CREATE FUNCTION @extschema@._run_rows_lock() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('mlm.run rows', 0));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._run_rows_lock() IS
+  'Statement trigger before INSERT on the result tables of runs: takes the rows lock exclusively (a close holds it shared while it writes its rows without unique checks).';
+
+-- other writers of the result tables take the rows lock (see above)
+DO $locks$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total'] LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_lock()', t || '_lock', t);
+    END LOOP;
+END
+$locks$;
+
 CREATE OR REPLACE FUNCTION @extschema@._acquire(key bigint, nowait boolean, what text) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -732,6 +763,38 @@ $$;
 COMMENT ON FUNCTION @extschema@._check_period(text, text, date, date, text) IS
   'Argument checks shared by mlm.close and mlm.preview.';
 
+-- The writer of a close (src/close_write.c): computes the period exactly as
+-- _compute_source does with read_as_owner => true, and writes the rows
+-- straight into the run tables of the draft run_id in batches (table
+-- multi-insert and index insertion, as COPY does), instead of returning
+-- them as SQL rows for INSERT statements.  It checks what the result
+-- tables' statement triggers check for every other writer: the run exists
+-- and is a draft (locked FOR UPDATE), and the current user may write the
+-- tables.  Returns the row counts and the grand total.
+CREATE FUNCTION @extschema@._close_source(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_column pg_catalog.text, period_label pg_catalog.text,
+    period_start pg_catalog.date, period_end pg_catalog.date, time_zone pg_catalog.text,
+    carry pg_catalog.regclass, with_lines pg_catalog.bool, run_id pg_catalog.int8,
+    OUT payout_rows pg_catalog.int8, OUT member_result_rows pg_catalog.int8,
+    OUT carry_out_rows pg_catalog.int8, OUT line_rows pg_catalog.int8, OUT bonus_rows pg_catalog.int8,
+    OUT member_rows pg_catalog.int8, OUT volume_rows pg_catalog.int8, OUT carry_rows pg_catalog.int8,
+    OUT input_checksum pg_catalog.text, OUT total_cv pg_catalog.numeric,
+    OUT total_before_cap pg_catalog.numeric, OUT total_paid pg_catalog.numeric,
+    OUT cap_limit pg_catalog.numeric, OUT cap_factor pg_catalog.numeric,
+    OUT snapshot @extschema@.tree)
+    RETURNS record
+    AS 'MODULE_PATHNAME', 'mlm_close_source' LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) IS
+  'internal, for mlm.close: computes a period as mlm._compute_source(..., read_as_owner => true) and writes its rows into the run tables of the draft run_id; returns the row counts and the grand total';
+REVOKE EXECUTE ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) FROM PUBLIC;
+
+CREATE FUNCTION @extschema@._delete_run_rows(run_id pg_catalog.int8) RETURNS pg_catalog.int8
+    AS 'MODULE_PATHNAME', 'mlm_delete_run_rows' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@._delete_run_rows(pg_catalog.int8) IS
+  'internal, for mlm.close and mlm.discard_draft: deletes every result row of a draft run (the run is checked to be a draft and locked); returns how many';
+REVOKE EXECUTE ON FUNCTION @extschema@._delete_run_rows(pg_catalog.int8) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION @extschema@.preview(
     plan_name text, period_label text, period_start date, period_end date, source text,
     with_lines boolean DEFAULT false, plan_version integer DEFAULT NULL)
@@ -789,6 +852,9 @@ BEGIN
     PERFORM @extschema@._not_null(p_nowait, 'nowait');
     PERFORM @extschema@._acquire(@extschema@._period_lock_key(p_plan, p_label), p_nowait,
                                  pg_catalog.format('period "%s" of plan "%s"', p_label, p_plan));
+    -- the rows lock, shared, before any snapshot that reads the run's rows
+    -- (see _run_rows_lock): closes write without unique checks
+    PERFORM pg_catalog.pg_advisory_xact_lock_shared(pg_catalog.hashtextextended('mlm.run rows', 0));
     t_started := pg_catalog.clock_timestamp();
 
     pv := @extschema@._plan_version(p_plan, p_version);
@@ -838,11 +904,7 @@ BEGIN
     IF existing.run_id IS NOT NULL THEN
         -- re-run of a draft: same run_id, everything else replaced
         v_run := existing.run_id;
-        DELETE FROM @extschema@.run_line WHERE run_id = v_run;
-        DELETE FROM @extschema@.run_payout WHERE run_id = v_run;
-        DELETE FROM @extschema@.run_member WHERE run_id = v_run;
-        DELETE FROM @extschema@.run_carry WHERE run_id = v_run;
-        DELETE FROM @extschema@.run_bonus_total WHERE run_id = v_run;
+        PERFORM @extschema@._delete_run_rows(v_run);
         UPDATE @extschema@.run
            SET plan_version = pv.version, period_start = p_start, period_end = p_end,
                source_name = p_source, members_relation = inp.members_relation,
@@ -866,48 +928,14 @@ BEGIN
         END;
     END IF;
 
-    -- One statement: every input is read with one snapshot (the computation
-    -- is STABLE), and every result row is written by it.  The inputs are
-    -- read as their owners (read_as_owner => true; see _check_relation).
-    EXECUTE $sql$
-        WITH r AS MATERIALIZED (
-            SELECT c.* FROM @extschema@._compute_source($1, $2, $3, $4, $5, $6, $7, $11, $8, $9, true) c
-        ), ins_payout AS (
-            INSERT INTO @extschema@.run_payout (run_id, member_id, bonus, amount)
-            SELECT $10, r.member_id, r.bonus, r.amount FROM r WHERE r.kind = 'payout'
-        ), ins_member AS (
-            INSERT INTO @extschema@.run_member (run_id, member_id, pv, gv, active, rank, amount)
-            SELECT $10, r.member_id, r.pv, r.gv, r.active, r.rank, r.amount FROM r WHERE r.kind = 'member'
-        ), ins_carry AS (
-            INSERT INTO @extschema@.run_carry (run_id, member_id, carry_left, carry_right)
-            SELECT $10, r.member_id, r.carry_left, r.carry_right FROM r WHERE r.kind = 'carry'
-        ), ins_line AS (
-            INSERT INTO @extschema@.run_line (run_id, line_no, member_id, bonus, source_id, level, base, rate, amount)
-            SELECT $10, pg_catalog.row_number() OVER (), r.member_id, r.bonus, r.source_id, r.level, r.base, r.rate, r.amount
-              FROM r WHERE r.kind = 'line'
-        ), ins_bonus AS (
-            INSERT INTO @extschema@.run_bonus_total (run_id, bonus, total_before_cap, total_paid)
-            SELECT $10, r.bonus, r.base, r.amount FROM r WHERE r.kind = 'total' AND r.bonus IS NOT NULL
-        ), counts AS (
-            SELECT pg_catalog.count(*) FILTER (WHERE r.kind = 'payout') AS payout_rows,
-                   pg_catalog.count(*) FILTER (WHERE r.kind = 'member') AS member_result_rows,
-                   pg_catalog.count(*) FILTER (WHERE r.kind = 'carry') AS carry_out_rows,
-                   pg_catalog.count(*) FILTER (WHERE r.kind = 'line') AS line_rows,
-                   pg_catalog.count(*) FILTER (WHERE r.kind = 'total' AND r.bonus IS NOT NULL) AS bonus_rows
-              FROM r
-        ), total AS (
-            SELECT r.* FROM r WHERE r.kind = 'total' AND r.bonus IS NULL
-        )
-        SELECT counts.*,
-               total.member_rows, total.volume_rows, total.input_checksum,
-               total.total_cv, total.base AS total_before_cap, total.amount AS total_paid,
-               total.cap_limit, total.rate AS cap_factor,
-               total.carry_rows, total.snapshot
-          FROM counts LEFT JOIN total ON true
-        $sql$
-      INTO res
-      USING pv.definition, inp.members, inp.volumes, inp.period_column, inp.period_label,
-            p_start, p_end, inp.carry, p_lines, v_run, inp.time_zone;
+    -- One statement: every input is read with one snapshot, and every
+    -- result row is written by it, straight from the engine's results.  The
+    -- inputs are read as their owners (see _check_relation), the rows are
+    -- written as the extension owner.
+    SELECT c.* INTO res
+      FROM @extschema@._close_source(pv.definition, inp.members, inp.volumes, inp.period_column,
+                                     inp.period_label, p_start, p_end, inp.time_zone, inp.carry,
+                                     p_lines, v_run) c;
 
     IF res.member_rows IS NULL THEN
         RAISE EXCEPTION 'mlm.compute returned no grand total row for period "%" of plan "%"', p_label, p_plan
@@ -1087,11 +1115,7 @@ BEGIN
                         r.run_id, r.plan_name, r.period_label
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
-    DELETE FROM @extschema@.run_line WHERE run_id = p_run;
-    DELETE FROM @extschema@.run_payout WHERE run_id = p_run;
-    DELETE FROM @extschema@.run_member WHERE run_id = p_run;
-    DELETE FROM @extschema@.run_carry WHERE run_id = p_run;
-    DELETE FROM @extschema@.run_bonus_total WHERE run_id = p_run;
+    PERFORM @extschema@._delete_run_rows(p_run);
     DELETE FROM @extschema@.run WHERE run_id = p_run;
 END
 $$;

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -20,9 +21,11 @@
 #include "utils/date.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/lsyscache.h"
 #include "utils/numeric.h"
 
 #include "bonus.h"
+#include "close_write.h"
 #include "derived.h"
 #include "mlm.h"
 #include "network.h"
@@ -39,6 +42,8 @@ PG_FUNCTION_INFO_V1(mlm_lines);
 PG_FUNCTION_INFO_V1(mlm_carry_out);
 PG_FUNCTION_INFO_V1(mlm_compute_source);
 PG_FUNCTION_INFO_V1(mlm_check_inputs);
+PG_FUNCTION_INFO_V1(mlm_close_source);
+PG_FUNCTION_INFO_V1(mlm_delete_run_rows);
 
 /* columns of mlm.compute */
 enum
@@ -84,6 +89,10 @@ typedef struct ComputeArgs
 	MlmPlan    *plan;
 	MlmSources	src;
 	int			kinds;
+	/* a close: rows go to the run tables, the result row here */
+	MlmCloseWriter *writer;
+	TupleDesc	close_desc;
+	HeapTuple	close_result;
 } ComputeArgs;
 
 /* Put one full row, projected for the preview functions. */
@@ -369,7 +378,13 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	lr.out = out;
 	lr.net = net;
 	lr.kind_line = CStringGetTextDatum("line");
-	MlmSinkInit(&sink, n, (args->kinds & K_LINE) ? PutLineRow : NULL, &lr);
+	if (args->writer)
+	{
+		MlmCloseWriterSetNet(args->writer, net);
+		MlmSinkInit(&sink, n, (args->kinds & K_LINE) ? MlmCloseWriterLine : NULL, args->writer);
+	}
+	else
+		MlmSinkInit(&sink, n, (args->kinds & K_LINE) ? PutLineRow : NULL, &lr);
 	memset(&cx, 0, sizeof(cx));
 	cx.plan = plan;
 	cx.net = net;
@@ -384,6 +399,13 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	pay = RunBonuses(plan, &cx, &sink);
 	MlmSinkFree(&sink);
 	MlmApplyCap(plan, pay, n, total_cv, &cap);
+	if (args->writer)
+	{
+		args->close_result = MlmCloseWriterFinish(args->writer, args->close_desc, plan, net,
+												  &d, pay, &cap, cx.carry_out_left,
+												  cx.carry_out_right, total_cv);
+		return;
+	}
 
 	bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
 	for (b = 0; b < plan->nbonuses; b++)
@@ -655,4 +677,82 @@ mlm_check_inputs(PG_FUNCTION_ARGS)
 														  PG_ARGISNULL(2) ? InvalidOid : PG_GETARG_OID(2),
 														  text_to_cstring(PG_GETARG_TEXT_PP(3)))
 									 ? "label" : "date"));
+}
+
+/*
+ * The arguments of mlm._close_source, read as mlm_compute_source reads
+ * its first ten: (plan, members, volumes, period_column, period_label,
+ * period_start, period_end, time_zone, carry, with_lines, ...).
+ */
+static void
+SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
+		   const int *required, int nrequired)
+{
+	int			a;
+
+	for (a = 0; a < nrequired; a++)
+		if (PG_ARGISNULL(required[a]))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %s must not be null", names[required[a]])));
+	CheckPeriodDates(PG_GETARG_DATEADT(5), PG_GETARG_DATEADT(6));
+	memset(args, 0, sizeof(ComputeArgs));
+	args->plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
+	args->src.members = PG_GETARG_OID(1);
+	args->src.volumes = PG_GETARG_OID(2);
+	args->src.period_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	args->src.period_label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
+	args->src.period_start = PG_GETARG_DATEADT(5);
+	args->src.period_end = PG_GETARG_DATEADT(6);
+	args->src.time_zone = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
+	args->src.carry = PG_ARGISNULL(8) || args->plan->binary_bonus < 0 ? InvalidOid : PG_GETARG_OID(8);
+	args->src.placement_width = args->plan->binary_bonus >= 0 ? 2 : 0;
+	args->src.need_placement = args->plan->needs_placement;
+	args->kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
+	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
+		args->kinds |= K_LINE;
+}
+
+/*
+ * mlm._close_source(plan, members, volumes, period_column, period_label,
+ * period_start, period_end, time_zone, carry, with_lines, run_id): the
+ * computation of mlm.close, its rows written straight into the run tables
+ * of draft run_id (close_write.c); returns one row with the row counts and
+ * the grand total.  Always reads as the relations' owners (a close).
+ */
+Datum
+mlm_close_source(PG_FUNCTION_ARGS)
+{
+	ComputeArgs args;
+	TupleDesc	desc;
+	static const int required[] = {0, 1, 2, 3, 5, 6, 9, 10};
+	static const char *const names[] = {
+		"plan", "members", "volumes", "period_column", "period_label", "period_start",
+		"period_end", "time_zone", "carry", "with_lines", "run_id"
+	};
+
+	SourceArgs(fcinfo, &args, names, required, lengthof(required));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "mlm._close_source must return a row");
+	args.src.read_as_owner = true;
+	args.close_desc = BlessTupleDesc(desc);
+	args.writer = MlmCloseWriterBegin(get_func_namespace(fcinfo->flinfo->fn_oid),
+									  PG_GETARG_INT64(10), (args.kinds & K_LINE) != 0);
+	Compute(&args, NULL);
+	PG_RETURN_DATUM(HeapTupleGetDatum(args.close_result));
+}
+
+/*
+ * mlm._delete_run_rows(run_id): delete every result row of a draft run
+ * (a re-close or a discard); returns how many.
+ */
+Datum
+mlm_delete_run_rows(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("argument run_id must not be null")));
+	PG_RETURN_INT64(MlmCloseDeleteRows(get_func_namespace(fcinfo->flinfo->fn_oid),
+									   PG_GETARG_INT64(0)));
 }

@@ -148,3 +148,33 @@ BEGIN
 END
 $guards$;
 
+
+-- The rows lock.  mlm.close writes its rows from C (src/close_write.c),
+-- without these statement triggers (it checks the same once: the run
+-- exists and is a draft) and without the unique checks of the primary keys,
+-- whose uniqueness within a run it guarantees by construction.  That holds
+-- only while nobody else writes the result tables: a close holds this
+-- advisory lock shared (closes do not wait for each other), every other
+-- writer (pg_restore, a correction by hand) takes it exclusively for its
+-- transaction, before its first row.
+CREATE FUNCTION @extschema@._run_rows_lock() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('mlm.run rows', 0));
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._run_rows_lock() IS
+  'Statement trigger before INSERT on the result tables of runs: takes the rows lock exclusively (a close holds it shared while it writes its rows without unique checks).';
+
+DO $locks$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total'] LOOP
+        EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_lock()', t || '_lock', t);
+    END LOOP;
+END
+$locks$;

@@ -8,7 +8,10 @@
 #
 #   bash test/bench/close_bench.sh
 #
-# Knobs: N [1000000] members, REPS [3] timed runs of each step.
+# Knobs: N [1000000] members, REPS [3] timed runs of each step, MEM [1]
+# measure the backend's peak memory during a close (0: skip), TIMING [1]
+# (0: only generate the data and measure memory, e.g. N=10000000 MEM=1
+# TIMING=0).
 #
 # Data as in the engine benchmark: a random recursive sponsor tree (sponsor
 # = a random earlier member), ~70 % active (PV drawn around the 50 PV
@@ -26,6 +29,8 @@ set -uo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 N=${N:-1000000}
 REPS=${REPS:-3}
+MEM=${MEM:-1}
+TIMING=${TIMING:-1}
 
 # shellcheck source=../lib.sh
 source "$REPO/test/lib.sh"
@@ -90,6 +95,36 @@ CREATE VIEW march AS SELECT member_id, pv, cv FROM sale
 CREATE TABLE timing (step text, run int, ms numeric, rows_written bigint);
 SQL
 
+# Peak memory of the backend during a close, lines off (a first close of
+# its own period, then discarded): /proc/PID/status sampled every 50 ms
+# from the shell while the close runs.  RssAnon is the backend's private
+# memory; VmRSS adds the shared_buffers pages it touched.  Reported as the
+# growth over the fresh backend (MB).
+mem_close() {
+	local f=$MLM_TMP/mem.samples pid
+	rm -f "$f"
+	"${PSQL[@]}" -q -At >/dev/null <<-SQL
+		SELECT pg_backend_pid() AS pid \gset
+		\setenv BPID :pid
+		\setenv MEMF $f
+		\! awk '/^(RssAnon|VmRSS):/ {printf "fresh %s %s\\n", \$1, \$2}' /proc/\$BPID/status >>\$MEMF
+		\! (while kill -0 \$BPID 2>/dev/null && [ ! -e \$MEMF.stop ]; do awk '/^(RssAnon|VmRSS):/ {printf "run %s %s\\n", \$1, \$2}' /proc/\$BPID/status >>\$MEMF 2>/dev/null; sleep 0.05; done) &
+		SELECT clock_timestamp() AS t0 \gset
+		SELECT mlm.discard_draft(mlm.close('bench', '2024-04', '2024-04-01', '2024-04-30', 'erp'));
+		\! touch \$MEMF.stop; sleep 0.2
+		SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000) AS ms \gset
+		\setenv MS :ms
+		\! echo "time \$MS" >>\$MEMF
+	SQL
+	awk '$1 == "fresh" {b[$2] = $3} $1 == "run" && $3 > m[$2] {m[$2] = $3}
+	     $1 == "time" {t = $2}
+	     END {printf "peak backend memory during a close, lines off: private (RssAnon) +%.0f MB, VmRSS +%.0f MB (with the shared buffers it touched); the close and its discard took %s ms\n",
+	                 (m["RssAnon:"] - b["RssAnon:"]) / 1024, (m["VmRSS:"] - b["VmRSS:"]) / 1024, t}' "$f"
+}
+
+if [ "$TIMING" = 0 ]; then
+	REPS=0
+fi
 echo "== timing" >&2
 for r in $(seq 1 "$REPS"); do
 	"${PSQL[@]}" -q >&2 <<SQL
@@ -148,5 +183,11 @@ SELECT line FROM (
     FROM m, c, cl) x
  ORDER BY o, k;
 SQL
+if [ "$MEM" = 1 ]; then
+	echo "== peak memory" >&2
+	"${PSQL[@]}" -q -c "INSERT INTO sale SELECT member_id, date '2024-04-15', pv, cv FROM sale WHERE sold_on = date '2024-03-15'" >/dev/null
+	echo
+	mem_close
+fi
 mlm_cluster_stop fast >/dev/null 2>&1
 mlm_cleanup

@@ -1,0 +1,821 @@
+/*
+ * close_write.c
+ *	  A close's rows written straight into the run tables (see
+ *	  close_write.h): rows are built from the engine's result arrays into
+ *	  table slots, inserted a batch at a time with table_multi_insert and
+ *	  then entered into the tables' indexes (ExecInsertIndexTuples), the
+ *	  way COPY FROM does it.  A draft's rows are deleted through the run_id
+ *	  prefix of each table's primary key.
+ *
+ * Every table is written in the order of its primary key, so each key
+ * goes to the right edge of its index (nbtree's fast path: no descent from
+ * the root, full pages): member and carry rows in ascending member id,
+ * payouts merged over the bonuses in ascending member id, and audit lines,
+ * numbered in the order the bonuses pay them (mlm.compute's order), sorted
+ * by (member_id, line_no) in a tuplesort (maintenance_work_mem, then
+ * temporary files) before they are written.
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/heapam.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "catalog/pg_operator.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "storage/lock.h"
+#include "utils/acl.h"
+#include "port/pg_bitutils.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplesort.h"
+
+#include "close_write.h"
+#include "mlm.h"
+
+/* rows buffered per table before a multi-insert (COPY uses 1000) */
+#define BATCH_ROWS	1000
+
+/* members ahead whose values are prefetched when visiting in id order */
+#define PREFETCH_AHEAD 64
+
+/* the result tables of a run and the columns the writer fills */
+enum
+{
+	T_PAYOUT, T_MEMBER, T_CARRY, T_LINE, T_BONUS, T_COUNT
+};
+
+#define MAX_COLS 9
+
+static const char *const TableNames[T_COUNT] = {
+	"run_payout", "run_member", "run_carry", "run_line", "run_bonus_total"
+};
+
+static const char *const TableCols[T_COUNT][MAX_COLS + 1] = {
+	{"run_id", "member_id", "bonus", "amount", NULL},
+	{"run_id", "member_id", "pv", "gv", "active", "rank", "amount", NULL},
+	{"run_id", "member_id", "carry_left", "carry_right", NULL},
+	{"run_id", "line_no", "member_id", "bonus", "source_id", "level", "base", "rate", "amount", NULL},
+	{"run_id", "bonus", "total_before_cap", "total_paid", NULL}
+};
+
+/* One result table being written. */
+typedef struct OutTable
+{
+	Relation	rel;
+	TupleDesc	desc;			/* a copy of rel's, for the slots */
+	ResultRelInfo *rri;
+	BulkInsertState bistate;
+	int			ncols;
+	AttrNumber	attno[MAX_COLS];	/* of each of TableCols, 1-based */
+	bool		own_index_insert;	/* every index is a plain one (below) */
+	IndexUniqueCheck *check;	/* per index: NO for unique keys led by run_id */
+	TupleTableSlot *slots[BATCH_ROWS];
+	int			nslots;			/* slots created */
+	int			nbuf;			/* rows buffered */
+	int64		rows;			/* rows written */
+} OutTable;
+
+/* a bonus name and its text datum (lines name their bonus) */
+typedef struct BonusText
+{
+	const char *name;
+	Datum		text;
+} BonusName;
+
+struct MlmCloseWriter
+{
+	int64		run_id;
+	EState	   *estate;
+	CommandId	cid;
+	OutTable	t[T_COUNT];
+	MemoryContext cxt;			/* the writer's own allocations */
+	MemoryContext rowcxt;		/* values of rows being built */
+	int			rowcxt_rows;
+	const MlmNet *net;			/* names the members of line rows */
+	Tuplesortstate *line_sort;	/* lines, sorted by (member_id, line_no) */
+	TupleTableSlot *line_slot;	/* a line on its way into the sort */
+	int64		lines;			/* lines numbered so far */
+	bool		with_lines;
+	BonusName	bonus_text[16];
+	int			nbonus_text;
+};
+
+/* The relation schema.name, checked to be a plain table the user may modify. */
+static Oid
+ResultTableOid(Oid nsp, const char *name, AclMode mode)
+{
+	Oid			relid = get_relname_relid(name, nsp);
+	AclResult	acl;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("table %s.%s is missing or is not a plain table",
+						get_namespace_name(nsp), name)));
+	acl = pg_class_aclcheck(relid, GetUserId(), mode);
+	if (acl != ACLCHECK_OK)
+		aclcheck_error(acl, OBJECT_TABLE, name);
+	return relid;
+}
+
+/*
+ * The run must exist and be a draft; it is locked FOR UPDATE, so it stays
+ * a draft until the transaction ends (finalize takes the same row lock).
+ * This is what the statement triggers on the result tables check for every
+ * other writer.
+ */
+static void
+CheckDraftRun(Oid nsp, int64 run_id, const char *table)
+{
+	StringInfoData q;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+	int			rc;
+	bool		isnull;
+	char	   *status;
+	char	   *nspname = get_namespace_name(nsp);
+
+	initStringInfo(&q);
+	appendStringInfo(&q,
+					 "SELECT r.status, r.plan_name, r.period_label FROM %s.run r WHERE r.run_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+					 quote_identifier(nspname));
+	args[0] = Int64GetDatum(run_id);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute_with_args(q.data, 1, argtypes, args, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading run %lld failed: %s", (long long) run_id, SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("insert into %s.%s refers to run %lld, which does not exist",
+						nspname, table, (long long) run_id)));
+	status = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (strcmp(status, "draft") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("run %lld (plan \"%s\", period \"%s\") is finalized: its rows in %s.%s cannot be changed",
+						(long long) run_id,
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2),
+						SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3),
+						nspname, table),
+				 errhint("Post corrections with mlm.adjust(run_id, member_id, amount, reason).")));
+	SPI_finish();
+}
+
+/*
+ * Where each column the writer fills is; any other column must be one it
+ * may leave NULL (no NOT NULL, no default), so a column added to a run
+ * table later cannot be skipped silently.
+ */
+static void
+MapColumns(OutTable *t, int ti)
+{
+	TupleDesc	desc = RelationGetDescr(t->rel);
+	bool		known[MaxHeapAttributeNumber] = {0};
+	int			j,
+				a;
+
+	for (j = 0; TableCols[ti][j] != NULL; j++)
+	{
+		t->attno[j] = InvalidAttrNumber;
+		for (a = 0; a < desc->natts; a++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, a);
+
+			if (!att->attisdropped && strcmp(NameStr(att->attname), TableCols[ti][j]) == 0)
+			{
+				t->attno[j] = att->attnum;
+				known[a] = true;
+			}
+		}
+		if (t->attno[j] == InvalidAttrNumber)
+			elog(ERROR, "column %s of %s is missing", TableCols[ti][j], TableNames[ti]);
+	}
+	t->ncols = j;
+	for (a = 0; a < desc->natts; a++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+
+		if (!att->attisdropped && !known[a] && (att->attnotnull || att->atthasdef))
+			elog(ERROR, "the close writer does not know column %s of %s",
+				 NameStr(att->attname), TableNames[ti]);
+	}
+}
+
+/*
+ * How the rows' index entries are made.  A unique index whose first column
+ * is run_id (the primary keys) is unique within a run, and a close
+ * guarantees that by construction: member ids, (member, bonus), line
+ * numbers and bonus names are unique in its results, the run's previous
+ * rows were deleted first, one close of a period runs at a time (the period
+ * lock), and no other writer runs at the same time (the rows lock, see
+ * TakeRowsLock).  So those entries are inserted without the unique check,
+ * which on a re-close would find every old, deleted entry and visit its
+ * heap tuple.  Any other index (another unique index, a partial, expression
+ * or exclusion index someone added) goes through ExecInsertIndexTuples.
+ */
+static void
+ClassifyIndexes(OutTable *t)
+{
+	ResultRelInfo *rri = t->rri;
+	int			i;
+
+	t->own_index_insert = true;
+	t->check = palloc(sizeof(IndexUniqueCheck) * Max(rri->ri_NumIndices, 1));
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		Relation	ind = rri->ri_IndexRelationDescs[i];
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (ii->ii_Predicate != NIL || ii->ii_Expressions != NIL ||
+			ii->ii_ExclusionOps != NULL || !ind->rd_index->indimmediate)
+			t->own_index_insert = false;
+		if (!ind->rd_index->indisunique)
+			t->check[i] = UNIQUE_CHECK_NO;
+		else if (ii->ii_IndexAttrNumbers[0] == t->attno[0])	/* run_id */
+			t->check[i] = UNIQUE_CHECK_NO;
+		else
+			t->check[i] = UNIQUE_CHECK_YES;
+	}
+}
+
+/* The index entries of one inserted row. */
+static void
+InsertIndexEntries(MlmCloseWriter *w, OutTable *t, TupleTableSlot *slot)
+{
+	ResultRelInfo *rri = t->rri;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	int			i;
+
+	if (!t->own_index_insert)
+	{
+		list_free(ExecInsertIndexTuples(rri, slot, w->estate, false, false, NULL, NIL));
+		return;
+	}
+	for (i = 0; i < rri->ri_NumIndices; i++)
+	{
+		IndexInfo  *ii = rri->ri_IndexRelationInfo[i];
+
+		if (!ii->ii_ReadyForInserts)
+			continue;
+		FormIndexDatum(ii, slot, w->estate, values, isnull);
+		index_insert(rri->ri_IndexRelationDescs[i], values, isnull, &slot->tts_tid,
+					 t->rel, t->check[i], false, ii);
+	}
+}
+
+/*
+ * The rows lock: a close holds it shared from before it reads the run
+ * (mlm.close takes it first, so its snapshots see everything committed by
+ * another writer), every other writer of the result tables exclusively (a
+ * statement trigger, _run_rows_writer): closes never wait for each other,
+ * and never write at the same time as anyone else.  Taken here as well for
+ * a direct call (a no-op when mlm.close holds it).
+ */
+static void
+TakeRowsLock(void)
+{
+	/* hashtextextended('mlm.run rows', 0): any deterministic collation */
+	Datum		key = DirectFunctionCall2Coll(hashtextextended, C_COLLATION_OID,
+											  CStringGetTextDatum("mlm.run rows"),
+											  Int64GetDatum(0));
+
+	DirectFunctionCall1(pg_advisory_xact_lock_shared_int8, key);
+}
+
+MlmCloseWriter *
+MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
+{
+	MlmCloseWriter *w;
+	MemoryContext cxt,
+				old;
+	Oid			relids[T_COUNT];
+	int			ti;
+
+	for (ti = 0; ti < T_COUNT; ti++)
+		relids[ti] = ResultTableOid(nsp, TableNames[ti], ACL_INSERT);
+	TakeRowsLock();
+	CheckDraftRun(nsp, run_id, with_lines ? "run_line" : "run_payout");
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm close writer", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	w = palloc0(sizeof(MlmCloseWriter));
+	w->cxt = cxt;
+	w->rowcxt = AllocSetContextCreate(cxt, "mlm close rows", ALLOCSET_DEFAULT_SIZES);
+	w->run_id = run_id;
+	w->with_lines = with_lines;
+	w->estate = CreateExecutorState();
+	w->estate->es_snapshot = GetActiveSnapshot();
+	w->cid = GetCurrentCommandId(true);
+	for (ti = 0; ti < T_COUNT; ti++)
+	{
+		OutTable   *t = &w->t[ti];
+
+		t->rel = table_open(relids[ti], RowExclusiveLock);
+		MapColumns(t, ti);
+		t->desc = CreateTupleDescCopy(RelationGetDescr(t->rel));
+		t->rri = makeNode(ResultRelInfo);
+		InitResultRelInfo(t->rri, t->rel, 1, NULL, 0);
+		ExecOpenIndices(t->rri, false);
+		ClassifyIndexes(t);
+		t->bistate = GetBulkInsertState();
+	}
+	if (with_lines)
+	{
+		OutTable   *t = &w->t[T_LINE];
+		AttrNumber	keys[2] = {t->attno[2], t->attno[1]};	/* member_id, line_no */
+		Oid			ops[2] = {Int8LessOperator, Int8LessOperator};
+		Oid			colls[2] = {InvalidOid, InvalidOid};
+		bool		nulls_first[2] = {false, false};
+
+		w->line_slot = MakeSingleTupleTableSlot(t->desc, &TTSOpsVirtual);
+		w->line_sort = tuplesort_begin_heap(t->desc, 2, keys, ops, colls, nulls_first,
+											maintenance_work_mem, NULL, TUPLESORT_NONE);
+	}
+	MemoryContextSwitchTo(old);
+	return w;
+}
+
+void
+MlmCloseWriterSetNet(MlmCloseWriter *w, const MlmNet *net)
+{
+	w->net = net;
+}
+
+/* Insert the buffered rows of a table, then their index entries. */
+static void
+Flush(MlmCloseWriter *w, OutTable *t)
+{
+	EState	   *estate = w->estate;
+	MemoryContext old;
+	int			i;
+
+	if (t->nbuf == 0)
+		return;
+	old = MemoryContextSwitchTo(GetPerTupleMemoryContext(estate));
+	table_multi_insert(t->rel, t->slots, t->nbuf, w->cid, 0, t->bistate);
+	MemoryContextSwitchTo(old);
+	ResetPerTupleExprContext(estate);
+	for (i = 0; i < t->nbuf; i++)
+	{
+		if (t->rri->ri_NumIndices > 0)
+		{
+			InsertIndexEntries(w, t, t->slots[i]);
+			ResetPerTupleExprContext(estate);
+		}
+		ExecClearTuple(t->slots[i]);
+	}
+	t->rows += t->nbuf;
+	t->nbuf = 0;
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * Buffer one row (values in the order of TableCols): stored in the next
+ * slot and materialized at once, so the slot owns its copy and the values'
+ * memory can be reused.
+ */
+static void
+PutRow(MlmCloseWriter *w, int ti, const Datum *vals, const bool *nulls)
+{
+	OutTable   *t = &w->t[ti];
+	TupleTableSlot *slot;
+	int			j;
+
+	if (t->nbuf == t->nslots)
+	{
+		MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+		/*
+		 * A slot of the table's AM over a copy of its descriptor: the copy is
+		 * not reference-counted, so a thousand slots do not pin the
+		 * relation's descriptor a thousand times in the resource owner
+		 * (whose array of equal pointers then makes every other pin, e.g.
+		 * the unique checks' slots, slow).
+		 */
+		t->slots[t->nslots++] = MakeSingleTupleTableSlot(t->desc, table_slot_callbacks(t->rel));
+		MemoryContextSwitchTo(old);
+	}
+	slot = t->slots[t->nbuf];
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	for (j = 0; j < t->ncols; j++)
+	{
+		slot->tts_values[t->attno[j] - 1] = vals[j];
+		slot->tts_isnull[t->attno[j] - 1] = nulls[j];
+	}
+	ExecStoreVirtualTuple(slot);
+	ExecMaterializeSlot(slot);
+	if (++t->nbuf == BATCH_ROWS)
+		Flush(w, t);
+	if (++w->rowcxt_rows >= BATCH_ROWS)
+	{
+		MemoryContextReset(w->rowcxt);
+		w->rowcxt_rows = 0;
+	}
+}
+
+/* The text datum of a bonus name, made once per bonus. */
+static Datum
+BonusTextDatum(MlmCloseWriter *w, const char *name)
+{
+	MemoryContext old;
+	Datum		d;
+	int			i;
+
+	for (i = 0; i < w->nbonus_text; i++)
+		if (w->bonus_text[i].name == name)
+			return w->bonus_text[i].text;
+	old = MemoryContextSwitchTo(w->cxt);
+	d = CStringGetTextDatum(name);
+	MemoryContextSwitchTo(old);
+	if (w->nbonus_text < lengthof(w->bonus_text))
+	{
+		w->bonus_text[w->nbonus_text].name = name;
+		w->bonus_text[w->nbonus_text].text = d;
+		w->nbonus_text++;
+	}
+	return d;
+}
+
+void
+MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
+				   int32 source, int32 level, Datum base, Datum rate,
+				   mlm_dec amount)
+{
+	MlmCloseWriter *w = (MlmCloseWriter *) arg;
+	OutTable   *t = &w->t[T_LINE];
+	TupleTableSlot *slot = w->line_slot;
+	Datum		v[9];
+	bool		n[9] = {0};
+	MemoryContext old;
+	int			j;
+
+	v[0] = Int64GetDatum(w->run_id);
+	v[1] = Int64GetDatum(++w->lines);
+	v[2] = Int64GetDatum(w->net->v.ids[recipient]);
+	v[3] = BonusTextDatum(w, bonus_name);
+	v[4] = source >= 0 ? Int64GetDatum(w->net->v.ids[source]) : (Datum) 0;
+	n[4] = source < 0;
+	v[5] = Int32GetDatum(level);
+	n[5] = level < 0;
+	v[6] = base;
+	v[7] = rate;
+	old = MemoryContextSwitchTo(w->rowcxt);
+	v[8] = MlmDecToNumeric(amount, MLM_AMT_SCALE, 2);
+	MemoryContextSwitchTo(old);
+
+	/* into the sort (which copies it); the values' memory is reused */
+	ExecClearTuple(slot);
+	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+	for (j = 0; j < t->ncols; j++)
+	{
+		slot->tts_values[t->attno[j] - 1] = v[j];
+		slot->tts_isnull[t->attno[j] - 1] = n[j];
+	}
+	ExecStoreVirtualTuple(slot);
+	tuplesort_puttupleslot(w->line_sort, slot);
+	if (++w->rowcxt_rows >= BATCH_ROWS)
+	{
+		MemoryContextReset(w->rowcxt);
+		w->rowcxt_rows = 0;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* The sorted lines into mlm.run_line. */
+static void
+WriteLines(MlmCloseWriter *w)
+{
+	OutTable   *t = &w->t[T_LINE];
+	TupleTableSlot *sorted = MakeSingleTupleTableSlot(t->desc, &TTSOpsMinimalTuple);
+
+	tuplesort_performsort(w->line_sort);
+	while (tuplesort_gettupleslot(w->line_sort, true, false, sorted, NULL))
+	{
+		TupleTableSlot *slot;
+
+		if (t->nbuf == t->nslots)
+		{
+			MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+			t->slots[t->nslots++] = MakeSingleTupleTableSlot(t->desc, table_slot_callbacks(t->rel));
+			MemoryContextSwitchTo(old);
+		}
+		slot = t->slots[t->nbuf];
+		ExecCopySlot(slot, sorted);
+		if (++t->nbuf == BATCH_ROWS)
+			Flush(w, t);
+	}
+	tuplesort_end(w->line_sort);
+	w->line_sort = NULL;
+	ExecDropSingleTupleTableSlot(sorted);
+	ExecDropSingleTupleTableSlot(w->line_slot);
+}
+
+/*
+ * Payout rows (non-zero payouts) in ascending member id, with no sort: for
+ * each bonus a bitmap over the members' preorder indexes marks who it paid,
+ * and a running count per 64 members finds a member's place in the bonus's
+ * sparse list (n/8 + n/16 bytes a bonus); then the members are visited in
+ * id order (byid).
+ */
+typedef struct PaidBits
+{
+	uint64	   *bits;
+	int32	   *before;			/* payouts of the members below each word */
+} PaidBits;
+
+static void
+WritePayouts(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
+			 const MlmPayouts *pay, const Datum *bonus_names)
+{
+	int			nb = plan->nbonuses;
+	int32		nwords = (net->n + 63) / 64;
+	PaidBits   *pb = palloc0(sizeof(PaidBits) * Max(nb, 1));
+	int32		k;
+	int			b;
+
+	for (b = 0; b < nb; b++)
+	{
+		int32		c = 0;
+
+		if (pay[b].count == 0)
+			continue;
+		pb[b].bits = MlmAllocArrayZero(Max(nwords, 1), sizeof(uint64));
+		pb[b].before = MlmAllocArray(Max(nwords, 1), sizeof(int32));
+		for (k = 0; k < pay[b].count; k++)
+			pb[b].bits[pay[b].member[k] >> 6] |= UINT64CONST(1) << (pay[b].member[k] & 63);
+		for (k = 0; k < nwords; k++)
+		{
+			pb[b].before[k] = c;
+			c += pg_popcount64(pb[b].bits[k]);
+		}
+	}
+	for (k = 0; k < net->n; k++)
+	{
+		int32		i = net->v.byid[k];
+
+		if (k + PREFETCH_AHEAD < net->n)
+		{
+			int32		f = net->v.byid[k + PREFETCH_AHEAD];
+
+			for (b = 0; b < nb; b++)
+				if (pb[b].bits)
+				{
+					__builtin_prefetch(&pb[b].bits[f >> 6]);
+					__builtin_prefetch(&pb[b].before[f >> 6]);
+				}
+			__builtin_prefetch(&net->v.ids[f]);
+		}
+		for (b = 0; b < nb; b++)
+		{
+			uint64		word,
+						bit = UINT64CONST(1) << (i & 63);
+			int32		p;
+			Datum		v[4];
+			bool		n[4] = {0};
+			MemoryContext old;
+
+			if (pb[b].bits == NULL)
+				continue;
+			word = pb[b].bits[i >> 6];
+			if ((word & bit) == 0)
+				continue;
+			p = pb[b].before[i >> 6] + pg_popcount64(word & (bit - 1));
+			Assert(pay[b].member[p] == i);
+			if (pay[b].units[p] == 0)
+				continue;		/* truncated to zero by the cap */
+			v[0] = Int64GetDatum(w->run_id);
+			v[1] = Int64GetDatum(net->v.ids[i]);
+			v[2] = bonus_names[b];
+			old = MemoryContextSwitchTo(w->rowcxt);
+			v[3] = MlmDecToNumeric(pay[b].units[p], plan->scale, plan->scale);
+			MemoryContextSwitchTo(old);
+			PutRow(w, T_PAYOUT, v, n);
+		}
+	}
+	for (b = 0; b < nb; b++)
+		if (pb[b].bits)
+		{
+			pfree(pb[b].bits);
+			pfree(pb[b].before);
+		}
+	pfree(pb);
+}
+
+/* Member rows and non-zero carry rows, in ascending member id. */
+static void
+WriteMembers(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
+			 const MlmDerived *d, const mlm_dec *paid, const mlm_dec *carry_l,
+			 const mlm_dec *carry_r)
+{
+	Datum	   *rank_names = palloc(sizeof(Datum) * plan->nranks);
+	int32		k;
+	int			r;
+
+	for (r = 0; r < plan->nranks; r++)
+		rank_names[r] = CStringGetTextDatum(plan->ranks[r].name);
+	for (k = 0; k < net->n; k++)
+	{
+		int32		i = net->v.byid[k];
+		Datum		v[7];
+		bool		n[7] = {0};
+		MemoryContext old;
+
+		/*
+		 * Id order visits the preorder arrays at random: ask for the values
+		 * of a member a few rows ahead.
+		 */
+		if (k + PREFETCH_AHEAD < net->n)
+		{
+			int32		f = net->v.byid[k + PREFETCH_AHEAD];
+
+			__builtin_prefetch(&net->pv[f]);
+			__builtin_prefetch(&d->gv[f]);
+			__builtin_prefetch(&d->active[f]);
+			__builtin_prefetch(&d->rank[f]);
+			__builtin_prefetch(&paid[f]);
+			__builtin_prefetch(&net->v.ids[f]);
+			if (carry_l)
+			{
+				__builtin_prefetch(&carry_l[f]);
+				__builtin_prefetch(&carry_r[f]);
+			}
+		}
+		old = MemoryContextSwitchTo(w->rowcxt);
+		v[0] = Int64GetDatum(w->run_id);
+		v[1] = Int64GetDatum(net->v.ids[i]);
+		v[2] = MlmDecToNumeric(net->pv[i], MLM_VOL_SCALE, 2);
+		v[3] = MlmDecToNumeric(d->gv[i], MLM_VOL_SCALE, 2);
+		v[4] = BoolGetDatum(d->active[i]);
+		v[5] = rank_names[d->rank[i]];
+		v[6] = MlmDecToNumeric(paid[i], plan->scale, plan->scale);
+		MemoryContextSwitchTo(old);
+		PutRow(w, T_MEMBER, v, n);
+		if (carry_l && (carry_l[i] != 0 || carry_r[i] != 0))
+		{
+			old = MemoryContextSwitchTo(w->rowcxt);
+			v[2] = MlmDecToNumeric(carry_l[i], MLM_VOL_SCALE, 2);
+			v[3] = MlmDecToNumeric(carry_r[i], MLM_VOL_SCALE, 2);
+			MemoryContextSwitchTo(old);
+			PutRow(w, T_CARRY, v, n);
+		}
+	}
+}
+
+/* columns of mlm._close_source's result */
+enum
+{
+	R_PAYOUT_ROWS, R_MEMBER_RESULT_ROWS, R_CARRY_OUT_ROWS, R_LINE_ROWS, R_BONUS_ROWS,
+	R_MEMBER_ROWS, R_VOLUME_ROWS, R_CARRY_ROWS, R_INPUT_CHECKSUM, R_TOTAL_CV,
+	R_TOTAL_BEFORE_CAP, R_TOTAL_PAID, R_CAP_LIMIT, R_CAP_FACTOR, R_SNAPSHOT, R_NCOLS
+};
+
+HeapTuple
+MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmPlan *plan,
+					 const MlmNet *net, const MlmDerived *d, const MlmPayouts *pay,
+					 const MlmCapResult *cap, const mlm_dec *carry_l,
+					 const mlm_dec *carry_r, mlm_dec total_cv)
+{
+	Datum	   *bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
+	Datum		vals[R_NCOLS];
+	bool		nulls[R_NCOLS] = {0};
+	mlm_dec		after = 0;
+	char		hash[17];
+	int			b,
+				ti;
+
+	if (desc->natts != R_NCOLS)
+		elog(ERROR, "mlm._close_source must return %d columns", R_NCOLS);
+	for (b = 0; b < plan->nbonuses; b++)
+		bonus_names[b] = CStringGetTextDatum(plan->bonuses[b].name);
+
+	if (w->line_sort)
+		WriteLines(w);
+	WritePayouts(w, plan, net, pay, bonus_names);
+	WriteMembers(w, plan, net, d, cap->paid, carry_l, carry_r);
+	for (b = 0; b < plan->nbonuses; b++)
+	{
+		Datum		v[4];
+		bool		n[4] = {0};
+
+		v[0] = Int64GetDatum(w->run_id);
+		v[1] = bonus_names[b];
+		v[2] = MlmDecToNumeric(cap->bonus_before[b], plan->scale, plan->scale);
+		v[3] = MlmDecToNumeric(cap->bonus_after[b], plan->scale, plan->scale);
+		PutRow(w, T_BONUS, v, n);
+		after += cap->bonus_after[b];
+	}
+	for (ti = 0; ti < T_COUNT; ti++)
+	{
+		OutTable   *t = &w->t[ti];
+		int			i;
+
+		Flush(w, t);
+		for (i = 0; i < t->nslots; i++)
+			ExecDropSingleTupleTableSlot(t->slots[i]);
+		FreeBulkInsertState(t->bistate);
+		ExecCloseIndices(t->rri);
+		table_close(t->rel, NoLock);
+	}
+	FreeExecutorState(w->estate);
+
+	/* the counts and the grand total row of mlm.compute */
+	vals[R_PAYOUT_ROWS] = Int64GetDatum(w->t[T_PAYOUT].rows);
+	vals[R_MEMBER_RESULT_ROWS] = Int64GetDatum(w->t[T_MEMBER].rows);
+	vals[R_CARRY_OUT_ROWS] = Int64GetDatum(w->t[T_CARRY].rows);
+	vals[R_LINE_ROWS] = Int64GetDatum(w->t[T_LINE].rows);
+	vals[R_BONUS_ROWS] = Int64GetDatum(w->t[T_BONUS].rows);
+	vals[R_MEMBER_ROWS] = Int64GetDatum(net->member_rows);
+	vals[R_VOLUME_ROWS] = Int64GetDatum(net->volume_rows);
+	vals[R_CARRY_ROWS] = Int64GetDatum(net->carry_rows);
+	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) net->input_hash);
+	vals[R_INPUT_CHECKSUM] = CStringGetTextDatum(hash);
+	vals[R_TOTAL_CV] = MlmDecToNumeric(total_cv, MLM_VOL_SCALE, 2);
+	vals[R_TOTAL_BEFORE_CAP] = MlmDecToNumeric(cap->total, plan->scale, plan->scale);
+	vals[R_TOTAL_PAID] = MlmDecToNumeric(after, plan->scale, plan->scale);
+	nulls[R_CAP_LIMIT] = !plan->has_cap;
+	if (plan->has_cap)
+		vals[R_CAP_LIMIT] = MlmDecToNumeric(cap->limit, plan->scale, plan->scale);
+	nulls[R_CAP_FACTOR] = !cap->capped;
+	if (cap->capped)
+		vals[R_CAP_FACTOR] = DirectFunctionCall2(numeric_div,
+												 MlmDecToNumeric(cap->limit, plan->scale, plan->scale),
+												 MlmDecToNumeric(cap->total, plan->scale, plan->scale));
+	vals[R_SNAPSHOT] = PointerGetDatum(net->tree);
+	nulls[R_SNAPSHOT] = net->tree == NULL;
+	MemoryContextDelete(w->cxt);
+	return heap_form_tuple(desc, vals, nulls);
+}
+
+/*
+ * Delete the rows of a draft from every result table: an index scan of
+ * the run_id prefix of the primary key and a heap delete of each row, no
+ * executor and no transition tables (the run is checked to be a draft,
+ * which is what the delete triggers check).
+ */
+int64
+MlmCloseDeleteRows(Oid nsp, int64 run_id)
+{
+	int64		total = 0;
+	int			ti;
+	Oid			relids[T_COUNT];
+
+	for (ti = 0; ti < T_COUNT; ti++)
+		relids[ti] = ResultTableOid(nsp, TableNames[ti], ACL_DELETE);
+	CheckDraftRun(nsp, run_id, "run_payout");
+	for (ti = 0; ti < T_COUNT; ti++)
+	{
+		Relation	rel = table_open(relids[ti], RowExclusiveLock);
+		Oid			pkey = RelationGetPrimaryKeyIndex(rel);
+		Relation	idx;
+		IndexScanDesc scan;
+		ScanKeyData key;
+		TupleTableSlot *slot;
+		Snapshot	snap = GetActiveSnapshot();
+		int64		n = 0;
+
+		if (!OidIsValid(pkey))
+			elog(ERROR, "%s has no primary key", TableNames[ti]);
+		idx = index_open(pkey, RowExclusiveLock);
+		if (idx->rd_index->indkey.values[0] != 1)	/* run_id is column 1 */
+			elog(ERROR, "the primary key of %s does not start with run_id", TableNames[ti]);
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(run_id));
+		slot = table_slot_create(rel, NULL);
+		scan = index_beginscan(rel, idx, snap, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			simple_table_tuple_delete(rel, &slot->tts_tid, snap);
+			if ((++n & 0x3FFF) == 0)
+				CHECK_FOR_INTERRUPTS();
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(idx, NoLock);
+		table_close(rel, NoLock);
+		total += n;
+	}
+	CommandCounterIncrement();
+	return total;
+}

@@ -1,0 +1,58 @@
+/*
+ * close_write.h
+ *	  Writing a close's results straight into the run tables (mlm.run_payout,
+ *	  run_member, run_carry, run_line, run_bonus_total) from the engine's
+ *	  result arrays, in batches through the table AM's multi-insert with
+ *	  index insertion, as COPY does: no SQL rows, no tuplestore, no
+ *	  executor per row.  And deleting a draft's rows the same way.
+ *
+ * The writer is the only code that writes these tables without their
+ * statement-level triggers; it checks what the triggers check, once per
+ * call: the run exists and is a draft (locked FOR UPDATE, so it cannot be
+ * finalized meanwhile), and the current user may INSERT (DELETE) on each
+ * table.
+ */
+#ifndef MLM_CLOSE_WRITE_H
+#define MLM_CLOSE_WRITE_H
+
+#include "postgres.h"
+
+#include "decimal.h"
+#include "derived.h"
+#include "network.h"
+#include "payout.h"
+#include "plan.h"
+#include "sink.h"
+
+typedef struct MlmCloseWriter MlmCloseWriter;
+
+/*
+ * Start writing the rows of run run_id into the tables of schema nsp:
+ * checks the run (exists, draft, locked) and the privileges, opens the
+ * tables and their indexes.
+ */
+extern MlmCloseWriter *MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines);
+
+/* The MlmLineFn of a close: one mlm.run_line row, numbered in order. */
+extern void MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
+							   int32 source, int32 level, Datum base, Datum rate,
+							   mlm_dec amount);
+
+/* The network the line rows name (set before the bonuses run). */
+extern void MlmCloseWriterSetNet(MlmCloseWriter *w, const MlmNet *net);
+
+/*
+ * Write payouts, member results, carry-out and bonus totals, flush, close
+ * the tables, and return the one row of mlm._close_source (counts and the
+ * grand total) built with desc.
+ */
+extern HeapTuple MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc,
+									  const MlmPlan *plan, const MlmNet *net,
+									  const MlmDerived *d, const MlmPayouts *pay,
+									  const MlmCapResult *cap, const mlm_dec *carry_l,
+									  const mlm_dec *carry_r, mlm_dec total_cv);
+
+/* Delete every result row of a draft run; returns the number deleted. */
+extern int64 MlmCloseDeleteRows(Oid nsp, int64 run_id);
+
+#endif
