@@ -254,9 +254,8 @@ BEGIN
   IF random() < 0.6 THEN
     b := b || jsonb_build_object('breakaway_rank', 'R' || mlm_rc.rint(0, n_ranks - 1));
     IF random() < 0.8 THEN
-      -- 1 .. 3 generations: an empty list (G = 0 by section 10) is refused
-      -- by the engine; test/pgtap/hand_cases.sql has that case as a TODO
-      g := mlm_rc.rint(1, 3);
+      -- 0 .. 3 generations: an empty list is G = 0 (section 10)
+      g := mlm_rc.rint(0, 3);
       arr := '[]';
       FOR j IN 1 .. g LOOP
         arr := arr || jsonb_build_array(mlm_rc.pick(ARRAY[0, 0.01, 0.02, 0.03, 0.05]));
