@@ -23,6 +23,14 @@ typedef struct MlmBonusContext
 	const MlmPlan *plan;
 	const MlmNet *net;
 	const MlmDerived *d;
+
+	/*
+	 * The rank at which per-rank bonus values are read (spec 5.4: the
+	 * paid-as rank of section 11).  Without rank_policy paid-as equals the
+	 * qualified rank, so the engine hands d->rank; rank_policy replaces
+	 * this array and nothing else.
+	 */
+	const int  *paid_as_rank;
 	DateADT		period_end;		/* fast start */
 	mlm_dec		total_cv;		/* pool, VOL scale */
 	const mlm_dec *earnings;	/* matching: rounded earnings, VOL scale */

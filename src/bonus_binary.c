@@ -2,8 +2,9 @@
  * bonus_binary.c
  *	  Binary bonus on the placement tree (spec 5.4, 10): leg volumes with
  *	  carry-in, qualification by a personally sponsored active member in
- *	  each leg, pay-leg or cycle pairing, cap, flush and max_carry, and the
- *	  carry-out that becomes the next period's carry-in.
+ *	  each leg, pay-leg or cycle pairing (plan-wide or by paid-as rank),
+ *	  cap, flush and max_carry, and the carry-out that becomes the next
+ *	  period's carry-in.
  *
  * Leg volumes come from one bottom-up pass over the placement tree;
  * "is s in the left leg of its sponsor" is an interval test on placement
@@ -90,6 +91,8 @@ MlmBonusBinary(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 	{
 		mlm_dec		leg[2];
 		mlm_dec		out[2];
+		mlm_dec		rate = b->rate;
+		mlm_dec		amount_per_cycle = b->cycle_amount;
 		bool		qualified;
 		int			side;
 
@@ -102,15 +105,26 @@ MlmBonusBinary(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 		}
 		qualified = d->active[i] &&
 			(!b->require_sponsored_each_leg || (has[0][i] && has[1][i]));
+		/* by rank, a value of 0 at the member's rank means not qualified */
+		if (b->rate_by_rank)
+		{
+			rate = b->rate_by_rank[cx->paid_as_rank[i]];
+			qualified = qualified && rate != 0;
+		}
+		else if (b->amount_by_rank)
+		{
+			amount_per_cycle = b->amount_by_rank[cx->paid_as_rank[i]];
+			qualified = qualified && amount_per_cycle != 0;
+		}
 		if (qualified && !b->cycle)
 		{
 			mlm_dec		paired = Max((mlm_dec) 0, Min(leg[0], leg[1]));
-			mlm_dec		amount = MlmDecMul(paired, b->rate);
+			mlm_dec		amount = MlmDecMul(paired, rate);
 
 			if (b->has_cap && amount > cap)
 				amount = cap;
 			if (amount != 0)
-				MlmSinkLine(sink, i, -1, -1, paired, MLM_VOL_SCALE, b->rate,
+				MlmSinkLine(sink, i, -1, -1, paired, MLM_VOL_SCALE, rate,
 							MLM_RATE_SCALE, amount);
 			out[0] = leg[0] - paired;
 			out[1] = leg[1] - paired;
@@ -123,11 +137,11 @@ MlmBonusBinary(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 
 			c = Max(c, (mlm_dec) 0);
 			/* c cycles times the amount (VOL scale) -> AMT scale */
-			amount = MlmDecMul(MlmDecMul(c, b->cycle_amount), MlmPow10[MLM_RATE_SCALE]);
+			amount = MlmDecMul(MlmDecMul(c, amount_per_cycle), MlmPow10[MLM_RATE_SCALE]);
 			if (b->has_cap && amount > cap)
 				amount = cap;
 			if (amount != 0)
-				MlmSinkLine(sink, i, -1, -1, c, 0, b->cycle_amount, MLM_VOL_SCALE, amount);
+				MlmSinkLine(sink, i, -1, -1, c, 0, amount_per_cycle, MLM_VOL_SCALE, amount);
 			out[0] = leg[0] - MlmDecMul(c, b->cycle_left);
 			out[1] = leg[1] - MlmDecMul(c, b->cycle_right);
 		}

@@ -1,7 +1,8 @@
 /*
  * bonus_pool.c
  *	  Pool bonus (spec 5.7): a share of total CV split among qualified
- *	  members by weight, in whole currency units, the leftover units going
+ *	  members by weight (equal, by rank, or the member's CV or GV), in
+ *	  whole currency units, the leftover units going
  *	  to the largest remainders (ties to the smaller id), so the pool is
  *	  paid out exactly.
  */
@@ -34,6 +35,30 @@ CompareRemainder(const void *a, const void *b)
 	return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
 }
 
+/*
+ * The weight of participant i: 1, its rank's share (RATE scale), or its
+ * CV or GV (VOL scale); *scale says which.
+ */
+static mlm_dec
+PoolWeight(const MlmBonusContext *cx, const MlmBonus *b, int32 i, int *scale)
+{
+	*scale = MLM_RATE_SCALE;
+	switch (b->shares_by)
+	{
+		case MLM_SHARES_EQUAL:
+			return MlmPow10[MLM_RATE_SCALE];
+		case MLM_SHARES_RANK:
+			return b->shares[cx->d->rank[i]];
+		case MLM_SHARES_CV:
+			*scale = MLM_VOL_SCALE;
+			return cx->net->cv[i];
+		case MLM_SHARES_GV:
+			*scale = MLM_VOL_SCALE;
+			return cx->d->gv[i];
+	}
+	return 0;
+}
+
 /* Pool: a share of total CV by weight, largest remainders get the rest. */
 void
 MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
@@ -55,6 +80,7 @@ MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 	int64		work = 0;
 	Datum		base;
 	Datum		w_total_num;
+	int			wscale = MLM_RATE_SCALE;
 
 	if (p_units <= 0)
 		return;
@@ -65,7 +91,7 @@ MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 
 		if (!d->active[i] || d->rank[i] < b->pool_min_rank)
 			continue;
-		w = b->shares_equal ? MlmPow10[MLM_RATE_SCALE] : b->shares[d->rank[i]];
+		w = PoolWeight(cx, b, i, &wscale);
 		if (w <= 0)
 			continue;
 		sh[np].member = i;
@@ -97,7 +123,7 @@ MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 	}
 
 	base = MlmDecToNumeric(p_units, plan->scale, plan->scale);
-	w_total_num = MlmDecToNumeric(w_total, MLM_RATE_SCALE, 0);
+	w_total_num = MlmDecToNumeric(w_total, wscale, 0);
 	for (k = 0; k < np; k++)
 	{
 		mlm_dec		amount = MlmDecRescale(sh[k].units, plan->scale, MLM_AMT_SCALE,
@@ -109,7 +135,7 @@ MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 		{
 			MemoryContext old = MemoryContextSwitchTo(sink->line_cxt);
 			Datum		rate = DirectFunctionCall2(numeric_div,
-												   MlmDecToNumeric(sh[k].weight, MLM_RATE_SCALE, 0),
+												   MlmDecToNumeric(sh[k].weight, wscale, 0),
 												   w_total_num);
 
 			MemoryContextSwitchTo(old);

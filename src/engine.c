@@ -389,6 +389,7 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	cx.plan = plan;
 	cx.net = net;
 	cx.d = &d;
+	cx.paid_as_rank = d.rank;	/* no rank_policy yet: paid-as = qualified */
 	cx.period_end = args->src.period_end;
 	cx.total_cv = total_cv;
 	if (plan->binary_bonus >= 0)

@@ -51,7 +51,12 @@ static const char *const rank_keys[] = {
 	"legs_with_rank", NULL
 };
 static const char *const legs_keys[] = {"rank", "count", NULL};
-static const char *const rounding_words[] = {"half_up", "half_even", NULL};
+static const char *const rounding_words[] = {"half_up", "half_even", "down", NULL};
+static const int rounding_modes[] = {
+	MLM_ROUND_HALF_UP, MLM_ROUND_HALF_EVEN, MLM_ROUND_TRUNC
+};
+static const char *const share_by_keys[] = {"by", NULL};
+static const char *const share_by_words[] = {"cv", "gv", NULL};
 static const char *const compression_words[] = {"none", "dynamic", NULL};
 static const char *const tree_words[] = {"sponsor", "placement", NULL};
 
@@ -71,7 +76,7 @@ static const char *const *const bonus_keys[] = {
 	(const char *const[]) {"name", "type", "rate_by_rank", "breakaway_rank",
 	"generation_rates", "min_rank_by_generation", NULL},
 	/* binary */
-	(const char *const[]) {"name", "type", "rate", "cycle", "cap",
+	(const char *const[]) {"name", "type", "rate", "rate_by_rank", "cycle", "cap",
 		"max_carry", "flush_when_unqualified", "require_sponsored_each_leg",
 	NULL},
 	/* matching */
@@ -83,7 +88,9 @@ static const char *const *const bonus_keys[] = {
 	(const char *const[]) {"name", "type", "pct", "min_rank", "shares", NULL},
 };
 
-static const char *const cycle_keys[] = {"left", "right", "amount", NULL};
+static const char *const cycle_keys[] = {
+	"left", "right", "amount", "amount_by_rank", NULL
+};
 
 static void
 ParseCurrency(PState *ps, const JNode *n)
@@ -107,7 +114,7 @@ ParseCurrency(PState *ps, const JNode *n)
 								   rounding_words);
 
 		if (r >= 0)
-			plan->rounding = (r == 0) ? MLM_ROUND_HALF_UP : MLM_ROUND_HALF_EVEN;
+			plan->rounding = rounding_modes[r];
 	}
 }
 
@@ -291,7 +298,7 @@ ParsePersonal(PState *ps, MlmBonus *b, const JNode *n, const char *path)
 	}
 	else
 		PlanGetPerRank(ps, rbr, PlanPathKey(path, "rate_by_rank"), "rate_by_rank",
-					 false, &b->rate_by_rank, NULL);
+					   PR_RATE, &b->rate_by_rank, NULL);
 }
 
 static void
@@ -324,7 +331,7 @@ ParseDifferential(PState *ps, MlmBonus *b, const JNode *n, const char *path)
 	char	   *rpath = PlanPathKey(path, "rate_by_rank");
 	int			i;
 
-	if (rbr && PlanGetPerRank(ps, rbr, rpath, "rate_by_rank", false,
+	if (rbr && PlanGetPerRank(ps, rbr, rpath, "rate_by_rank", PR_RATE,
 							&b->rate_by_rank, NULL))
 	{
 		/* non-decreasing along the rank order, after expansion */
@@ -355,37 +362,95 @@ ParseDifferential(PState *ps, MlmBonus *b, const JNode *n, const char *path)
 			   false);
 }
 
+/*
+ * Exactly one of the keys of a NULL-terminated list present in obj: its
+ * index, or -1 after reporting none or two of them at path.
+ */
+static int
+OneOf(PState *ps, const JNode *obj, const char *path, const char *const *keys)
+{
+	int			found = -1;
+	int			i;
+
+	for (i = 0; keys[i]; i++)
+	{
+		if (PlanObjGet(obj, keys[i]) == NULL)
+			continue;
+		if (found >= 0)
+		{
+			PlanProblem(ps, path, NULL, "\"%s\" and \"%s\" may not both be given",
+						keys[found], keys[i]);
+			return -1;
+		}
+		found = i;
+	}
+	if (found < 0)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		for (i = 0; keys[i]; i++)
+			appendStringInfo(&buf, "%s\"%s\"",
+							 i == 0 ? "" : (keys[i + 1] ? ", " : " or "), keys[i]);
+		PlanProblem(ps, path, NULL, "one of %s is required", buf.data);
+	}
+	return found;
+}
+
+static const char *const binary_pay_keys[] = {"rate", "rate_by_rank", "cycle", NULL};
+static const char *const cycle_pay_keys[] = {"amount", "amount_by_rank", NULL};
+
+/*
+ * Binary: rate, rate_by_rank or cycle (with amount or amount_by_rank),
+ * then the options.
+ */
 static void
 ParseBinary(PState *ps, MlmBonus *b, const JNode *n, const char *path)
 {
-	JNode	   *rate = PlanObjGet(n, "rate");
-	JNode	   *cycle = PlanObjGet(n, "cycle");
 	JNode	   *v;
 
-	if (rate && cycle)
-		PlanProblem(ps, path, NULL, "\"rate\" and \"cycle\" may not both be given");
-	else if (!rate && !cycle)
-		PlanProblem(ps, path, NULL, "one of \"rate\" or \"cycle\" is required");
-	else if (rate)
-		PlanGetRate(ps, rate, PlanPathKey(path, "rate"), "rate", &b->rate);
-	else
+	switch (OneOf(ps, n, path, binary_pay_keys))
 	{
-		char	   *cp = PlanPathKey(path, "cycle");
+		case 0:
+			PlanGetRate(ps, PlanObjGet(n, "rate"), PlanPathKey(path, "rate"), "rate",
+						&b->rate);
+			break;
+		case 1:
+			PlanGetPerRank(ps, PlanObjGet(n, "rate_by_rank"),
+						   PlanPathKey(path, "rate_by_rank"), "rate_by_rank",
+						   PR_RATE, &b->rate_by_rank, NULL);
+			break;
+		case 2:
+			{
+				JNode	   *cycle = PlanObjGet(n, "cycle");
+				char	   *cp = PlanPathKey(path, "cycle");
 
-		b->cycle = true;
-		if (PlanExpectKind(ps, cycle, JN_OBJECT, cp, "cycle"))
-		{
-			PlanCheckKeys(ps, cycle, cp, cycle_keys);
-			if ((v = PlanRequireKey(ps, cycle, cp, "left")) != NULL)
-				PlanGetAmount(ps, v, PlanPathKey(cp, "left"), "left", AMT_POSITIVE,
-						   &b->cycle_left);
-			if ((v = PlanRequireKey(ps, cycle, cp, "right")) != NULL)
-				PlanGetAmount(ps, v, PlanPathKey(cp, "right"), "right", AMT_POSITIVE,
-						   &b->cycle_right);
-			if ((v = PlanRequireKey(ps, cycle, cp, "amount")) != NULL)
-				PlanGetAmount(ps, v, PlanPathKey(cp, "amount"), "amount", AMT_NONNEG,
-						   &b->cycle_amount);
-		}
+				b->cycle = true;
+				if (!PlanExpectKind(ps, cycle, JN_OBJECT, cp, "cycle"))
+					break;
+				PlanCheckKeys(ps, cycle, cp, cycle_keys);
+				if ((v = PlanRequireKey(ps, cycle, cp, "left")) != NULL)
+					PlanGetAmount(ps, v, PlanPathKey(cp, "left"), "left", AMT_POSITIVE,
+								  &b->cycle_left);
+				if ((v = PlanRequireKey(ps, cycle, cp, "right")) != NULL)
+					PlanGetAmount(ps, v, PlanPathKey(cp, "right"), "right", AMT_POSITIVE,
+								  &b->cycle_right);
+				switch (OneOf(ps, cycle, cp, cycle_pay_keys))
+				{
+					case 0:
+						PlanGetAmount(ps, PlanObjGet(cycle, "amount"),
+									  PlanPathKey(cp, "amount"), "amount", AMT_NONNEG,
+									  &b->cycle_amount);
+						break;
+					case 1:
+						PlanGetPerRank(ps, PlanObjGet(cycle, "amount_by_rank"),
+									   PlanPathKey(cp, "amount_by_rank"),
+									   "amount_by_rank", PR_AMOUNT,
+									   &b->amount_by_rank, NULL);
+						break;
+				}
+			}
+			break;
 	}
 	if ((v = PlanObjGet(n, "cap")) != NULL &&
 		PlanGetAmount(ps, v, PlanPathKey(path, "cap"), "cap", AMT_NONNEG, &b->cap))
@@ -482,19 +547,30 @@ ParsePool(PState *ps, MlmBonus *b, const JNode *n, const char *path)
 		if (r >= 0)
 			b->pool_min_rank = r;
 	}
-	b->shares_equal = true;
+	b->shares_by = MLM_SHARES_EQUAL;
 	if ((v = PlanObjGet(n, "shares")) != NULL)
 	{
 		char	   *sp = PlanPathKey(path, "shares");
+		JNode	   *by = PlanObjGet(v, "by");
 
-		if (v->kind == JN_OBJECT)
+		if (by != NULL)
 		{
-			if (PlanGetPerRank(ps, v, sp, "shares", true, &b->shares, NULL))
-				b->shares_equal = false;
+			/* the volume form: {"by": "cv" | "gv"} (spec 5.7) */
+			int			k;
+
+			PlanCheckKeys(ps, v, sp, share_by_keys);
+			k = PlanGetChoice(ps, by, PlanPathKey(sp, "by"), "by", share_by_words);
+			if (k >= 0)
+				b->shares_by = k == 0 ? MLM_SHARES_CV : MLM_SHARES_GV;
+		}
+		else if (v->kind == JN_OBJECT)
+		{
+			if (PlanGetPerRank(ps, v, sp, "shares", PR_SHARE, &b->shares, NULL))
+				b->shares_by = MLM_SHARES_RANK;
 		}
 		else if (v->kind != JN_STRING || strcmp(v->str, "equal") != 0)
 			PlanProblem(ps, sp, PlanValueDetail(v),
-					"shares must be \"equal\" or an object by rank name");
+					"shares must be \"equal\", an object by rank name or {\"by\": \"cv\" | \"gv\"}");
 	}
 }
 
@@ -524,7 +600,7 @@ ParseBonus(PState *ps, int i, const JNode *n)
 
 	b->breakaway_rank = -1;
 	b->require_sponsored_each_leg = true;
-	b->shares_equal = true;
+	b->shares_by = MLM_SHARES_EQUAL;
 	if (!PlanExpectKind(ps, n, JN_OBJECT, path, "bonus"))
 		return;
 

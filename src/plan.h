@@ -4,7 +4,8 @@
  *
  * Amounts and volumes are mlm_dec at MLM_VOL_SCALE, rates and fractions at
  * MLM_RATE_SCALE (see decimal.h).  Rank references are resolved to indexes
- * into plan->ranks (0 = lowest).  Per-rank values (rate_by_rank, shares) are
+ * into plan->ranks (0 = lowest).  Per-rank values (rate_by_rank,
+ * amount_by_rank, shares) are
  * expanded to one value per rank with the "closest lower rank present, else
  * 0" rule of spec section 4 already applied.
  */
@@ -37,6 +38,15 @@ typedef enum MlmBonusType
 	MLM_BONUS_POOL
 } MlmBonusType;
 
+/* How a pool splits (spec 5.7). */
+typedef enum MlmPoolShares
+{
+	MLM_SHARES_EQUAL,			/* one share each */
+	MLM_SHARES_RANK,			/* per-rank weights */
+	MLM_SHARES_CV,				/* the participant's CV */
+	MLM_SHARES_GV				/* the participant's GV */
+} MlmPoolShares;
+
 typedef struct MlmRank
 {
 	char	   *name;
@@ -58,8 +68,11 @@ typedef struct MlmBonus
 	char	   *name;
 	MlmBonusType type;
 
-	/* personal (rate or rate_by_rank), differential (rate_by_rank) */
-	mlm_dec    *rate_by_rank;	/* nranks entries, RATE scale, always set */
+	/*
+	 * personal (rate or rate_by_rank), differential (rate_by_rank): nranks
+	 * entries, RATE scale, always set; binary: set only with rate_by_rank
+	 */
+	mlm_dec    *rate_by_rank;
 
 	/* unilevel, matching, fast_start: rates; differential: generation_rates */
 	int			nrates;
@@ -78,6 +91,7 @@ typedef struct MlmBonus
 	mlm_dec		cycle_left;		/* VOL scale, > 0 */
 	mlm_dec		cycle_right;	/* VOL scale, > 0 */
 	mlm_dec		cycle_amount;	/* VOL scale (money), >= 0 */
+	mlm_dec    *amount_by_rank; /* cycle: nranks entries, VOL scale, or NULL */
 	bool		has_cap;
 	mlm_dec		cap;			/* VOL scale (money); also used by no other */
 	bool		has_max_carry;
@@ -95,15 +109,16 @@ typedef struct MlmBonus
 	/* pool */
 	mlm_dec		pct;			/* RATE scale */
 	int			pool_min_rank;
-	bool		shares_equal;
-	mlm_dec    *shares;			/* nranks entries, RATE scale, when !equal */
+	MlmPoolShares shares_by;
+	mlm_dec    *shares;			/* nranks entries, RATE scale, by rank only */
 } MlmBonus;
 
 typedef struct MlmPlan
 {
 	char	   *name;
 	int			scale;			/* currency.scale, 0..6 */
-	int			rounding;		/* MLM_ROUND_HALF_UP or MLM_ROUND_HALF_EVEN */
+	int			rounding;		/* MLM_ROUND_HALF_UP, _HALF_EVEN or _TRUNC
+								 * ("down") */
 	bool		has_active_min_pv;
 	mlm_dec		active_min_pv;	/* VOL scale */
 	int			nranks;			/* >= 1 */

@@ -47,6 +47,14 @@ typedef struct PState
 	int		   *bonus_types;	/* MlmBonusType, -1 when unknown */
 } PState;
 
+/* what the values of a per-rank object are (PlanGetPerRank) */
+typedef enum PerRankKind
+{
+	PR_RATE,					/* rates in [0, 1], RATE scale */
+	PR_SHARE,					/* weights >= 0, RATE scale */
+	PR_AMOUNT					/* money >= 0, VOL scale */
+} PerRankKind;
+
 /* what PlanGetAmount accepts */
 #define AMT_ANY			0
 #define AMT_NONNEG		1
@@ -60,7 +68,7 @@ extern bool PlanGetAmount(PState *ps, const JNode *n, const char *path, const ch
 extern bool PlanGetBool(PState *ps, const JNode *n, const char *path, const char *label,  bool *out);
 extern bool PlanGetFraction(PState *ps, const JNode *n, const char *path, const char *label,  bool allow_zero, const char *rangemsg, mlm_dec *out);
 extern bool PlanGetInt(PState *ps, const JNode *n, const char *path, const char *label, int32 min, int32 max, int32 *out);
-extern bool PlanGetPerRank(PState *ps, const JNode *n, const char *path, const char *label,  bool shares, mlm_dec **out, bool **present_out);
+extern bool PlanGetPerRank(PState *ps, const JNode *n, const char *path, const char *label,  PerRankKind kind, mlm_dec **out, bool **present_out);
 extern bool PlanGetRate(PState *ps, const JNode *n, const char *path, const char *label,  mlm_dec *out);
 extern char *PlanGetString(PState *ps, const JNode *n, const char *path, const char *label,    bool nonempty);
 extern char *PlanPathIdx(const char *parent, int i);

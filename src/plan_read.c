@@ -641,13 +641,14 @@ PlanGetRankRef(PState *ps, const JNode *n, const char *path, const char *label)
 
 /*
  * An object by rank name, expanded to one value per rank (spec section 4).
- * Values are rates in [0, 1] (shares == false) or non-negative weights.
+ * Values are rates in [0, 1], non-negative weights or non-negative amounts,
+ * as kind says.
  * present[] (nranks) tells which ranks the object names.  False after a
  * problem with the object itself; bad entries are reported and taken as 0.
  */
 bool
 PlanGetPerRank(PState *ps, const JNode *n, const char *path, const char *label,
-			 bool shares, mlm_dec **out, bool **present_out)
+			   PerRankKind kind, mlm_dec **out, bool **present_out)
 {
 	int			nr = ps->nranks;
 	mlm_dec    *vals = palloc0(sizeof(mlm_dec) * Max(nr, 1));
@@ -670,7 +671,9 @@ PlanGetPerRank(PState *ps, const JNode *n, const char *path, const char *label,
 			UnknownRank(ps, kp, n->keys[i]);
 			continue;
 		}
-		if (shares)
+		if (kind == PR_AMOUNT)
+			ok = PlanGetAmount(ps, n->vals[i], kp, "amount", AMT_NONNEG, &v);
+		else if (kind == PR_SHARE)
 			ok = GetDec(ps, n->vals[i], kp, "share", MLM_RATE_SCALE, &v) &&
 				(v >= 0 || (PlanProblem(ps, kp, PlanValueDetail(n->vals[i]),
 									"share must not be negative"), false));

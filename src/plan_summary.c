@@ -3,102 +3,309 @@
  *	  mlm.plan_summary: what the engine understood of a plan, as jsonb,
  *	  with defaults filled in, per-rank values expanded and decimals as
  *	  exact strings.
+ *
+ * The result is built with PostgreSQL's jsonb API (pushJsonbValue), so
+ * strings need no escaping by hand and the keys are ordered as jsonb
+ * orders them.
  */
 #include "postgres.h"
 
 #include <string.h>
 
 #include "fmgr.h"
-#include "funcapi.h"
-#include "lib/stringinfo.h"
-#include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
-#include "utils/tuplestore.h"
 
 #include "decimal.h"
 #include "plan.h"
 
 PG_FUNCTION_INFO_V1(mlm_plan_summary);
 
+/* The jsonb under construction. */
+typedef JsonbParseState *JsState;
+
+/* Push a key, or nothing when key is NULL (an array element follows). */
 static void
-JsStr(StringInfo buf, const char *s)
+JsKey(JsState *st, const char *key)
 {
+	JsonbValue	k;
+
+	if (key == NULL)
+		return;
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &k);
+}
+
+/* Push a scalar as the value of key, or as an array element (key NULL). */
+static void
+JsScalar(JsState *st, const char *key, JsonbValue *v)
+{
+	JsKey(st, key);
+	pushJsonbValue(st, key ? WJB_VALUE : WJB_ELEM, v);
+}
+
+/* A string, or null for NULL. */
+static void
+JsStr(JsState *st, const char *key, const char *s)
+{
+	JsonbValue	v;
+
 	if (s == NULL)
-		appendStringInfoString(buf, "null");
+		v.type = jbvNull;
 	else
-		escape_json(buf, s);
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) s;
+		v.val.string.len = strlen(s);
+	}
+	JsScalar(st, key, &v);
 }
 
 static void
-JsDec(StringInfo buf, mlm_dec v, int scale)
+JsInt(JsState *st, const char *key, int64 i)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(i);
+	JsScalar(st, key, &v);
+}
+
+static void
+JsBool(JsState *st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	v.type = jbvBool;
+	v.val.boolean = b;
+	JsScalar(st, key, &v);
+}
+
+/* A decimal as an exact string ("0.05"). */
+static void
+JsDec(JsState *st, const char *key, mlm_dec d, int scale)
 {
 	char		tmp[64];
 
-	appendStringInfo(buf, "\"%s\"", MlmDecToText(v, scale, 0, tmp));
+	JsStr(st, key, pstrdup(MlmDecToText(d, scale, 0, tmp)));
+}
+
+/* An amount when has, else null. */
+static void
+JsOptAmount(JsState *st, const char *key, bool has, mlm_dec d)
+{
+	if (has)
+		JsDec(st, key, d, MLM_VOL_SCALE);
+	else
+		JsStr(st, key, NULL);
 }
 
 static void
-JsRates(StringInfo buf, const char *key, int n, const mlm_dec *rates)
+JsBegin(JsState *st, const char *key, JsonbIteratorToken tok)
+{
+	JsKey(st, key);
+	pushJsonbValue(st, tok, NULL);
+}
+
+static void
+JsEnd(JsState *st, JsonbIteratorToken tok)
+{
+	pushJsonbValue(st, tok, NULL);
+}
+
+/* key: [rate, ...] */
+static void
+JsRates(JsState *st, const char *key, int n, const mlm_dec *rates)
 {
 	int			i;
 
-	appendStringInfo(buf, ", \"%s\": [", key);
+	JsBegin(st, key, WJB_BEGIN_ARRAY);
 	for (i = 0; i < n; i++)
-	{
-		if (i)
-			appendStringInfoString(buf, ", ");
-		JsDec(buf, rates[i], MLM_RATE_SCALE);
-	}
-	appendStringInfoChar(buf, ']');
+		JsDec(st, NULL, rates[i], MLM_RATE_SCALE);
+	JsEnd(st, WJB_END_ARRAY);
 }
 
+/* key: [rank name, ...] */
 static void
-JsRankList(StringInfo buf, const MlmPlan *plan, const char *key, int n,
-			 const int *ranks)
+JsRankList(JsState *st, const MlmPlan *plan, const char *key, int n,
+		   const int *ranks)
 {
 	int			i;
 
-	appendStringInfo(buf, ", \"%s\": [", key);
+	JsBegin(st, key, WJB_BEGIN_ARRAY);
 	for (i = 0; i < n; i++)
-	{
-		if (i)
-			appendStringInfoString(buf, ", ");
-		JsStr(buf, plan->ranks[ranks[i]].name);
-	}
-	appendStringInfoChar(buf, ']');
+		JsStr(st, NULL, plan->ranks[ranks[i]].name);
+	JsEnd(st, WJB_END_ARRAY);
 }
 
+/* key: [{"rank": name, valkey: value}, ...], one entry per rank */
 static void
-JsPerRank(StringInfo buf, const MlmPlan *plan, const char *key,
-			const char *valkey, const mlm_dec *vals)
+JsPerRank(JsState *st, const MlmPlan *plan, const char *key,
+		  const char *valkey, const mlm_dec *vals, int scale)
 {
 	int			i;
 
-	appendStringInfo(buf, ", \"%s\": [", key);
+	JsBegin(st, key, WJB_BEGIN_ARRAY);
 	for (i = 0; i < plan->nranks; i++)
 	{
-		if (i)
-			appendStringInfoString(buf, ", ");
-		appendStringInfoString(buf, "{\"rank\": ");
-		JsStr(buf, plan->ranks[i].name);
-		appendStringInfo(buf, ", \"%s\": ", valkey);
-		JsDec(buf, vals[i], MLM_RATE_SCALE);
-		appendStringInfoChar(buf, '}');
+		JsBegin(st, NULL, WJB_BEGIN_OBJECT);
+		JsStr(st, "rank", plan->ranks[i].name);
+		JsDec(st, valkey, vals[i], scale);
+		JsEnd(st, WJB_END_OBJECT);
 	}
-	appendStringInfoChar(buf, ']');
+	JsEnd(st, WJB_END_ARRAY);
 }
 
+/* One entry of "ranks". */
 static void
-JsOptAmount(StringInfo buf, const char *key, bool has, mlm_dec v)
+JsRank(JsState *st, const MlmPlan *plan, int i)
 {
-	appendStringInfo(buf, ", \"%s\": ", key);
-	if (has)
-		JsDec(buf, v, MLM_VOL_SCALE);
+	const MlmRank *rk = &plan->ranks[i];
+
+	JsBegin(st, NULL, WJB_BEGIN_OBJECT);
+	JsInt(st, "index", i);
+	JsStr(st, "name", rk->name);
+	if (rk->has_min_pv)
+		JsDec(st, "min_pv", rk->min_pv, MLM_VOL_SCALE);
+	if (rk->has_min_gv)
+		JsDec(st, "min_gv", rk->min_gv, MLM_VOL_SCALE);
+	if (rk->has_max_leg_pct)
+		JsDec(st, "max_leg_pct", rk->max_leg_pct, MLM_RATE_SCALE);
+	if (rk->has_min_active_frontline)
+		JsInt(st, "min_active_frontline", rk->min_active_frontline);
+	if (rk->has_legs_with_rank)
+	{
+		JsBegin(st, "legs_with_rank", WJB_BEGIN_OBJECT);
+		JsStr(st, "rank", plan->ranks[rk->legs_rank].name);
+		JsInt(st, "rank_index", rk->legs_rank);
+		JsInt(st, "count", rk->legs_count);
+		JsEnd(st, WJB_END_OBJECT);
+	}
+	JsEnd(st, WJB_END_OBJECT);
+}
+
+/* The keys of a binary bonus. */
+static void
+JsBinary(JsState *st, const MlmPlan *plan, const MlmBonus *b)
+{
+	if (b->cycle)
+	{
+		JsBegin(st, "cycle", WJB_BEGIN_OBJECT);
+		JsDec(st, "left", b->cycle_left, MLM_VOL_SCALE);
+		JsDec(st, "right", b->cycle_right, MLM_VOL_SCALE);
+		if (b->amount_by_rank)
+			JsPerRank(st, plan, "amount_by_rank", "amount", b->amount_by_rank,
+					  MLM_VOL_SCALE);
+		else
+			JsDec(st, "amount", b->cycle_amount, MLM_VOL_SCALE);
+		JsEnd(st, WJB_END_OBJECT);
+	}
+	else if (b->rate_by_rank)
+		JsPerRank(st, plan, "rate_by_rank", "rate", b->rate_by_rank,
+				  MLM_RATE_SCALE);
 	else
-		appendStringInfoString(buf, "null");
+		JsDec(st, "rate", b->rate, MLM_RATE_SCALE);
+	JsOptAmount(st, "cap", b->has_cap, b->cap);
+	JsOptAmount(st, "max_carry", b->has_max_carry, b->max_carry);
+	JsBool(st, "flush_when_unqualified", b->flush_when_unqualified);
+	JsBool(st, "require_sponsored_each_leg", b->require_sponsored_each_leg);
+}
+
+/* The keys of a pool bonus. */
+static void
+JsPool(JsState *st, const MlmPlan *plan, const MlmBonus *b)
+{
+	JsDec(st, "pct", b->pct, MLM_RATE_SCALE);
+	JsStr(st, "min_rank", plan->ranks[b->pool_min_rank].name);
+	switch (b->shares_by)
+	{
+		case MLM_SHARES_EQUAL:
+			JsStr(st, "shares", "equal");
+			break;
+		case MLM_SHARES_RANK:
+			JsPerRank(st, plan, "shares", "share", b->shares, MLM_RATE_SCALE);
+			break;
+		case MLM_SHARES_CV:
+		case MLM_SHARES_GV:
+			JsBegin(st, "shares", WJB_BEGIN_OBJECT);
+			JsStr(st, "by", b->shares_by == MLM_SHARES_CV ? "cv" : "gv");
+			JsEnd(st, WJB_END_OBJECT);
+			break;
+	}
+}
+
+/* One entry of "bonuses". */
+static void
+JsBonus(JsState *st, const MlmPlan *plan, int i)
+{
+	const MlmBonus *b = &plan->bonuses[i];
+	int			j;
+
+	JsBegin(st, NULL, WJB_BEGIN_OBJECT);
+	JsInt(st, "index", i);
+	JsStr(st, "name", b->name);
+	JsStr(st, "type", MlmBonusTypeNames[b->type]);
+	switch (b->type)
+	{
+		case MLM_BONUS_PERSONAL:
+			JsPerRank(st, plan, "rate_by_rank", "rate", b->rate_by_rank,
+					  MLM_RATE_SCALE);
+			break;
+		case MLM_BONUS_UNILEVEL:
+			JsRates(st, "rates", b->nrates, b->rates);
+			JsRankList(st, plan, "min_rank_by_level", b->nrates, b->min_rank);
+			JsStr(st, "compression", b->dynamic ? "dynamic" : "none");
+			JsStr(st, "tree", b->placement ? "placement" : "sponsor");
+			break;
+		case MLM_BONUS_DIFFERENTIAL:
+			JsPerRank(st, plan, "rate_by_rank", "rate", b->rate_by_rank,
+					  MLM_RATE_SCALE);
+			JsStr(st, "breakaway_rank", b->breakaway_rank >= 0 ?
+				  plan->ranks[b->breakaway_rank].name : NULL);
+			JsRates(st, "generation_rates", b->nrates, b->rates);
+			JsRankList(st, plan, "min_rank_by_generation", b->nrates,
+					   b->min_rank);
+			break;
+		case MLM_BONUS_BINARY:
+			JsBinary(st, plan, b);
+			break;
+		case MLM_BONUS_MATCHING:
+			JsBegin(st, "of", WJB_BEGIN_ARRAY);
+			for (j = 0; j < b->nof; j++)
+				JsStr(st, NULL, plan->bonuses[b->of[j]].name);
+			JsEnd(st, WJB_END_ARRAY);
+			JsRates(st, "rates", b->nrates, b->rates);
+			JsRankList(st, plan, "min_rank_by_generation", b->nrates,
+					   b->min_rank);
+			JsStr(st, "compression", b->dynamic ? "dynamic" : "none");
+			break;
+		case MLM_BONUS_FAST_START:
+			JsInt(st, "days", b->days);
+			JsRates(st, "rates", b->nrates, b->rates);
+			break;
+		case MLM_BONUS_POOL:
+			JsPool(st, plan, b);
+			break;
+	}
+	JsEnd(st, WJB_END_OBJECT);
+}
+
+/* The word of a rounding mode. */
+static const char *
+RoundingWord(int mode)
+{
+	switch (mode)
+	{
+		case MLM_ROUND_HALF_EVEN:
+			return "half_even";
+		case MLM_ROUND_TRUNC:
+			return "down";
+		default:
+			return "half_up";
+	}
 }
 
 /*
@@ -110,161 +317,48 @@ mlm_plan_summary(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *jb = PG_GETARG_JSONB_P(0);
 	MlmPlan    *plan = MlmPlanParse(jb, NULL);
-	StringInfoData buf;
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
 	int			i;
 
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "{\"name\": ");
-	JsStr(&buf, plan->name);
-	appendStringInfo(&buf, ", \"currency\": {\"scale\": %d, \"rounding\": \"%s\"}",
-					 plan->scale,
-					 plan->rounding == MLM_ROUND_HALF_EVEN ? "half_even" : "half_up");
-	appendStringInfoString(&buf, ", \"active\": ");
+	JsBegin(&st, NULL, WJB_BEGIN_OBJECT);
+	JsStr(&st, "name", plan->name);
+	JsBegin(&st, "currency", WJB_BEGIN_OBJECT);
+	JsInt(&st, "scale", plan->scale);
+	JsStr(&st, "rounding", RoundingWord(plan->rounding));
+	JsEnd(&st, WJB_END_OBJECT);
 	if (plan->has_active_min_pv)
 	{
-		appendStringInfoString(&buf, "{\"min_pv\": ");
-		JsDec(&buf, plan->active_min_pv, MLM_VOL_SCALE);
-		appendStringInfoChar(&buf, '}');
+		JsBegin(&st, "active", WJB_BEGIN_OBJECT);
+		JsDec(&st, "min_pv", plan->active_min_pv, MLM_VOL_SCALE);
+		JsEnd(&st, WJB_END_OBJECT);
 	}
 	else
-		appendStringInfoString(&buf, "null");
+		JsStr(&st, "active", NULL);
 
-	appendStringInfoString(&buf, ", \"ranks\": [");
+	JsBegin(&st, "ranks", WJB_BEGIN_ARRAY);
 	for (i = 0; i < plan->nranks; i++)
-	{
-		MlmRank    *rk = &plan->ranks[i];
+		JsRank(&st, plan, i);
+	JsEnd(&st, WJB_END_ARRAY);
 
-		if (i)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfo(&buf, "{\"index\": %d, \"name\": ", i);
-		JsStr(&buf, rk->name);
-		if (rk->has_min_pv)
-			JsOptAmount(&buf, "min_pv", true, rk->min_pv);
-		if (rk->has_min_gv)
-			JsOptAmount(&buf, "min_gv", true, rk->min_gv);
-		if (rk->has_max_leg_pct)
-		{
-			appendStringInfoString(&buf, ", \"max_leg_pct\": ");
-			JsDec(&buf, rk->max_leg_pct, MLM_RATE_SCALE);
-		}
-		if (rk->has_min_active_frontline)
-			appendStringInfo(&buf, ", \"min_active_frontline\": %d",
-							 rk->min_active_frontline);
-		if (rk->has_legs_with_rank)
-		{
-			appendStringInfoString(&buf, ", \"legs_with_rank\": {\"rank\": ");
-			JsStr(&buf, plan->ranks[rk->legs_rank].name);
-			appendStringInfo(&buf, ", \"rank_index\": %d, \"count\": %d}",
-							 rk->legs_rank, rk->legs_count);
-		}
-		appendStringInfoChar(&buf, '}');
-	}
-	appendStringInfoChar(&buf, ']');
-
-	appendStringInfoString(&buf, ", \"bonuses\": [");
+	JsBegin(&st, "bonuses", WJB_BEGIN_ARRAY);
 	for (i = 0; i < plan->nbonuses; i++)
-	{
-		MlmBonus   *b = &plan->bonuses[i];
-		int			j;
+		JsBonus(&st, plan, i);
+	JsEnd(&st, WJB_END_ARRAY);
 
-		if (i)
-			appendStringInfoString(&buf, ", ");
-		appendStringInfo(&buf, "{\"index\": %d, \"name\": ", i);
-		JsStr(&buf, b->name);
-		appendStringInfo(&buf, ", \"type\": \"%s\"", MlmBonusTypeNames[b->type]);
-		switch (b->type)
-		{
-			case MLM_BONUS_PERSONAL:
-				JsPerRank(&buf, plan, "rate_by_rank", "rate", b->rate_by_rank);
-				break;
-			case MLM_BONUS_UNILEVEL:
-				JsRates(&buf, "rates", b->nrates, b->rates);
-				JsRankList(&buf, plan, "min_rank_by_level", b->nrates, b->min_rank);
-				appendStringInfo(&buf, ", \"compression\": \"%s\", \"tree\": \"%s\"",
-								 b->dynamic ? "dynamic" : "none",
-								 b->placement ? "placement" : "sponsor");
-				break;
-			case MLM_BONUS_DIFFERENTIAL:
-				JsPerRank(&buf, plan, "rate_by_rank", "rate", b->rate_by_rank);
-				appendStringInfoString(&buf, ", \"breakaway_rank\": ");
-				JsStr(&buf, b->breakaway_rank >= 0 ?
-					   plan->ranks[b->breakaway_rank].name : NULL);
-				JsRates(&buf, "generation_rates", b->nrates, b->rates);
-				JsRankList(&buf, plan, "min_rank_by_generation", b->nrates,
-							 b->min_rank);
-				break;
-			case MLM_BONUS_BINARY:
-				if (b->cycle)
-				{
-					appendStringInfoString(&buf, ", \"cycle\": {\"left\": ");
-					JsDec(&buf, b->cycle_left, MLM_VOL_SCALE);
-					appendStringInfoString(&buf, ", \"right\": ");
-					JsDec(&buf, b->cycle_right, MLM_VOL_SCALE);
-					appendStringInfoString(&buf, ", \"amount\": ");
-					JsDec(&buf, b->cycle_amount, MLM_VOL_SCALE);
-					appendStringInfoChar(&buf, '}');
-				}
-				else
-				{
-					appendStringInfoString(&buf, ", \"rate\": ");
-					JsDec(&buf, b->rate, MLM_RATE_SCALE);
-				}
-				JsOptAmount(&buf, "cap", b->has_cap, b->cap);
-				JsOptAmount(&buf, "max_carry", b->has_max_carry, b->max_carry);
-				appendStringInfo(&buf, ", \"flush_when_unqualified\": %s"
-								 ", \"require_sponsored_each_leg\": %s",
-								 b->flush_when_unqualified ? "true" : "false",
-								 b->require_sponsored_each_leg ? "true" : "false");
-				break;
-			case MLM_BONUS_MATCHING:
-				appendStringInfoString(&buf, ", \"of\": [");
-				for (j = 0; j < b->nof; j++)
-				{
-					if (j)
-						appendStringInfoString(&buf, ", ");
-					JsStr(&buf, plan->bonuses[b->of[j]].name);
-				}
-				appendStringInfoChar(&buf, ']');
-				JsRates(&buf, "rates", b->nrates, b->rates);
-				JsRankList(&buf, plan, "min_rank_by_generation", b->nrates,
-							 b->min_rank);
-				appendStringInfo(&buf, ", \"compression\": \"%s\"",
-								 b->dynamic ? "dynamic" : "none");
-				break;
-			case MLM_BONUS_FAST_START:
-				appendStringInfo(&buf, ", \"days\": %d", b->days);
-				JsRates(&buf, "rates", b->nrates, b->rates);
-				break;
-			case MLM_BONUS_POOL:
-				appendStringInfoString(&buf, ", \"pct\": ");
-				JsDec(&buf, b->pct, MLM_RATE_SCALE);
-				appendStringInfoString(&buf, ", \"min_rank\": ");
-				JsStr(&buf, plan->ranks[b->pool_min_rank].name);
-				if (b->shares_equal)
-					appendStringInfoString(&buf, ", \"shares\": \"equal\"");
-				else
-					JsPerRank(&buf, plan, "shares", "share", b->shares);
-				break;
-		}
-		appendStringInfoChar(&buf, '}');
-	}
-	appendStringInfoChar(&buf, ']');
-
-	appendStringInfoString(&buf, ", \"cap\": ");
 	if (plan->has_cap)
 	{
-		appendStringInfoString(&buf, "{\"pct\": ");
-		JsDec(&buf, plan->cap_pct, MLM_RATE_SCALE);
-		appendStringInfoChar(&buf, '}');
+		JsBegin(&st, "cap", WJB_BEGIN_OBJECT);
+		JsDec(&st, "pct", plan->cap_pct, MLM_RATE_SCALE);
+		JsEnd(&st, WJB_END_OBJECT);
 	}
 	else
-		appendStringInfoString(&buf, "null");
-	appendStringInfo(&buf, ", \"binary_bonus\": ");
-	JsStr(&buf, plan->binary_bonus >= 0 ?
-		   plan->bonuses[plan->binary_bonus].name : NULL);
-	appendStringInfo(&buf, ", \"needs_placement\": %s, \"max_levels\": %d}",
-					 plan->needs_placement ? "true" : "false", plan->max_levels);
+		JsStr(&st, "cap", NULL);
+	JsStr(&st, "binary_bonus", plan->binary_bonus >= 0 ?
+		  plan->bonuses[plan->binary_bonus].name : NULL);
+	JsBool(&st, "needs_placement", plan->needs_placement);
+	JsInt(&st, "max_levels", plan->max_levels);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+	PG_RETURN_JSONB_P(JsonbValueToJsonb(res));
 }
-

@@ -5,7 +5,10 @@
 # 10% of the members, a plan with a binary bonus, a 7-level forced matrix
 # (unilevel on the placement tree) and a matching bonus of the binary,
 # against a plain-SQL reference of the binary bonus (recursive CTE over the
-# placement tree).  Run by hand (not in CI); takes ~2 minutes on 2 quiet
+# placement tree); and the binary bonus with a plan-wide `rate` against the
+# same bonus with `rate_by_rank` (issue 16), with one rank and with three,
+# the two plans of a pair paying the same so their results must be equal,
+# timed in alternating rounds.  Run by hand (not in CI); takes ~2 minutes on 2 quiet
 # cores.  Figures and method: BENCHMARKS.md.
 #
 #   test/bench/binary_bench.sh            # as root or as a normal user
@@ -18,6 +21,9 @@
 #                      timeout it is run on a 100k subset and extrapolated
 #   PERF [1]           profile one run of the plan with perf when installed
 #   SUBSET_N [100000]  size of the subset for the timeout case
+#   RBR_ROUNDS [3]     rounds of the rate / rate_by_rank pairs (each round
+#                      times both plans of each pair REPS times, in
+#                      alternating order); 0 skips them
 #   SRC [worktree]     build the working tree, or SRC=head: a clean
 #                      `git archive HEAD` (uncommitted changes left out)
 #
@@ -39,6 +45,7 @@ SQL_TIMEOUT=${SQL_TIMEOUT:-600}
 PERF=${PERF:-1}
 SRC=${SRC:-worktree}
 SUBSET_N=${SUBSET_N:-100000}
+RBR_ROUNDS=${RBR_ROUNDS:-3}
 
 BENCH_NAME=binary_bench.sh
 # shellcheck source=bench_lib.sh
@@ -52,6 +59,29 @@ PERIOD="'2024-03-01', '2024-03-31'"
 PLAN_BIN='{"name": "binary-matrix", "currency": {"scale": 2, "rounding": "half_up"}, "active": {"min_pv": 50}, "ranks": [{"name": "Member"}], "bonuses": [{"name": "binary", "type": "binary", "rate": 0.10, "cap": 500, "max_carry": 20000}, {"name": "matrix", "type": "unilevel", "tree": "placement", "rates": [0.05, 0.05, 0.04, 0.04, 0.03, 0.03, 0.02]}, {"name": "match", "type": "matching", "of": ["binary"], "rates": [0.20, 0.10]}]}'
 # the binary bonus alone, for the comparison with the SQL reference
 PLAN_BO='{"name": "binary-only", "currency": {"scale": 2, "rounding": "half_up"}, "active": {"min_pv": 50}, "ranks": [{"name": "Member"}], "bonuses": [{"name": "binary", "type": "binary", "rate": 0.10, "cap": 500, "max_carry": 20000}]}'
+
+# rate against rate_by_rank: pairs of binary-only plans that pay the same
+RANKS1='[{"name": "Member"}]'
+RANKS3='[{"name": "Member"}, {"name": "Silver", "min_pv": 100}, {"name": "Gold", "min_pv": 200}]'
+BIN_OPTS='"cap": 500, "max_carry": 20000'
+plan_bo() {	# ranks binary-key-and-value
+	echo "{\"name\": \"binary-only\", \"currency\": {\"scale\": 2, \"rounding\": \"half_up\"}, \"active\": {\"min_pv\": 50}, \"ranks\": $1, \"bonuses\": [{\"name\": \"binary\", \"type\": \"binary\", $2, $BIN_OPTS}]}"
+}
+declare -A PAIR_PLAN=(
+	[r1]=$(plan_bo "$RANKS1" '"rate": 0.10')
+	[b1]=$(plan_bo "$RANKS1" '"rate_by_rank": {"Member": 0.10}')
+	[r3]=$(plan_bo "$RANKS3" '"rate": 0.10')
+	[b3]=$(plan_bo "$RANKS3" '"rate_by_rank": {"Member": 0.10, "Silver": 0.10, "Gold": 0.10}')
+)
+q_pair() {	# key
+	cat <<-EOF
+		SELECT count(*) FILTER (WHERE kind = 'payout') AS payouts, sum(amount) FILTER (WHERE kind = 'payout') AS paid,
+		       count(*) FILTER (WHERE kind = 'carry') AS carries,
+		       sum(carry_left) FILTER (WHERE kind = 'carry') AS carry_left,
+		       sum(carry_right) FILTER (WHERE kind = 'carry') AS carry_right
+		  FROM mlm.compute('${PAIR_PLAN[$1]}'::jsonb, 'm', 'v', $PERIOD, 'carry', kinds => 'payout,carry')
+	EOF
+}
 
 q_plan() {	# members volumes carry
 	echo "SELECT kind, count(*) FROM mlm.compute('$PLAN_BIN'::jsonb, '$1', '$2', $PERIOD, '$3') GROUP BY kind ORDER BY kind"
@@ -142,6 +172,8 @@ row() {
 		"$(fmt_ms "${CPU[$1]:-}" "$SQL_TIMEOUT")" "${RES[$1]:-}" "${3:-}"
 }
 pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {if (a == "n/a") {print "n/a"; exit} r = (op == ">=") ? (a + 0 >= b + 0) : (a + 0 <= b + 0); print r ? "met" : "NOT met"}'; }
+# a ratio to 3 decimals
+r3() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "n/a"; else printf "%.3f", a / b}'; }
 # ratio of medians, wall / CPU
 r2() { echo "$(ratio "$1" "$2") / $(ratio "$3" "$4")"; }
 
@@ -185,6 +217,30 @@ else
 fi
 say "   $CHECK"
 
+# rate / rate_by_rank pairs: round k times both plans of each pair REPS
+# times (rate first in odd rounds, rate_by_rank first in even ones); the
+# figure of a plan is the median of its round medians.
+declare -A PAIR_MEDS PAIR_CPUS PAIR_RES
+if [ "$RBR_ROUNDS" -gt 0 ]; then
+	say "== binary rate against rate_by_rank, $RBR_ROUNDS rounds"
+	for ((k = 1; k <= RBR_ROUNDS; k++)); do
+		for pair in 1 3; do
+			order="r$pair b$pair"
+			[ $((k % 2)) = 0 ] && order="b$pair r$pair"
+			for key in $order; do
+				run_timed "$key" "$REPS" 600 1 "$(q_pair "$key")"
+				PAIR_MEDS[$key]+="${MED[$key]} "
+				PAIR_CPUS[$key]+="${CPU[$key]} "
+				PAIR_RES[$key]=${RES[$key]}
+			done
+		done
+	done
+	for key in r1 b1 r3 b3; do
+		MED[$key]=$(printf '%s\n' ${PAIR_MEDS[$key]} | median)
+		CPU[$key]=$(printf '%s\n' ${PAIR_CPUS[$key]} | median)
+	done
+fi
+
 say "== peak backend memory"
 mem_peak p_full "$(q_plan m v carry)"
 mem_peak p_total "SELECT * FROM mlm.compute('$PLAN_BIN'::jsonb, 'm', 'v', $PERIOD, 'carry', kinds => 'total')"
@@ -217,6 +273,16 @@ say "|---|---|---|"
 say "| full plan, default kinds (payout, member, carry, total) | ${MEMFRESH[p_full]} | ${MEMPEAK[p_full]} |"
 say "| full plan, kinds 'total' (no result rows) | ${MEMFRESH[p_total]} | ${MEMPEAK[p_total]} |"
 say ""
+if [ "$RBR_ROUNDS" -gt 0 ]; then
+	say "| binary-only plan ($RBR_ROUNDS rounds x $REPS runs; median of round medians) | median ms | median CPU ms | round medians ms | result | rate_by_rank / rate (wall / CPU) |"
+	say "|---|---|---|---|---|---|"
+	for pair in 1 3; do
+		same=$([ "${PAIR_RES[r$pair]}" = "${PAIR_RES[b$pair]}" ] && echo "equal results" || echo "RESULTS DIFFER")
+		say "| $pair rank(s), \`rate\` | $(fmt_ms "${MED[r$pair]}") | $(fmt_ms "${CPU[r$pair]}") | ${PAIR_MEDS[r$pair]} | ${PAIR_RES[r$pair]} | |"
+		say "| $pair rank(s), \`rate_by_rank\` | $(fmt_ms "${MED[b$pair]}") | $(fmt_ms "${CPU[b$pair]}") | ${PAIR_MEDS[b$pair]} | ${PAIR_RES[b$pair]} | $(r3 "${MED[b$pair]}" "${MED[r$pair]}") / $(r3 "${CPU[b$pair]}" "${CPU[r$pair]}"); $same |"
+	done
+	say ""
+fi
 say "| target (wall time; backend CPU time in brackets) | measured | |"
 say "|---|---|---|"
 say "| binary + matrix + matching plan <= 2 s | $(fmt_ms "${MED[p_full]}") ms ($(fmt_ms "${CPU[p_full]}") ms) | $(pass "${MED[p_full]}" '<=' 2000) ($(pass "${CPU[p_full]}" '<=' 2000)) |"
