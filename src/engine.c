@@ -598,6 +598,9 @@ mlm_carry_out(PG_FUNCTION_ARGS)
 	return ComputeEntry(fcinfo, false, K_CARRY, proj, 6);
 }
 
+static void SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
+					   const int *required, int nrequired);
+
 /*
  * mlm._compute_source(plan, members, volumes, period_column, period_label,
  * period_start, period_end, time_zone, carry, with_lines, read_as_owner,
@@ -614,42 +617,17 @@ mlm_compute_source(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ComputeArgs args;
 	MlmOut		out;
-	int			a;
 	static const int required[] = {0, 1, 2, 5, 6, 10};
 	static const char *const names[] = {
 		"plan", "members", "volumes", "period_column", "period_label", "period_start",
 		"period_end", "time_zone", "carry", "with_lines", "read_as_owner", "kinds"
 	};
 
-	for (a = 0; a < lengthof(required); a++)
-		if (PG_ARGISNULL(required[a]))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("argument %s must not be null", names[required[a]])));
-	CheckPeriodDates(PG_GETARG_DATEADT(5), PG_GETARG_DATEADT(6));
+	SourceArgs(fcinfo, &args, names, required, lengthof(required));
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	if (rsinfo->setDesc->natts != C_NCOLS)
 		elog(ERROR, "mlm._compute_source must return %d columns", C_NCOLS);
-
-	memset(&args, 0, sizeof(args));
-	args.plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
-	args.src.members = PG_GETARG_OID(1);
-	args.src.volumes = PG_GETARG_OID(2);
-	if (!PG_ARGISNULL(3))
-		args.src.period_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	if (!PG_ARGISNULL(4))
-		args.src.period_label = text_to_cstring(PG_GETARG_TEXT_PP(4));
-	args.src.period_start = PG_GETARG_DATEADT(5);
-	args.src.period_end = PG_GETARG_DATEADT(6);
-	if (!PG_ARGISNULL(7))
-		args.src.time_zone = text_to_cstring(PG_GETARG_TEXT_PP(7));
-	args.src.carry = PG_ARGISNULL(8) || args.plan->binary_bonus < 0 ? InvalidOid : PG_GETARG_OID(8);
-	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
-	args.src.need_placement = args.plan->needs_placement;
 	args.src.read_as_owner = PG_GETARG_BOOL(10);
-	args.kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
-	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
-		args.kinds |= K_LINE;
 	if (PG_NARGS() > 11 && !PG_ARGISNULL(11))
 		args.kinds = ParseKinds(PG_GETARG_TEXT_PP(11));
 	OutInit(&out, rsinfo, NULL, false);
@@ -681,9 +659,10 @@ mlm_check_inputs(PG_FUNCTION_ARGS)
 }
 
 /*
- * The arguments of mlm._close_source, read as mlm_compute_source reads
- * its first ten: (plan, members, volumes, period_column, period_label,
- * period_start, period_end, time_zone, carry, with_lines, ...).
+ * The first ten arguments of mlm._compute_source and mlm._close_source:
+ * (plan, members, volumes, period_column, period_label, period_start,
+ * period_end, time_zone, carry, with_lines); required[] names those that
+ * must not be NULL.
  */
 static void
 SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
@@ -701,7 +680,7 @@ SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
 	args->plan = MlmPlanParse(PG_GETARG_JSONB_P(0), NULL);
 	args->src.members = PG_GETARG_OID(1);
 	args->src.volumes = PG_GETARG_OID(2);
-	args->src.period_column = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	args->src.period_column = PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3));
 	args->src.period_label = PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4));
 	args->src.period_start = PG_GETARG_DATEADT(5);
 	args->src.period_end = PG_GETARG_DATEADT(6);

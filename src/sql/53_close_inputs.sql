@@ -178,17 +178,6 @@ BEGIN
                                               p_source, src.registered_by);
         END IF;
     END LOOP;
-    -- the columns the source was registered with may have changed since
-    IF @extschema@._check_inputs(members, volumes, NULL, src.period_column) <> src.period_kind THEN
-        SELECT a.atttypid::regtype INTO ptyp
-          FROM pg_catalog.pg_attribute a
-         WHERE a.attrelid = volumes AND a.attname = src.period_column AND a.attnum > 0 AND NOT a.attisdropped;
-        RAISE EXCEPTION 'the period column "%" of % is now of type %, but source "%" was registered with a % period column',
-                        src.period_column, volumes, ptyp, p_source,
-                        CASE WHEN src.period_kind = 'label' THEN 'text (label)' ELSE 'date' END
-            USING ERRCODE = 'datatype_mismatch',
-                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
-    END IF;
     period_column := src.period_column;
     period_label := CASE WHEN src.period_kind = 'label' THEN p_label END;
     time_zone := src.time_zone;
@@ -211,11 +200,24 @@ BEGIN
                 USING ERRCODE = 'undefined_table';
         END IF;
         PERFORM @extschema@._check_relation(carry, 'carry');
-        PERFORM @extschema@._check_inputs(members, volumes, carry, src.period_column);
         IF p_close THEN
             PERFORM @extschema@._check_reader(carry, 'carry', p_source, src.registered_by);
         END IF;
         carry_relation := src.carry;
+    END IF;
+
+    -- the columns the source was registered with may have changed since
+    -- (the opening carry's too; a carry-out view of a run is ours)
+    IF @extschema@._check_inputs(members, volumes, CASE WHEN carry_relation IS NOT NULL THEN carry END,
+                                 src.period_column) <> src.period_kind THEN
+        SELECT a.atttypid::regtype INTO ptyp
+          FROM pg_catalog.pg_attribute a
+         WHERE a.attrelid = volumes AND a.attname = src.period_column AND a.attnum > 0 AND NOT a.attisdropped;
+        RAISE EXCEPTION 'the period column "%" of % is now of type %, but source "%" was registered with a % period column',
+                        src.period_column, volumes, ptyp, p_source,
+                        CASE WHEN src.period_kind = 'label' THEN 'text (label)' ELSE 'date' END
+            USING ERRCODE = 'datatype_mismatch',
+                  HINT = 'Register the source again with mlm.register_source(..., replace => true).';
     END IF;
 END
 $$;
