@@ -69,22 +69,24 @@ $$;
 COMMENT ON FUNCTION @extschema@._report_runs(text, date, date) IS
   'The finalized runs of a plan whose period lies within [date_from, date_to], in period order; errors for an unknown plan (42704), date_from > date_to (22023) and no such run (P0002, naming the drafts of the range).';
 
--- The run a statement or a rank report reads, with its plan version.
-CREATE FUNCTION @extschema@._report_run(run_id bigint, OUT run @extschema@.run, OUT definition jsonb)
+-- The run a statement or a rank report reads.
+CREATE FUNCTION @extschema@._report_run(run_id bigint)
+RETURNS @extschema@.run
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    r @extschema@.run;
 BEGIN
     PERFORM @extschema@._not_null($1, 'run_id');
-    SELECT r.* INTO run FROM @extschema@.run r WHERE r.run_id = $1;
+    SELECT x.* INTO r FROM @extschema@.run x WHERE x.run_id = $1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'run % does not exist', $1 USING ERRCODE = 'undefined_object';
     END IF;
-    SELECT p.definition INTO definition FROM @extschema@.plan_version p
-     WHERE p.plan_name = run.plan_name AND p.version = run.plan_version;
+    RETURN r;
 END
 $$;
 COMMENT ON FUNCTION @extschema@._report_run(bigint) IS
-  'A run and the definition of its plan version; 42704 when the run does not exist.';
+  'The row of a run; 42704 when it does not exist.';
 
 ------------------------------------------------------------------------------
 -- Income disclosure (spec 14.1)
@@ -379,3 +381,383 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@.income_disclosure_json(text, date, date) IS
   'mlm.income_disclosure as one jsonb document: plan_name, date_from, date_to, plan_version, currency_scale, runs [{run_id, period_label, period_start, period_end, plan_version}], groups [one object per title], all {the row of all participants}; numbers are exact JSON numbers, shares fractions.';
+
+------------------------------------------------------------------------------
+-- Rank progress: what a member lacks for a rank (spec section 4)
+------------------------------------------------------------------------------
+
+-- For the distributors of a run (all of them, or one), every requirement of
+-- the target rank of the run's plan version with the value needed and the
+-- value the member reached in that run.  The target is the rank above the
+-- member's qualified rank (the lowest rank it did not reach), or the rank
+-- given.  Values are recomputed from the run's rows and its snapshot, as
+-- section 4 defines them:
+--   active                active(m): 1 when active, else 0 (every rank >= 1)
+--   min_pv                PV'(m) = pv + cpv
+--   min_gv                GV(m), or with max_leg_pct QGV = PV'(m) + sum over
+--                         the distributor children c of
+--                         min(GV(c), max_leg_pct * min_gv)
+--   min_active_frontline  active children
+--   legs_with_rank        children whose subtree holds a member whose
+--                         qualified rank is the named rank or higher
+--   min_customer_pv       CPV(m) + RV(m)
+--   min_customer_share    (CPV(m) + RV(m)) / PV'(m), 4 decimals (met is
+--                         decided exactly; never met when PV'(m) <= 0)
+--   min_customers         customers(m)
+CREATE FUNCTION @extschema@._rank_progress(run_id bigint, member bigint, rank text)
+RETURNS TABLE (member_id bigint, qualified_rank text, target_rank text, requirement text,
+               detail text, needed numeric, reached numeric, met boolean, shortfall numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_run    ALIAS FOR $1;
+    p_member ALIAS FOR $2;
+    p_target ALIAS FOR $3;
+    rr       @extschema@.run;
+    def      jsonb;
+    t        @extschema@.tree;
+    target_idx integer;
+BEGIN
+    rr := @extschema@._report_run(p_run);
+    SELECT p.definition INTO def FROM @extschema@.plan_version p
+     WHERE p.plan_name = rr.plan_name AND p.version = rr.plan_version;
+    t := rr.snapshot;
+    IF p_target IS NOT NULL THEN
+        SELECT (x.o - 1)::integer INTO target_idx
+          FROM pg_catalog.jsonb_array_elements(def -> 'ranks') WITH ORDINALITY x(e, o)
+         WHERE x.e ->> 'name' = p_target;
+        IF target_idx IS NULL THEN
+            RAISE EXCEPTION 'plan "%" version % has no rank "%"', rr.plan_name, rr.plan_version, p_target
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Its ranks are ' || (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x.e ->> 'name'), ', ')
+                                                      FROM pg_catalog.jsonb_array_elements(def -> 'ranks') x(e)) || '.';
+        END IF;
+    END IF;
+    RETURN QUERY
+    WITH rk AS (
+        SELECT (x.o - 1)::integer AS idx, x.e AS rdef, x.e ->> 'name' AS name
+          FROM pg_catalog.jsonb_array_elements(def -> 'ranks') WITH ORDINALITY x(e, o)
+    ),
+    -- the distributors asked about, with their qualified rank (the rank of
+    -- runs made before 0.2) and customer volume
+    mem AS (
+        SELECT m.member_id, m.pv, m.gv, m.active, q.idx AS qidx, q.name AS qname,
+               0::numeric AS cpv, 0::numeric AS rv, 0 AS customers
+          FROM @extschema@.run_member m
+          JOIN rk q ON q.name = m.rank
+         WHERE m.run_id = p_run AND (p_member IS NULL OR m.member_id = p_member)
+    ),
+    tg AS (
+        SELECT mem.*, x.idx AS tidx, x.name AS tname, x.rdef AS tdef,
+               (SELECT l.idx FROM rk l WHERE l.name = x.rdef #>> '{legs_with_rank,rank}') AS legs_rank
+          FROM mem JOIN rk x ON x.idx = COALESCE(target_idx, mem.qidx + 1)
+    ),
+    -- sponsor links below the members asked about
+    edges AS (
+        SELECT e.member_id, e.sponsor_id FROM @extschema@.members(t) e WHERE p_member IS NULL
+        UNION ALL
+        SELECT c.c, p_member FROM @extschema@.children(t, p_member) c(c) WHERE p_member IS NOT NULL
+    ),
+    kids AS (
+        SELECT tg.member_id,
+               pg_catalog.count(*) FILTER (WHERE cm.active) AS active_frontline,
+               pg_catalog.sum(LEAST(cm.gv, (tg.tdef ->> 'max_leg_pct')::numeric * (tg.tdef ->> 'min_gv')::numeric)) AS capped
+          FROM tg
+          JOIN edges ON edges.sponsor_id = tg.member_id
+          JOIN @extschema@.run_member cm ON cm.run_id = p_run AND cm.member_id = edges.member_id
+         GROUP BY tg.member_id
+    ),
+    lr AS (SELECT DISTINCT tg.legs_rank AS r FROM tg WHERE tg.legs_rank IS NOT NULL),
+    -- legs with rank, every member: in sponsor preorder a subtree is the
+    -- positions pos .. pos + size - 1, so a running count of the members of
+    -- rank >= r tells whether a subtree holds one (one pass, no recursion)
+    pre AS (
+        SELECT e.member_id, e.sponsor_id, e.o AS pos, @extschema@.subtree_size(t, e.member_id) AS size,
+               COALESCE(q.idx, -1) AS qidx
+          FROM @extschema@.members(t) WITH ORDINALITY e(member_id, sponsor_id, depth, placement_id, "position", o)
+          LEFT JOIN @extschema@.run_member m ON m.run_id = p_run AND m.member_id = e.member_id
+          LEFT JOIN rk q ON q.name = m.rank
+         WHERE p_member IS NULL AND EXISTS (SELECT 1 FROM lr)
+    ),
+    cum AS (
+        SELECT pre.*, lr.r,
+               pg_catalog.sum((pre.qidx >= lr.r)::integer) OVER (PARTITION BY lr.r ORDER BY pre.pos) AS c
+          FROM pre CROSS JOIN lr
+    ),
+    legs AS (
+        SELECT a.sponsor_id AS member_id, a.r, pg_catalog.count(*) AS n
+          FROM cum a JOIN cum b ON b.r = a.r AND b.pos = a.pos + a.size - 1
+         WHERE a.sponsor_id IS NOT NULL AND b.c - a.c + (a.qidx >= a.r)::integer > 0
+         GROUP BY a.sponsor_id, a.r
+        UNION ALL
+        -- one member: the legs of its downline's members of rank >= r
+        SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg(t, p_member, x.member_id))
+          FROM lr
+          JOIN rk q ON q.idx >= lr.r
+          JOIN @extschema@.run_member x ON x.run_id = p_run AND x.rank = q.name
+         WHERE p_member IS NOT NULL AND @extschema@.is_descendant(t, p_member, x.member_id)
+         GROUP BY lr.r
+    ),
+    req AS (
+        SELECT tg.member_id, tg.qname, tg.tname, k.no, k.requirement, k.detail, k.needed, k.reached,
+               CASE WHEN k.requirement = 'min_customer_share'
+                    THEN tg.pv + tg.cpv > 0 AND tg.cpv + tg.rv >= k.needed * (tg.pv + tg.cpv)
+                    ELSE k.reached >= k.needed END AS met
+          FROM tg
+          LEFT JOIN kids ON kids.member_id = tg.member_id
+          LEFT JOIN legs ON legs.member_id = tg.member_id AND legs.r = tg.legs_rank
+          CROSS JOIN LATERAL (VALUES
+              (1, 'active', 'active_status and PV'' >= active.min_pv'
+                            || COALESCE(' (' || (def #>> '{active,min_pv}') || ')', ''),
+                  1::numeric, CASE WHEN tg.active THEN 1 ELSE 0 END::numeric),
+              (2, 'min_pv', 'PV'' = PV + customer PV', (tg.tdef ->> 'min_pv')::numeric, tg.pv + tg.cpv),
+              (3, 'min_gv',
+                  CASE WHEN tg.tdef ? 'max_leg_pct'
+                       THEN pg_catalog.format('QGV: PV'' + each leg''s GV up to %s (max_leg_pct %s)',
+                                              (tg.tdef ->> 'max_leg_pct')::numeric * (tg.tdef ->> 'min_gv')::numeric,
+                                              tg.tdef ->> 'max_leg_pct')
+                       ELSE 'GV' END,
+                  (tg.tdef ->> 'min_gv')::numeric,
+                  CASE WHEN tg.tdef ? 'max_leg_pct' THEN tg.pv + tg.cpv + COALESCE(kids.capped, 0) ELSE tg.gv END),
+              (4, 'min_active_frontline', 'active personally sponsored members',
+                  (tg.tdef ->> 'min_active_frontline')::numeric, COALESCE(kids.active_frontline, 0)::numeric),
+              (5, 'legs_with_rank',
+                  pg_catalog.format('legs holding a %s or higher', tg.tdef #>> '{legs_with_rank,rank}'),
+                  (tg.tdef #>> '{legs_with_rank,count}')::numeric, COALESCE(legs.n, 0)::numeric),
+              (6, 'min_customer_pv', 'customer PV + RV', (tg.tdef ->> 'min_customer_pv')::numeric, tg.cpv + tg.rv),
+              (7, 'min_customer_share', '(customer PV + RV) / PV''', (tg.tdef ->> 'min_customer_share')::numeric,
+                  CASE WHEN tg.pv + tg.cpv > 0 THEN pg_catalog.round((tg.cpv + tg.rv) / (tg.pv + tg.cpv), 4) END),
+              (8, 'min_customers', 'customers with PV > 0', (tg.tdef ->> 'min_customers')::numeric,
+                  tg.customers::numeric)
+          ) k(no, requirement, detail, needed, reached)
+         WHERE (k.no = 1 AND tg.tidx > 0) OR tg.tdef ? k.requirement
+    )
+    SELECT req.member_id, req.qname, req.tname, req.requirement, req.detail, req.needed, req.reached,
+           COALESCE(req.met, false),
+           CASE WHEN COALESCE(req.met, false) THEN 0::numeric ELSE req.needed - COALESCE(req.reached, 0) END
+      FROM req
+     ORDER BY req.member_id, req.no;
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rank_progress(bigint, bigint, text) IS
+  'Every requirement of the target rank (the rank above the qualified rank, or the one given) for the distributors of a run (one member, or all when member is NULL): value needed, value reached, met, shortfall.';
+
+CREATE FUNCTION @extschema@.rank_progress(run_id bigint, rank text DEFAULT NULL)
+RETURNS TABLE (member_id bigint, qualified_rank text, target_rank text, requirement text,
+               detail text, needed numeric, reached numeric, met boolean, shortfall numeric)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT * FROM @extschema@._rank_progress(rank_progress.run_id, NULL::bigint, rank_progress.rank);
+END;
+COMMENT ON FUNCTION @extschema@.rank_progress(bigint, text) IS
+  'For every distributor of a run, each requirement of its next rank (the rank above its qualified rank; or of the rank given) in the run''s plan version: value needed, value reached in the run, met, shortfall. Members at the top rank have no rows. Ask who is closest with GROUP BY member_id ... count(*) FILTER (WHERE NOT met).';
+
+------------------------------------------------------------------------------
+-- Commission statement of a member in a run
+------------------------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.statement(run_id bigint, member_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    p_run    ALIAS FOR $1;
+    p_member ALIAS FOR $2;
+    rr       @extschema@.run;
+    def      jsonb;
+    m        @extschema@.run_member;
+    bonuses  jsonb;
+    adj      jsonb;
+    adj_sum  numeric;
+    ledger   jsonb;
+    nxt      jsonb;
+    scale    integer;
+BEGIN
+    rr := @extschema@._report_run(p_run);
+    PERFORM @extschema@._not_null(p_member, 'member_id');
+    SELECT p.definition INTO def FROM @extschema@.plan_version p
+     WHERE p.plan_name = rr.plan_name AND p.version = rr.plan_version;
+    scale := COALESCE((def #>> '{currency,scale}')::integer, 2);
+    SELECT x.* INTO m FROM @extschema@.run_member x WHERE x.run_id = p_run AND x.member_id = p_member;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'member % was not part of run %', p_member, p_run
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('Run %s (plan "%s", period "%s") read %s members.',
+                                             rr.run_id, rr.plan_name, rr.period_label, rr.member_rows);
+    END IF;
+
+    -- each bonus that paid the member or has lines for it, in plan order
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'bonus', b.bonus,
+               'type', pb.e ->> 'type',
+               'amount', COALESCE(p.amount, pg_catalog.round(0::numeric, scale)),
+               'line_count', l.n,
+               'lines_total', l.total,
+               'lines', l.lines)
+             ORDER BY pb.o NULLS LAST, b.bonus)
+      INTO bonuses
+      FROM (SELECT x.bonus FROM @extschema@.run_payout x WHERE x.run_id = p_run AND x.member_id = p_member
+            UNION
+            SELECT DISTINCT x.bonus FROM @extschema@.run_line x WHERE x.run_id = p_run AND x.member_id = p_member) b
+      LEFT JOIN @extschema@.run_payout p ON p.run_id = p_run AND p.member_id = p_member AND p.bonus = b.bonus
+      LEFT JOIN LATERAL (SELECT x.e, x.o FROM pg_catalog.jsonb_array_elements(def -> 'bonuses') WITH ORDINALITY x(e, o)
+                          WHERE x.e ->> 'name' = b.bonus) pb ON true
+      LEFT JOIN LATERAL (
+            SELECT pg_catalog.count(*) AS n, pg_catalog.sum(x.amount) AS total,
+                   pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                       'line_no', x.line_no, 'source_id', x.source_id, 'level', x.level,
+                       'base', x.base, 'rate', x.rate, 'amount', x.amount) ORDER BY x.line_no) AS lines
+              FROM @extschema@.run_line x
+             WHERE x.run_id = p_run AND x.member_id = p_member AND x.bonus = b.bonus AND rr.with_lines) l ON true;
+
+    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+               'adjustment_id', a.adjustment_id, 'amount', a.amount, 'reason', a.reason,
+               'created_at', a.created_at, 'created_by', a.created_by) ORDER BY a.adjustment_id),
+           pg_catalog.sum(a.amount)
+      INTO adj, adj_sum
+      FROM @extschema@.adjustment a WHERE a.run_id = p_run AND a.member_id = p_member;
+
+    -- without the plan key payout every amount earned is paid (spec 13.1)
+    ledger := pg_catalog.jsonb_build_object(
+                  'payout_rule', def -> 'payout',
+                  'balance_in', pg_catalog.round(0::numeric, scale),
+                  'earned', m.amount,
+                  'paid', m.amount,
+                  'balance_out', pg_catalog.round(0::numeric, scale));
+
+    SELECT pg_catalog.jsonb_build_object(
+               'rank', pg_catalog.min(g.target_rank),
+               'requirements_met', pg_catalog.count(*) FILTER (WHERE g.met),
+               'requirements_total', pg_catalog.count(*),
+               'requirements', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                   'requirement', g.requirement, 'detail', g.detail, 'needed', g.needed,
+                   'reached', g.reached, 'met', g.met, 'shortfall', g.shortfall)))
+      INTO nxt
+      FROM @extschema@._rank_progress(p_run, p_member, NULL) g
+    HAVING pg_catalog.count(*) > 0;
+
+    RETURN pg_catalog.jsonb_build_object(
+        'run_id', rr.run_id, 'plan_name', rr.plan_name, 'plan_version', rr.plan_version,
+        'period_label', rr.period_label, 'period_start', rr.period_start, 'period_end', rr.period_end,
+        'status', rr.status, 'with_lines', rr.with_lines, 'currency_scale', scale,
+        'member_id', m.member_id,
+        'member_type', 'distributor',
+        'active', m.active,
+        'ranks', pg_catalog.jsonb_build_object(
+                     'qualified', m.rank, 'paid_as', m.rank, 'title', m.rank, 'grace', NULL),
+        'pv', m.pv, 'gv', m.gv,
+        'customer_volume', pg_catalog.jsonb_build_object(
+                     'cpv', NULL, 'rv', NULL, 'customers', NULL, 'pv_with_customers', m.pv),
+        'bonuses', COALESCE(bonuses, '[]'::jsonb),
+        'cap_factor', rr.cap_factor,
+        'earned', m.amount,
+        'ledger', ledger,
+        'adjustments', COALESCE(adj, '[]'::jsonb),
+        'adjustments_total', COALESCE(adj_sum, pg_catalog.round(0::numeric, scale)),
+        'total', m.amount + COALESCE(adj_sum, 0),
+        'next_rank', nxt);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.statement(bigint, bigint) IS
+  'A member''s commission statement for a run, as jsonb for a back office: period, ranks (qualified, paid-as, title), PV, GV, customer volume, each bonus with its amount after the cap and its audit lines (runs closed with_lines), the cap factor, the ledger (balance in, earned, paid, balance out), adjustments, total (earned + adjustments, as mlm.payout_totals) and the requirements of the next rank with values needed and reached.';
+
+-- The statement as text, from mlm.statement's document (so both always say
+-- the same): heading, ranks and volumes, bonuses, the lines of each bonus,
+-- the ledger, adjustments, the total and the next rank's requirements.
+CREATE FUNCTION @extschema@.statement_text(run_id bigint, member_id bigint)
+RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s     jsonb := @extschema@.statement($1, $2);
+    b     jsonb;
+    cells text[];
+    out   text;
+BEGIN
+    out := pg_catalog.format(E'Commission statement: member %s\n', s ->> 'member_id')
+        || pg_catalog.format(E'Plan "%s" version %s, period %s (%s to %s), run %s%s\n',
+                             s ->> 'plan_name', s ->> 'plan_version', s ->> 'period_label',
+                             s ->> 'period_start', s ->> 'period_end', s ->> 'run_id',
+                             CASE WHEN s ->> 'status' = 'final' THEN ' (final)'
+                                  ELSE ' (DRAFT: not final, may still change)' END)
+        || E'\n'
+        || pg_catalog.format(E'Ranks:    qualified %s, paid as %s, title %s%s\n',
+                             COALESCE(s #>> '{ranks,qualified}', '-'), COALESCE(s #>> '{ranks,paid_as}', '-'),
+                             COALESCE(s #>> '{ranks,title}', '-'),
+                             CASE WHEN (s #>> '{ranks,grace}')::integer > 0
+                                  THEN pg_catalog.format(' (grace period %s)', s #>> '{ranks,grace}') ELSE '' END)
+        || pg_catalog.format(E'Volume:   PV %s, GV %s, %s\n', s ->> 'pv', s ->> 'gv',
+                             CASE WHEN (s ->> 'active')::boolean THEN 'active' ELSE 'not active' END)
+        || CASE WHEN s #> '{customer_volume,cpv}' <> 'null'::jsonb
+                THEN pg_catalog.format(E'Customers: customer PV %s, retail (RV) %s, customers %s, PV with customers %s\n',
+                                       s #>> '{customer_volume,cpv}', s #>> '{customer_volume,rv}',
+                                       s #>> '{customer_volume,customers}', s #>> '{customer_volume,pv_with_customers}')
+                ELSE '' END
+        || E'\n';
+
+    SELECT pg_catalog.array_agg(c.v ORDER BY b.o, c.k) INTO cells
+      FROM pg_catalog.jsonb_array_elements(s -> 'bonuses') WITH ORDINALITY b(e, o)
+      CROSS JOIN LATERAL (VALUES (1, b.e ->> 'bonus'), (2, b.e ->> 'type'), (3, b.e ->> 'line_count'),
+                                 (4, b.e ->> 'lines_total'), (5, b.e ->> 'amount')) c(k, v);
+    IF cells IS NULL THEN
+        out := out || E'Bonuses: none\n';
+    ELSE
+        out := out || E'Bonuses (amount paid after rounding and the cap; lines exact, before both)\n'
+            || @extschema@._text_table(ARRAY['bonus', 'type', 'lines', 'lines total', 'amount'], 'llrrr', cells);
+    END IF;
+    out := out || pg_catalog.format(E'Cap factor: %s\n',
+                                    COALESCE(s ->> 'cap_factor', 'none (the cap did not apply)'));
+
+    FOR b IN SELECT e FROM pg_catalog.jsonb_array_elements(s -> 'bonuses') e
+              WHERE pg_catalog.jsonb_typeof(e -> 'lines') = 'array' LOOP
+        SELECT pg_catalog.array_agg(c.v ORDER BY l.o, c.k) INTO cells
+          FROM pg_catalog.jsonb_array_elements(b -> 'lines') WITH ORDINALITY l(e, o)
+          CROSS JOIN LATERAL (VALUES (1, l.e ->> 'line_no'), (2, l.e ->> 'source_id'), (3, l.e ->> 'level'),
+                                     (4, l.e ->> 'base'), (5, l.e ->> 'rate'), (6, l.e ->> 'amount')) c(k, v);
+        out := out || E'\n' || pg_catalog.format(E'Lines of %s\n', b ->> 'bonus')
+            || @extschema@._text_table(ARRAY['line', 'source', 'level', 'base', 'rate', 'amount'], 'rrrrrr', cells);
+    END LOOP;
+    IF NOT (s ->> 'with_lines')::boolean THEN
+        out := out || E'(The run was closed without audit lines.)\n';
+    END IF;
+
+    out := out || E'\n'
+        || pg_catalog.format(E'Earned:   %s\n', s ->> 'earned')
+        || pg_catalog.format(E'Ledger:   balance in %s, earned %s, paid %s, balance out %s%s\n',
+                             s #>> '{ledger,balance_in}', s #>> '{ledger,earned}', s #>> '{ledger,paid}',
+                             s #>> '{ledger,balance_out}',
+                             CASE WHEN s #> '{ledger,payout_rule}' = 'null'::jsonb
+                                  THEN ' (the plan pays everything earned)'
+                                  ELSE pg_catalog.format(' (minimum payout %s)', s #>> '{ledger,payout_rule,min_payout}') END);
+    SELECT pg_catalog.array_agg(c.v ORDER BY a.o, c.k) INTO cells
+      FROM pg_catalog.jsonb_array_elements(s -> 'adjustments') WITH ORDINALITY a(e, o)
+      CROSS JOIN LATERAL (VALUES (1, a.e ->> 'adjustment_id'), (2, a.e ->> 'amount'), (3, a.e ->> 'reason'),
+                                 (4, a.e ->> 'created_by')) c(k, v);
+    IF cells IS NOT NULL THEN
+        out := out || E'Adjustments\n'
+            || @extschema@._text_table(ARRAY['id', 'amount', 'reason', 'by'], 'rrll', cells);
+    END IF;
+    out := out || pg_catalog.format(E'Total:    %s (earned %s + adjustments %s)\n',
+                                    s ->> 'total', s ->> 'earned', s ->> 'adjustments_total');
+
+    IF s -> 'next_rank' <> 'null'::jsonb THEN
+        SELECT pg_catalog.array_agg(c.v ORDER BY r.o, c.k) INTO cells
+          FROM pg_catalog.jsonb_array_elements(s #> '{next_rank,requirements}') WITH ORDINALITY r(e, o)
+          CROSS JOIN LATERAL (VALUES (1, r.e ->> 'requirement'), (2, r.e ->> 'needed'), (3, r.e ->> 'reached'),
+                                     (4, CASE WHEN (r.e ->> 'met')::boolean THEN 'yes' ELSE 'no' END),
+                                     (5, r.e ->> 'detail')) c(k, v);
+        out := out || E'\n'
+            || pg_catalog.format(E'Next rank: %s (%s of %s requirements met)\n', s #>> '{next_rank,rank}',
+                                 s #>> '{next_rank,requirements_met}', s #>> '{next_rank,requirements_total}')
+            || @extschema@._text_table(ARRAY['requirement', 'needed', 'reached', 'met', 'how it is counted'],
+                                       'lrrll', cells);
+    ELSIF s #>> '{ranks,qualified}' IS NOT NULL THEN
+        out := out || E'\nNext rank: none (the member qualified for the highest rank)\n';
+    END IF;
+    RETURN out;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.statement_text(bigint, bigint) IS
+  'mlm.statement as readable text (for psql -At or a PDF renderer): heading, ranks, volumes, bonuses and their lines, cap factor, ledger, adjustments, total, next rank.';
