@@ -1,6 +1,7 @@
 -- test/demo.sql: the walk-through run by test/demo.sh (psql -X -f).
 -- A sample network of 100,000 distributors, the example plan of the spec,
--- two month-end closes with carry-forward, and the questions a DBA asks.
+-- two month-end closes with carry-forward, the questions a DBA asks and the
+-- compliance reports (income disclosure, statement, rank progress).
 \set ON_ERROR_STOP on
 \pset footer off
 \timing off
@@ -183,3 +184,27 @@ SELECT mlm.run_genealogy_dot(:march_run, 2, 3, 'placement');
 \o
 \set QUIET off
 \echo 'Graphviz DOT written; test/demo.sh renders it with dot -Tsvg when graphviz is installed.'
+
+\echo ''
+\echo '=== 10. Compliance: April is approved; the income disclosure of March and April (finalized runs only)'
+SELECT mlm.finalize(:april_run) AS finalized_run;
+\set QUIET on
+\pset format unaligned
+\pset tuples_only on
+SELECT mlm.income_disclosure_text('example', '2024-03-01', '2024-04-30');
+\pset format aligned
+\pset tuples_only off
+\set QUIET off
+\echo '--- the statement of distributor 2 for March, as an ERP back office receives it (abridged)'
+SELECT s -> 'ranks' AS ranks, s -> 'earned' AS earned, s -> 'adjustments_total' AS adjustments, s -> 'total' AS total,
+       s #> '{next_rank,rank}' AS next_rank,
+       s #> '{next_rank,requirements_met}' AS met, s #> '{next_rank,requirements_total}' AS of
+  FROM mlm.statement(:march_run, 2) s;
+\echo '--- who in April is closest to Gold: every Gold requirement met but one'
+SELECT member_id, qualified_rank, string_agg(requirement || ' ' || reached || ' of ' || needed, ', ') FILTER (WHERE NOT met) AS missing
+  FROM mlm.rank_progress(:april_run, 'Gold')
+ WHERE qualified_rank <> 'Gold'
+ GROUP BY member_id, qualified_rank
+HAVING count(*) FILTER (WHERE NOT met) = 1
+ ORDER BY min(shortfall) FILTER (WHERE NOT met) / max(needed) FILTER (WHERE NOT met), member_id
+ LIMIT 5;
