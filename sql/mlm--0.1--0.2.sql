@@ -18,14 +18,28 @@ CREATE TYPE @extschema@._source_result AS (
     rate pg_catalog.numeric, amount pg_catalog.numeric, pv pg_catalog.numeric,
     gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text,
     carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
+    qualified_rank pg_catalog.text, paid_as_rank pg_catalog.text, title_rank pg_catalog.text,
+    grace pg_catalog.int4, cpv pg_catalog.numeric, customers pg_catalog.int4, rv pg_catalog.numeric,
+    member_type pg_catalog.text, balance_in pg_catalog.numeric, earned pg_catalog.numeric,
+    paid pg_catalog.numeric, balance_out pg_catalog.numeric,
     carry_rows pg_catalog.int8, snapshot @extschema@.tree,
     member_rows pg_catalog.int8, volume_rows pg_catalog.int8, input_checksum pg_catalog.text,
     total_cv pg_catalog.numeric, cap_limit pg_catalog.numeric);
 COMMENT ON TYPE @extschema@._source_result IS
     'a row of mlm._compute_source: the columns of mlm.period_result, and in the grand total row the input row counts and checksum, total CV, cap limit and the tree snapshot';
 
+-- Contract v2 (ranks across periods, customers, the payables ledger): the
+-- rows of mlm.compute gain the columns of member results, state and
+-- payables rows (at the end, so 0.1's columns keep their places).
+ALTER TYPE @extschema@.period_result
+    ADD ATTRIBUTE qualified_rank pg_catalog.text, ADD ATTRIBUTE paid_as_rank pg_catalog.text,
+    ADD ATTRIBUTE title_rank pg_catalog.text, ADD ATTRIBUTE grace pg_catalog.int4,
+    ADD ATTRIBUTE cpv pg_catalog.numeric, ADD ATTRIBUTE customers pg_catalog.int4,
+    ADD ATTRIBUTE rv pg_catalog.numeric, ADD ATTRIBUTE member_type pg_catalog.text,
+    ADD ATTRIBUTE balance_in pg_catalog.numeric, ADD ATTRIBUTE earned pg_catalog.numeric,
+    ADD ATTRIBUTE paid pg_catalog.numeric, ADD ATTRIBUTE balance_out pg_catalog.numeric;
 COMMENT ON TYPE @extschema@.period_result IS
-    'a row of mlm.compute: kind payout, member, line, carry or total; see docs/reference.md for the columns of each kind';
+    'a row of mlm.compute: kind payout, member, line, carry, state, payable or total; see docs/reference.md for the columns of each kind';
 
 -- _period_inputs takes other arguments and returns other columns in 0.2.
 DROP FUNCTION @extschema@._period_inputs(text, text, date, date, bigint);
@@ -52,6 +66,52 @@ ALTER TABLE @extschema@.run ADD COLUMN finalized_inputs_changed boolean;
 COMMENT ON COLUMN @extschema@.run.time_zone IS 'The time zone that cut the period of a timestamptz period column (the source''s); NULL for runs made before version 0.2, which used the closing session''s.';
 COMMENT ON COLUMN @extschema@.run.finalized_inputs_changed IS 'Set by finalize: true when the run was finalized on purpose although its inputs had changed since it was computed (accept_changed_inputs), false when they had not; NULL for drafts and runs finalized before version 0.2.';
 
+-- Contract v2: member results gain the three ranks, grace, customer
+-- volume, RV and the member type (NULL in the rows of earlier runs); a run
+-- keeps the state it hands on and its payables ledger.  A run made before
+-- 0.2 keeps its carry-out in run_carry, which the next close reads as its
+-- state (_period_inputs): nothing of the history is rewritten.
+ALTER TABLE @extschema@.run_member
+    ADD COLUMN qualified_rank text, ADD COLUMN title_rank text, ADD COLUMN grace integer,
+    ADD COLUMN cpv numeric, ADD COLUMN customers integer, ADD COLUMN rv numeric,
+    ADD COLUMN member_type text;
+COMMENT ON TABLE @extschema@.run_member IS
+  'Member results of a run, one row per member read: own pv, gv, active, rank (the paid-as rank), amount earned after the cap (before adjustments), the qualified and title ranks, grace, customer PV and count, RV and member_type (customers have no ranks). Columns added in 0.2 are NULL in rows of earlier runs.';
+ALTER TABLE @extschema@.run
+    ADD COLUMN state_rows bigint, ADD COLUMN payable_rows bigint, ADD COLUMN balance_in numeric,
+    ADD COLUMN paid_out numeric, ADD COLUMN balance_out numeric;
+COMMENT ON COLUMN @extschema@.run.carry_from_run_id IS 'The finalized run whose state out (carry, ranks, grace, balances) was this run''s state in (NULL: the opening state of the source, or none). Finalized runs are never deleted, so no foreign key is needed (a self-reference would make pg_dump warn about circular constraints).';
+COMMENT ON COLUMN @extschema@.run.paid_out IS 'What the run pays out under the payables ledger (balances in + earned, where they reach min_payout and no hold); equals total_paid for plans without payout. NULL for runs made before 0.2.';
+COMMENT ON COLUMN @extschema@.run.balance_out IS 'The sum of the balances the run carries forward (owed to members when positive, owed by them when negative).';
+
+CREATE TABLE @extschema@.run_state (
+    run_id       bigint  NOT NULL,
+    member_id    bigint  NOT NULL,
+    carry_left   numeric NOT NULL,
+    carry_right  numeric NOT NULL,
+    title_rank   text,
+    paid_as_rank text,
+    grace        integer NOT NULL,
+    balance      numeric NOT NULL,
+    CONSTRAINT run_state_pkey PRIMARY KEY (run_id, member_id)
+);
+COMMENT ON TABLE @extschema@.run_state IS
+  'The state a run hands to the next period of its plan: carry, title and paid-as rank names (NULL for the first rank), grace and payables balance, for every member with anything to carry. The next close of the plan reads the state of the latest finalized earlier run.';
+
+CREATE TABLE @extschema@.run_payable (
+    run_id      bigint  NOT NULL,
+    member_id   bigint  NOT NULL,
+    balance_in  numeric NOT NULL,
+    earned      numeric NOT NULL,
+    paid        numeric NOT NULL,
+    balance_out numeric NOT NULL,
+    CONSTRAINT run_payable_pkey PRIMARY KEY (run_id, member_id)
+);
+COMMENT ON TABLE @extschema@.run_payable IS
+  'The payables ledger of a run of a plan with the key payout: balance in, earned after the cap, paid out and balance out, for every member where one is not zero (without payout, paid is run_member.amount and nothing is kept here).';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_state', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_payable', '');
+
 ------------------------------------------------------------------------------
 -- Functions new or changed in 0.2, in the order of the install script
 -- (a close reads its inputs as their owners; mlm.source checks every row;
@@ -69,7 +129,7 @@ CREATE FUNCTION @extschema@.compute(
     RETURNS SETOF @extschema@.period_result
     AS 'MODULE_PATHNAME', 'mlm_compute' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
-    'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+    'every result of one period as rows tagged by kind (payout, member, line, carry, state, payable, total); kinds = comma list of the kinds wanted (default payout, member, carry, total, and line with with_lines); carry is the previous state (carry, ranks, grace, balance); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
 -- The input contract of a registered source, checked without reading a
 -- row: the one home of the columns and types the engine reads.
@@ -107,10 +167,12 @@ CREATE FUNCTION @extschema@.member_results(
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
     period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
     time_zone pg_catalog.text DEFAULT NULL)
-    RETURNS TABLE(member_id pg_catalog.int8, pv pg_catalog.numeric, gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text, amount pg_catalog.numeric)
+    RETURNS TABLE(member_id pg_catalog.int8, pv pg_catalog.numeric, gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text, amount pg_catalog.numeric,
+                  qualified_rank pg_catalog.text, paid_as_rank pg_catalog.text, title_rank pg_catalog.text, grace pg_catalog.int4,
+                  cpv pg_catalog.numeric, customers pg_catalog.int4, rv pg_catalog.numeric, member_type pg_catalog.text)
     AS 'MODULE_PATHNAME', 'mlm_member_results' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.member_results(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
-    'preview: per member PV, GV, activity, rank name and the amount paid (after the cap); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+    'preview: per member own PV, GV, activity, paid-as rank name (rank), the amount earned (after the cap), the qualified, paid-as and title ranks, grace, customer PV and count, RV and member_type (customers: no ranks); carry is the previous state; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
 CREATE FUNCTION @extschema@.lines(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
@@ -132,6 +194,29 @@ CREATE FUNCTION @extschema@.carry_out(
 COMMENT ON FUNCTION @extschema@.carry_out(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
     'preview: binary carry-out of every member with a non-zero carry (the next period carry-in); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
+CREATE FUNCTION @extschema@.state_out(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
+                  title_rank pg_catalog.text, paid_as_rank pg_catalog.text, grace pg_catalog.int4,
+                  balance pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_state_out' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.state_out(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: the state this period hands to the next (carry, title and paid-as rank names, null for the first rank, grace, balance), for every member with anything to carry; pass it as carry to the next period; carry is the previous state; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
+CREATE FUNCTION @extschema@.payables(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, balance_in pg_catalog.numeric, earned pg_catalog.numeric,
+                  paid pg_catalog.numeric, balance_out pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_payables' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.payables(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: the payables ledger (balance in from the previous state, earned after the cap, paid, balance out) of every member where one of them is not zero; without the plan key payout paid = earned; carry is the previous state; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
 CREATE FUNCTION @extschema@.totals(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
@@ -140,7 +225,8 @@ CREATE FUNCTION @extschema@.totals(
     RETURNS TABLE(total_cv pg_catalog.numeric, total_before_cap pg_catalog.numeric, total_paid pg_catalog.numeric,
                   cap_limit pg_catalog.numeric, cap_factor pg_catalog.numeric,
                   member_rows pg_catalog.int8, volume_rows pg_catalog.int8, carry_rows pg_catalog.int8,
-                  input_checksum pg_catalog.text, bonuses pg_catalog.jsonb, bonuses_before_cap pg_catalog.jsonb)
+                  input_checksum pg_catalog.text, bonuses pg_catalog.jsonb, bonuses_before_cap pg_catalog.jsonb,
+                  balance_in pg_catalog.numeric, paid_out pg_catalog.numeric, balance_out pg_catalog.numeric)
     LANGUAGE sql STABLE PARALLEL RESTRICTED
     AS $$
     WITH t AS (SELECT c.* FROM @extschema@._compute_source(plan, members, volumes, period_column, period_label,
@@ -149,11 +235,12 @@ CREATE FUNCTION @extschema@.totals(
     SELECT o.total_cv, o.base, o.amount, o.cap_limit, o.rate, o.member_rows, o.volume_rows, o.carry_rows,
            o.input_checksum,
            (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.amount) FROM t b WHERE b.bonus IS NOT NULL),
-           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.base) FROM t b WHERE b.bonus IS NOT NULL)
+           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.base) FROM t b WHERE b.bonus IS NOT NULL),
+           o.balance_in, o.paid, o.balance_out
       FROM t o WHERE o.bonus IS NULL
 $$;
 COMMENT ON FUNCTION @extschema@.totals(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
-    'preview: one typed row of the period''s totals, with the names of the run header: total CV, total before and after the cap, cap limit and factor, input row counts and checksum, per-bonus totals; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+    'preview: one typed row of the period''s totals, with the names of the run header: total CV, total before and after the cap, cap limit and factor, input row counts and checksum, per-bonus totals, and the ledger''s sums (balances in, paid out, balances out); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
 CREATE FUNCTION @extschema@.compute_snapshot(
     plan pg_catalog.jsonb, network @extschema@.tree, volumes pg_catalog.regclass,
@@ -197,7 +284,9 @@ BEGIN
            OR EXISTS (SELECT 1 FROM @extschema@.run_member x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_carry x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_line x WHERE x.run_id = OLD.run_id)
-           OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id) THEN
+           OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_state x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_payable x WHERE x.run_id = OLD.run_id) THEN
             RAISE EXCEPTION 'run % still has result rows', OLD.run_id
                 USING ERRCODE = 'foreign_key_violation', HINT = 'Discard a draft with mlm.discard_draft(run_id).';
         END IF;
@@ -258,7 +347,9 @@ BEGIN
                               WHEN 'run_member' THEN hdr.member_result_rows
                               WHEN 'run_carry' THEN hdr.carry_out_rows
                               WHEN 'run_line' THEN hdr.line_rows
-                              WHEN 'run_bonus_total' THEN hdr.bonus_rows END;
+                              WHEN 'run_bonus_total' THEN hdr.bonus_rows
+                              WHEN 'run_state' THEN hdr.state_rows
+                              WHEN 'run_payable' THEN hdr.payable_rows END;
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I x WHERE x.run_id = $1',
                                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
               INTO n USING rid;
@@ -306,6 +397,28 @@ BEGIN
     END LOOP;
 END
 $locks$;
+
+-- the guards of every result table on the two new ones
+DO $guards$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['run_state', 'run_payable'] LOOP
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON @extschema@.%I
+                          REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
+                          EXECUTE FUNCTION @extschema@._run_rows_guard()', t || '_insert', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER DELETE ON @extschema@.%I
+                          REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT
+                          EXECUTE FUNCTION @extschema@._run_rows_guard()', t || '_delete', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE UPDATE ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change()', t || '_update', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE TRUNCATE ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._refuse_change()', t || '_truncate', t);
+        EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I
+                          FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_lock()', t || '_lock', t);
+    END LOOP;
+END
+$guards$;
 
 CREATE OR REPLACE FUNCTION @extschema@._acquire(key bigint, nowait boolean, what text) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -458,14 +571,25 @@ BEGIN
     period_label := CASE WHEN src.period_kind = 'label' THEN p_label END;
     time_zone := src.time_zone;
 
-    -- carry-in: the carry-out of the latest finalized earlier run, else the
-    -- source's opening carry, else none
+    -- state in: the state out of the latest finalized earlier run (a run
+    -- made before 0.2 kept only its carry-out), else the source's opening
+    -- state, else none
     IF p_carry_run IS NOT NULL THEN
-        vname := 'mlm_carry_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
-        EXECUTE pg_catalog.format(
-            'CREATE TEMPORARY VIEW pg_temp.%I AS SELECT c.member_id, c.carry_left, c.carry_right
-               FROM @extschema@.run_carry c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
-            vname, p_carry_run);
+        vname := 'mlm_state_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
+        IF EXISTS (SELECT FROM @extschema@.run r
+                    WHERE r.run_id = p_carry_run AND r.state_rows IS NOT NULL) THEN
+            EXECUTE pg_catalog.format(
+                'CREATE TEMPORARY VIEW pg_temp.%I AS
+                   SELECT c.member_id, c.carry_left, c.carry_right, c.title_rank, c.paid_as_rank,
+                          c.grace, c.balance
+                     FROM @extschema@.run_state c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
+                vname, p_carry_run);
+        ELSE
+            EXECUTE pg_catalog.format(
+                'CREATE TEMPORARY VIEW pg_temp.%I AS SELECT c.member_id, c.carry_left, c.carry_right
+                   FROM @extschema@.run_carry c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
+                vname, p_carry_run);
+        END IF;
         views := views || vname;
         carry := pg_catalog.format('pg_temp.%I', vname)::regclass;
         carry_relation := NULL;
@@ -498,7 +622,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._period_inputs(text, text, bigint, boolean) IS
-  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column and the time zone that cuts it, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
+  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column and the time zone that cuts it, state in: a temporary view of a finalized run''s state out (its carry-out for runs made before 0.2), or the opening state); the caller drops the views.';
 
 -- The plan version a close or preview uses.
 CREATE OR REPLACE FUNCTION @extschema@._plan_version(p_name text, p_version integer) RETURNS @extschema@.plan_version
@@ -765,6 +889,9 @@ $$;
 COMMENT ON FUNCTION @extschema@._check_period(text, text, date, date, text) IS
   'Argument checks shared by mlm.close and mlm.preview.';
 
+COMMENT ON FUNCTION @extschema@._carry_source_run(text, date) IS
+  'The latest finalized run of the plan ending before the given date: its state out is the state in.';
+
 -- The writer of a close (src/close_write.c): computes the period exactly as
 -- _compute_source does with read_as_owner => true, and writes the rows
 -- straight into the run tables of the draft run_id in batches (table
@@ -784,7 +911,8 @@ CREATE FUNCTION @extschema@._close_source(
     OUT input_checksum pg_catalog.text, OUT total_cv pg_catalog.numeric,
     OUT total_before_cap pg_catalog.numeric, OUT total_paid pg_catalog.numeric,
     OUT cap_limit pg_catalog.numeric, OUT cap_factor pg_catalog.numeric,
-    OUT snapshot @extschema@.tree)
+    OUT snapshot @extschema@.tree, OUT state_rows pg_catalog.int8, OUT payable_rows pg_catalog.int8,
+    OUT balance_in pg_catalog.numeric, OUT paid_out pg_catalog.numeric, OUT balance_out pg_catalog.numeric)
     RETURNS record
     AS 'MODULE_PATHNAME', 'mlm_close_source' LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) IS
@@ -813,7 +941,9 @@ BEGIN
     inp := @extschema@._period_inputs($5, $2, @extschema@._carry_source_run($1, $3), false);
     RETURN QUERY
     SELECT c.kind, c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount,
-           c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right
+           c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right, c.qualified_rank,
+           c.paid_as_rank, c.title_rank, c.grace, c.cpv, c.customers, c.rv, c.member_type,
+           c.balance_in, c.earned, c.paid, c.balance_out
       FROM @extschema@._compute_source(plv.definition, inp.members, inp.volumes, inp.period_column,
                                        inp.period_label, $3, $4, inp.time_zone, inp.carry,
                                        COALESCE($6, false), false) c;
@@ -951,7 +1081,8 @@ BEGIN
            cap_limit = res.cap_limit, cap_factor = res.cap_factor,
            payout_rows = res.payout_rows, member_result_rows = res.member_result_rows,
            carry_out_rows = res.carry_out_rows, line_rows = res.line_rows, bonus_rows = res.bonus_rows,
-           snapshot = res.snapshot,
+           snapshot = res.snapshot, state_rows = res.state_rows, payable_rows = res.payable_rows,
+           balance_in = res.balance_in, paid_out = res.paid_out, balance_out = res.balance_out,
            lock_wait = t_started - t_requested, started_at = t_started,
            finished_at = pg_catalog.clock_timestamp(),
            duration = pg_catalog.clock_timestamp() - t_started
@@ -962,7 +1093,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) IS
-  'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; carry-in from the latest finalized earlier run of the plan) and writes the run header, payouts, member results, carry-out, bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
+  'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; state in (carry, ranks, grace, balances) from the latest finalized earlier run of the plan, else the source''s opening state) and writes the run header, payouts, member results, carry-out, state out, payables (plans with payout), bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
 REVOKE EXECUTE ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) FROM PUBLIC;
 
 -- The checksum of a period's inputs as they are now, computed as the close
@@ -1053,6 +1184,16 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = pg_catalog.format('Close period "%s" again, then finalize it.', r.period_label);
     END IF;
+    -- the state counts periods (grace, balances): no period may be skipped
+    SELECT x.* INTO other FROM @extschema@.run x WHERE x.run_id = carry_run;
+    IF FOUND AND other.period_end <> r.period_start - 1 THEN
+        RAISE EXCEPTION 'run % cannot be finalized: its state comes from period "%" (run %), which ends on %, not on the day before % starts',
+                        r.run_id, other.period_label, other.run_id, other.period_end, r.period_start
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Period "%s" starts on %s; the periods of a plan are finalized one after another, without gaps.',
+                                             r.period_label, r.period_start),
+                  HINT = 'Close and finalize the missing period first, or discard this draft.';
+    END IF;
     -- the inputs as they are now: a late order or a changed genealogy makes
     -- the draft stale, unless the caller accepts that on purpose
     now_sum := @extschema@._input_checksum(r);
@@ -1072,7 +1213,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.finalize(bigint, boolean) IS
-  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its carry-out becomes the carry-in of the next period. Periods of a plan are finalized in date order; a draft whose carry-in is no longer the latest finalized earlier run is refused as stale, and so is a draft whose inputs changed since it was computed (the input checksum is computed again), unless accept_changed_inputs, which the run records in finalized_inputs_changed. Returns the run_id.';
+  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its state out (carry, ranks, grace, balances) becomes the state in of the next period. Periods of a plan are finalized in date order and without gaps (a draft whose state comes from a finalized run that does not end the day before it starts is refused); a draft whose state in is no longer the latest finalized earlier run is refused as stale, and so is a draft whose inputs changed since it was computed (the input checksum is computed again), unless accept_changed_inputs, which the run records in finalized_inputs_changed. Returns the run_id.';
 REVOKE EXECUTE ON FUNCTION @extschema@.finalize(bigint, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.finalize(plan_name text, period_label text, accept_changed_inputs boolean DEFAULT false)

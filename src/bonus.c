@@ -16,4 +16,5 @@ const MlmBonusKind MlmBonusKinds[] = {
 	[MLM_BONUS_MATCHING] = {MLM_BONUS_MATCHING, MlmBonusMatching, true},
 	[MLM_BONUS_FAST_START] = {MLM_BONUS_FAST_START, MlmBonusFastStart, false},
 	[MLM_BONUS_POOL] = {MLM_BONUS_POOL, MlmBonusPool, false},
+	[MLM_BONUS_RANK_ADVANCEMENT] = {MLM_BONUS_RANK_ADVANCEMENT, MlmBonusRankAdvancement, false},
 };

@@ -22,6 +22,12 @@ typedef struct MlmBonusContext
 {
 	const MlmPlan *plan;
 	const MlmNet *net;
+
+	/*
+	 * The derived quantities as the bonuses see them: d->rank is the
+	 * paid-as rank (spec 11: every rank condition of a bonus reads it);
+	 * the qualified rank stays with the engine.
+	 */
 	const MlmDerived *d;
 
 	/*
@@ -57,6 +63,7 @@ extern void MlmBonusMatching(const MlmBonusContext *cx, const MlmBonus *b, MlmLi
 extern void MlmBonusFastStart(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink);
 extern void MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink);
 extern void MlmBonusPool(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink);
+extern void MlmBonusRankAdvancement(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink);
 extern void MlmBonusBinary(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink);
 
 #endif

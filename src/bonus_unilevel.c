@@ -15,7 +15,10 @@
 #include "forest.h"
 #include "mlm.h"
 
-/* Personal: a member's own CV at the rate of its rank (level 0). */
+/*
+ * Personal: a member's volume at the rate of its rank (level 0): CV' (its
+ * own and its customers'), its own CV or its customers' CV (spec 5.1, 12).
+ */
 void
 MlmBonusPersonal(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink)
 {
@@ -26,14 +29,19 @@ MlmBonusPersonal(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *sink
 	for (i = 0; i < net->n; i++)
 	{
 		mlm_dec		rate;
+		mlm_dec		cv = net->cv[i];
 
-		if (!d->active[i] || net->cv[i] == 0)
+		if (net->own_cv && b->volume == MLM_VOLUME_OWN)
+			cv = net->own_cv[i];
+		else if (b->volume == MLM_VOLUME_CUSTOMER)
+			cv = net->own_cv ? cv - net->own_cv[i] : 0;
+		if (!d->active[i] || cv == 0)
 			continue;
 		rate = b->rate_by_rank[d->rank[i]];
 		if (rate == 0)
 			continue;
-		MlmSinkLine(sink, i, i, 0, net->cv[i], MLM_VOL_SCALE, rate, MLM_RATE_SCALE,
-					MlmDecMul(net->cv[i], rate));
+		MlmSinkLine(sink, i, i, 0, cv, MLM_VOL_SCALE, rate, MLM_RATE_SCALE,
+					MlmDecMul(cv, rate));
 	}
 }
 

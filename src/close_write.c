@@ -48,6 +48,7 @@
 
 #include "close_write.h"
 #include "mlm.h"
+#include "results.h"
 
 /* rows buffered per table before a multi-insert (COPY uses 1000) */
 #define BATCH_ROWS	1000
@@ -58,21 +59,33 @@
 /* the result tables of a run and the columns the writer fills */
 enum
 {
-	T_PAYOUT, T_MEMBER, T_CARRY, T_LINE, T_BONUS, T_COUNT
+	T_PAYOUT, T_MEMBER, T_CARRY, T_LINE, T_BONUS, T_STATE, T_PAYABLE, T_COUNT
 };
 
-#define MAX_COLS 9
+#define MAX_COLS 14
 
 static const char *const TableNames[T_COUNT] = {
-	"run_payout", "run_member", "run_carry", "run_line", "run_bonus_total"
+	"run_payout", "run_member", "run_carry", "run_line", "run_bonus_total",
+	"run_state", "run_payable"
 };
 
+/* run_member's columns after member_id are the member results' (results.h) */
 static const char *const TableCols[T_COUNT][MAX_COLS + 1] = {
 	{"run_id", "member_id", "bonus", "amount", NULL},
-	{"run_id", "member_id", "pv", "gv", "active", "rank", "amount", NULL},
+	{"run_id", "member_id", "pv", "gv", "active", "rank", "amount", "qualified_rank",
+	"title_rank", "grace", "cpv", "customers", "rv", "member_type", NULL},
 	{"run_id", "member_id", "carry_left", "carry_right", NULL},
 	{"run_id", "line_no", "member_id", "bonus", "source_id", "level", "base", "rate", "amount", NULL},
-	{"run_id", "bonus", "total_before_cap", "total_paid", NULL}
+	{"run_id", "bonus", "total_before_cap", "total_paid", NULL},
+	{"run_id", "member_id", "carry_left", "carry_right", "title_rank", "paid_as_rank",
+	"grace", "balance", NULL},
+	{"run_id", "member_id", "balance_in", "earned", "paid", "balance_out", NULL}
+};
+
+/* which member-result value fills each run_member column after member_id */
+static const int MemberValue[] = {
+	MR_PV, MR_GV, MR_ACTIVE, MR_RANK, MR_AMOUNT, MR_QUALIFIED, MR_TITLE, MR_GRACE,
+	MR_CPV, MR_CUSTOMERS, MR_RV, MR_TYPE
 };
 
 /* One result table being written. */
@@ -623,23 +636,25 @@ WritePayouts(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
 	pfree(pb);
 }
 
-/* Member rows and non-zero carry rows, in ascending member id. */
+/*
+ * Member rows, non-zero carry rows, state rows and (with the ledger)
+ * payables rows, in ascending member id.
+ */
 static void
-WriteMembers(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
-			 const MlmDerived *d, const mlm_dec *paid, const mlm_dec *carry_l,
-			 const mlm_dec *carry_r)
+WriteMembers(MlmCloseWriter *w, const MlmOutcome *o)
 {
-	Datum	   *rank_names = palloc(sizeof(Datum) * plan->nranks);
+	const MlmNet *net = o->net;
+	const MlmDerived *d = o->d;
 	int32		k;
-	int			r;
+	int			c;
 
-	for (r = 0; r < plan->nranks; r++)
-		rank_names[r] = CStringGetTextDatum(plan->ranks[r].name);
 	for (k = 0; k < net->n; k++)
 	{
 		int32		i = net->v.byid[k];
-		Datum		v[7];
-		bool		n[7] = {0};
+		Datum		mv[MR_NCOLS];
+		bool		mn[MR_NCOLS];
+		Datum		v[MAX_COLS];
+		bool		n[MAX_COLS];
 		MemoryContext old;
 
 		/*
@@ -654,32 +669,49 @@ WriteMembers(MlmCloseWriter *w, const MlmPlan *plan, const MlmNet *net,
 			__builtin_prefetch(&d->gv[f]);
 			__builtin_prefetch(&d->active[f]);
 			__builtin_prefetch(&d->rank[f]);
-			__builtin_prefetch(&paid[f]);
+			__builtin_prefetch(&d->title[f]);
+			__builtin_prefetch(&o->ledger->earned[f]);
 			__builtin_prefetch(&net->v.ids[f]);
-			if (carry_l)
+			if (o->carry_l)
 			{
-				__builtin_prefetch(&carry_l[f]);
-				__builtin_prefetch(&carry_r[f]);
+				__builtin_prefetch(&o->carry_l[f]);
+				__builtin_prefetch(&o->carry_r[f]);
 			}
 		}
 		old = MemoryContextSwitchTo(w->rowcxt);
 		v[0] = Int64GetDatum(w->run_id);
 		v[1] = Int64GetDatum(net->v.ids[i]);
-		v[2] = MlmDecToNumeric(net->pv[i], MLM_VOL_SCALE, 2);
-		v[3] = MlmDecToNumeric(d->gv[i], MLM_VOL_SCALE, 2);
-		v[4] = BoolGetDatum(d->active[i]);
-		v[5] = rank_names[d->rank[i]];
-		v[6] = MlmDecToNumeric(paid[i], plan->scale, plan->scale);
+		n[0] = n[1] = false;
+		MlmMemberValues(o, i, mv, mn);
+		for (c = 0; c < lengthof(MemberValue); c++)
+		{
+			v[2 + c] = mv[MemberValue[c]];
+			n[2 + c] = mn[MemberValue[c]];
+		}
 		MemoryContextSwitchTo(old);
 		PutRow(w, T_MEMBER, v, n);
-		if (carry_l && (carry_l[i] != 0 || carry_r[i] != 0))
+		/* each row's values anew: a PutRow may reset the row context */
+		if (o->carry_l && (o->carry_l[i] != 0 || o->carry_r[i] != 0))
 		{
 			old = MemoryContextSwitchTo(w->rowcxt);
-			v[2] = MlmDecToNumeric(carry_l[i], MLM_VOL_SCALE, 2);
-			v[3] = MlmDecToNumeric(carry_r[i], MLM_VOL_SCALE, 2);
+			MlmStateValues(o, i, v + 2, n + 2);
 			MemoryContextSwitchTo(old);
 			PutRow(w, T_CARRY, v, n);
 		}
+		old = MemoryContextSwitchTo(w->rowcxt);
+		if (MlmStateValues(o, i, v + 2, n + 2))
+		{
+			MemoryContextSwitchTo(old);
+			PutRow(w, T_STATE, v, n);
+			old = MemoryContextSwitchTo(w->rowcxt);
+		}
+		if (o->plan->has_payout && MlmPayableValues(o, i, v + 2, n + 2))
+		{
+			MemoryContextSwitchTo(old);
+			PutRow(w, T_PAYABLE, v, n);
+			old = MemoryContextSwitchTo(w->rowcxt);
+		}
+		MemoryContextSwitchTo(old);
 	}
 }
 
@@ -688,15 +720,16 @@ enum
 {
 	R_PAYOUT_ROWS, R_MEMBER_RESULT_ROWS, R_CARRY_OUT_ROWS, R_LINE_ROWS, R_BONUS_ROWS,
 	R_MEMBER_ROWS, R_VOLUME_ROWS, R_CARRY_ROWS, R_INPUT_CHECKSUM, R_TOTAL_CV,
-	R_TOTAL_BEFORE_CAP, R_TOTAL_PAID, R_CAP_LIMIT, R_CAP_FACTOR, R_SNAPSHOT, R_NCOLS
+	R_TOTAL_BEFORE_CAP, R_TOTAL_PAID, R_CAP_LIMIT, R_CAP_FACTOR, R_SNAPSHOT,
+	R_STATE_ROWS, R_PAYABLE_ROWS, R_BALANCE_IN, R_PAID_OUT, R_BALANCE_OUT, R_NCOLS
 };
 
 HeapTuple
-MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmPlan *plan,
-					 const MlmNet *net, const MlmDerived *d, const MlmPayouts *pay,
-					 const MlmCapResult *cap, const mlm_dec *carry_l,
-					 const mlm_dec *carry_r, mlm_dec total_cv)
+MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
+					 const MlmPayouts *pay, const MlmCapResult *cap, mlm_dec total_cv)
 {
+	const MlmPlan *plan = o->plan;
+	const MlmNet *net = o->net;
 	Datum	   *bonus_names = palloc(sizeof(Datum) * Max(plan->nbonuses, 1));
 	Datum		vals[R_NCOLS];
 	bool		nulls[R_NCOLS] = {0};
@@ -713,7 +746,7 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmPlan *plan,
 	if (w->line_sort)
 		WriteLines(w);
 	WritePayouts(w, plan, net, pay, bonus_names);
-	WriteMembers(w, plan, net, d, cap->paid, carry_l, carry_r);
+	WriteMembers(w, o);
 	for (b = 0; b < plan->nbonuses; b++)
 	{
 		Datum		v[4];
@@ -764,6 +797,11 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmPlan *plan,
 												 MlmDecToNumeric(cap->total, plan->scale, plan->scale));
 	vals[R_SNAPSHOT] = PointerGetDatum(net->tree);
 	nulls[R_SNAPSHOT] = net->tree == NULL;
+	vals[R_STATE_ROWS] = Int64GetDatum(w->t[T_STATE].rows);
+	vals[R_PAYABLE_ROWS] = Int64GetDatum(w->t[T_PAYABLE].rows);
+	vals[R_BALANCE_IN] = MlmDecToNumeric(o->ledger->sum_in, plan->scale, plan->scale);
+	vals[R_PAID_OUT] = MlmDecToNumeric(o->ledger->sum_paid, plan->scale, plan->scale);
+	vals[R_BALANCE_OUT] = MlmDecToNumeric(o->ledger->sum_out, plan->scale, plan->scale);
 	MemoryContextDelete(w->cxt);
 	return heap_form_tuple(desc, vals, nulls);
 }

@@ -22,6 +22,7 @@
 #include "network.h"
 #include "payout.h"
 #include "plan.h"
+#include "results.h"
 #include "sink.h"
 
 typedef struct MlmCloseWriter MlmCloseWriter;
@@ -47,10 +48,8 @@ extern void MlmCloseWriterSetNet(MlmCloseWriter *w, const MlmNet *net);
  * grand total) built with desc.
  */
 extern HeapTuple MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc,
-									  const MlmPlan *plan, const MlmNet *net,
-									  const MlmDerived *d, const MlmPayouts *pay,
-									  const MlmCapResult *cap, const mlm_dec *carry_l,
-									  const mlm_dec *carry_r, mlm_dec total_cv);
+									  const MlmOutcome *o, const MlmPayouts *pay,
+									  const MlmCapResult *cap, mlm_dec total_cv);
 
 /* Delete every result row of a draft run; returns the number deleted. */
 extern int64 MlmCloseDeleteRows(Oid nsp, int64 run_id);

@@ -22,6 +22,25 @@ MeetsRank(const MlmRank *rk, const MlmNet *net, const MlmDerived *d,
 
 	if (rk->has_min_pv && net->pv[i] < rk->min_pv)
 		return false;
+	if (rk->has_min_customers &&
+		(net->ncustomers ? net->ncustomers[i] : 0) < rk->min_customers)
+		return false;
+	if (rk->has_min_customer_pv || rk->has_min_customer_share)
+	{
+		/* customer volume: the customers' PV and the member's own RV */
+		mlm_dec		cvol = net->rv ? net->rv[i] : 0;
+
+		if (net->own_pv)
+			cvol = MlmDecAdd(cvol, net->pv[i] - net->own_pv[i]);
+		if (rk->has_min_customer_pv && cvol < rk->min_customer_pv)
+			return false;
+		/* (CPV + RV) / PV' >= s, compared exactly: no division */
+		if (rk->has_min_customer_share &&
+			(net->pv[i] <= 0 ||
+			 MlmDecMul(cvol, MlmPow10[MLM_RATE_SCALE]) <
+			 MlmDecMul(rk->min_customer_share, net->pv[i])))
+			return false;
+	}
 	if (rk->has_min_active_frontline && d->active_frontline[i] < rk->min_active_frontline)
 		return false;
 	if (rk->has_min_gv)
@@ -39,7 +58,11 @@ MeetsRank(const MlmRank *rk, const MlmNet *net, const MlmDerived *d,
 
 			for (c = i + 1; c < i + size[i]; c += size[c])
 			{
-				mlm_dec		leg = MlmDecMul(d->gv[c], MlmPow10[MLM_RATE_SCALE]);
+				mlm_dec		leg;
+
+				if (net->customer && net->customer[c])
+					continue;	/* a customer is no leg (spec 12) */
+				leg = MlmDecMul(d->gv[c], MlmPow10[MLM_RATE_SCALE]);
 
 				q = MlmDecAdd(q, Min(leg, cap));
 			}
@@ -52,7 +75,7 @@ MeetsRank(const MlmRank *rk, const MlmNet *net, const MlmDerived *d,
 		int32		legs = 0;
 
 		for (c = i + 1; c < i + size[i] && legs < rk->legs_count; c += size[c])
-			if (maxsub[c] >= rk->legs_rank)
+			if (maxsub[c] >= rk->legs_rank && !(net->customer && net->customer[c]))
 				legs++;
 		if (legs < rk->legs_count)
 			return false;
@@ -81,11 +104,31 @@ MlmComputeDerived(const MlmNet *net, const mlm_dec *active_min_pv,
 
 	for (i = 0; i < n; i++)
 	{
+		/* a customer is never active (spec 12) */
 		d->active[i] = net->status[i] &&
-			(active_min_pv == NULL || net->pv[i] >= *active_min_pv);
+			(active_min_pv == NULL || net->pv[i] >= *active_min_pv) &&
+			!(net->customer && net->customer[i]);
 		d->gv[i] = net->pv[i];
 	}
 	MlmForestSumUp(net->v.parent, NULL, n, d->gv);
+	if (net->customer)
+	{
+		/*
+		 * A customer's folded PV is 0, so its GV is still 0 here: report the
+		 * PV of its own subtree (customers only) instead, summed bottom-up
+		 * among customers.
+		 */
+		for (i = n - 1; i >= 0; i--)
+		{
+			int32		p = net->v.parent[i];
+
+			if (!net->customer[i])
+				continue;
+			d->gv[i] = MlmDecAdd(d->gv[i], net->own_pv[i]);
+			if (p >= 0 && net->customer[p])
+				d->gv[p] = MlmDecAdd(d->gv[p], d->gv[i]);
+		}
+	}
 	for (i = n - 1; i >= 0; i--)
 	{
 		int32		p = net->v.parent[i];
@@ -111,4 +154,46 @@ MlmComputeDerived(const MlmNet *net, const mlm_dec *active_min_pv,
 			CHECK_FOR_INTERRUPTS();
 	}
 	pfree(maxsub);
+}
+
+/*
+ * Spec 11: with the previous state's paid-as rank p, grace g and title t,
+ * paid_as = qualified when it reaches p, else p held while active and
+ * g < G, else qualified; title = max(t, qualified).  Customers have no
+ * rank: their title is kept as the state had it.
+ */
+void
+MlmComputeRanksAcross(const MlmNet *net, const MlmPlan *plan, MlmDerived *d)
+{
+	int32		n = net->n;
+	int32		i;
+
+	d->title = MlmAllocArray(Max(n, 1), sizeof(int));
+	d->grace = MlmAllocArrayZero(Max(n, 1), sizeof(int32));
+	d->paid_as = d->rank;
+	if (plan->grace_periods > 0 && net->paid_as_in)
+		d->paid_as = MlmAllocArray(Max(n, 1), sizeof(int));
+	for (i = 0; i < n; i++)
+	{
+		int			q = d->rank[i];
+		int			t = net->title_in ? net->title_in[i] : 0;
+
+		/* a state rank beyond this plan's ranks was refused by the loader */
+		d->title[i] = Max(t, q);
+		if (d->paid_as != d->rank)
+		{
+			int			p = net->paid_as_in[i];
+			int32		g = net->grace_in[i];
+
+			if (q >= p)
+				d->paid_as[i] = q;
+			else if (d->active[i] && g < plan->grace_periods)
+			{
+				d->paid_as[i] = p;
+				d->grace[i] = g + 1;
+			}
+			else
+				d->paid_as[i] = q;
+		}
+	}
 }

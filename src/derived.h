@@ -16,9 +16,13 @@
 typedef struct MlmDerived
 {
 	bool	   *active;
-	int		   *rank;			/* rank index, 0 for inactive */
-	mlm_dec    *gv;				/* VOL scale */
+	int		   *rank;			/* qualified rank index, 0 for inactive */
+	mlm_dec    *gv;				/* VOL scale; a customer's: its own subtree's PV */
 	int32	   *active_frontline;
+	/* ranks across periods (spec 11), set by MlmComputeRanksAcross */
+	int		   *paid_as;		/* what every rank condition of a bonus reads */
+	int		   *title;			/* highest rank reached */
+	int32	   *grace;
 } MlmDerived;
 
 /*
@@ -27,5 +31,12 @@ typedef struct MlmDerived
  */
 extern void MlmComputeDerived(const MlmNet *net, const mlm_dec *active_min_pv,
 							  const MlmRank *ranks, int nranks, MlmDerived *d);
+
+/*
+ * Paid-as rank, grace and title from the qualified ranks and the previous
+ * state (spec 11).  Without rank_policy paid_as is the qualified rank
+ * array itself.
+ */
+extern void MlmComputeRanksAcross(const MlmNet *net, const MlmPlan *plan, MlmDerived *d);
 
 #endif

@@ -31,6 +31,7 @@
 #include "network.h"
 #include "payout.h"
 #include "plan.h"
+#include "results.h"
 #include "sink.h"
 #include "tree.h"
 
@@ -40,6 +41,8 @@ PG_FUNCTION_INFO_V1(mlm_payouts);
 PG_FUNCTION_INFO_V1(mlm_member_results);
 PG_FUNCTION_INFO_V1(mlm_lines);
 PG_FUNCTION_INFO_V1(mlm_carry_out);
+PG_FUNCTION_INFO_V1(mlm_state_out);
+PG_FUNCTION_INFO_V1(mlm_payables);
 PG_FUNCTION_INFO_V1(mlm_compute_source);
 PG_FUNCTION_INFO_V1(mlm_check_inputs);
 PG_FUNCTION_INFO_V1(mlm_close_source);
@@ -50,6 +53,9 @@ enum
 {
 	C_KIND, C_MEMBER, C_BONUS, C_SOURCE, C_LEVEL, C_BASE, C_RATE, C_AMOUNT,
 	C_PV, C_GV, C_ACTIVE, C_RANK, C_CARRY_LEFT, C_CARRY_RIGHT,
+	/* since 0.2 (contract v2): member results, state and payables */
+	C_QUALIFIED_RANK, C_PAID_AS_RANK, C_TITLE_RANK, C_GRACE, C_CPV, C_CUSTOMERS,
+	C_RV, C_MEMBER_TYPE, C_BALANCE_IN, C_EARNED, C_PAID, C_BALANCE_OUT,
 	/* mlm._source_result only: the typed grand total */
 	C_CARRY_ROWS, C_SNAPSHOT, C_MEMBER_ROWS, C_VOLUME_ROWS, C_INPUT_CHECKSUM,
 	C_TOTAL_CV, C_CAP_LIMIT, C_NCOLS
@@ -61,6 +67,8 @@ enum
 #define K_LINE		0x04
 #define K_CARRY		0x08
 #define K_TOTAL		0x10
+#define K_STATE		0x20
+#define K_PAYABLE	0x40
 
 /*
  * Where result rows go: a tuplestore and, for the preview functions that
@@ -218,49 +226,74 @@ PutPayoutRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
 	}
 }
 
-/* "member" rows and non-zero "carry" rows, member by member. */
+/* Where each member-result value goes in a full row. */
+static const int MemberCol[MR_NCOLS] = {
+	[MR_PV] = C_PV,[MR_GV] = C_GV,[MR_ACTIVE] = C_ACTIVE,[MR_RANK] = C_RANK,
+	[MR_AMOUNT] = C_AMOUNT,[MR_QUALIFIED] = C_QUALIFIED_RANK,
+	[MR_PAID_AS] = C_PAID_AS_RANK,[MR_TITLE] = C_TITLE_RANK,[MR_GRACE] = C_GRACE,
+	[MR_CPV] = C_CPV,[MR_CUSTOMERS] = C_CUSTOMERS,[MR_RV] = C_RV,
+	[MR_TYPE] = C_MEMBER_TYPE
+};
+static const int StateCol[ST_NCOLS] = {
+	[ST_CARRY_LEFT] = C_CARRY_LEFT,[ST_CARRY_RIGHT] = C_CARRY_RIGHT,
+	[ST_TITLE] = C_TITLE_RANK,[ST_PAID_AS] = C_PAID_AS_RANK,[ST_GRACE] = C_GRACE,
+	[ST_BALANCE] = C_BALANCE_OUT
+};
+static const int PayableCol[PY_NCOLS] = {
+	[PY_BALANCE_IN] = C_BALANCE_IN,[PY_EARNED] = C_EARNED,[PY_PAID] = C_PAID,
+	[PY_BALANCE_OUT] = C_BALANCE_OUT
+};
+
+/* One row of a kind from values in results.h order placed by cols[]. */
 static void
-PutMemberRows(const MlmOut *out, int kinds, const MlmPlan *plan, const MlmNet *net,
-			  const MlmDerived *d, const mlm_dec *paid, const mlm_dec *carry_l,
-			  const mlm_dec *carry_r)
+PutKindRow(const MlmOut *out, Datum kind, int64 id, const Datum *v, const bool *nulls,
+		   const int *cols, int ncols)
+{
+	Datum		vals[C_NCOLS];
+	bool		rn[C_NCOLS];
+	int			c;
+
+	memset(rn, true, sizeof(rn));
+	vals[C_KIND] = kind;
+	vals[C_MEMBER] = Int64GetDatum(id);
+	rn[C_KIND] = rn[C_MEMBER] = false;
+	for (c = 0; c < ncols; c++)
+	{
+		vals[cols[c]] = v[c];
+		rn[cols[c]] = nulls[c];
+	}
+	PutRow(out, vals, rn);
+}
+
+/* "member", non-zero "carry", "state" and "payable" rows, member by member. */
+static void
+PutMemberRows(const MlmOut *out, int kinds, const MlmOutcome *o)
 {
 	Datum		kind_member = CStringGetTextDatum("member");
 	Datum		kind_carry = CStringGetTextDatum("carry");
-	Datum	   *rank_names = palloc(sizeof(Datum) * plan->nranks);
+	Datum		kind_state = CStringGetTextDatum("state");
+	Datum		kind_payable = CStringGetTextDatum("payable");
+	const MlmNet *net = o->net;
 	int32		i;
 
-	for (i = 0; i < plan->nranks; i++)
-		rank_names[i] = CStringGetTextDatum(plan->ranks[i].name);
 	for (i = 0; i < net->n; i++)
 	{
-		Datum		vals[C_NCOLS];
-		bool		nulls[C_NCOLS];
+		Datum		v[MR_NCOLS];
+		bool		nulls[MR_NCOLS];
 		MemoryContext old = MemoryContextSwitchTo(out->row_cxt);
 
 		if (kinds & K_MEMBER)
 		{
-			memset(nulls, true, sizeof(nulls));
-			vals[C_KIND] = kind_member;
-			vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
-			vals[C_AMOUNT] = MlmDecToNumeric(paid[i], plan->scale, plan->scale);
-			vals[C_PV] = MlmDecToNumeric(net->pv[i], MLM_VOL_SCALE, 2);
-			vals[C_GV] = MlmDecToNumeric(d->gv[i], MLM_VOL_SCALE, 2);
-			vals[C_ACTIVE] = BoolGetDatum(d->active[i]);
-			vals[C_RANK] = rank_names[d->rank[i]];
-			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_AMOUNT] = false;
-			nulls[C_PV] = nulls[C_GV] = nulls[C_ACTIVE] = nulls[C_RANK] = false;
-			PutRow(out, vals, nulls);
+			MlmMemberValues(o, i, v, nulls);
+			PutKindRow(out, kind_member, net->v.ids[i], v, nulls, MemberCol, MR_NCOLS);
 		}
-		if ((kinds & K_CARRY) && carry_l && (carry_l[i] != 0 || carry_r[i] != 0))
-		{
-			memset(nulls, true, sizeof(nulls));
-			vals[C_KIND] = kind_carry;
-			vals[C_MEMBER] = Int64GetDatum(net->v.ids[i]);
-			vals[C_CARRY_LEFT] = MlmDecToNumeric(carry_l[i], MLM_VOL_SCALE, 2);
-			vals[C_CARRY_RIGHT] = MlmDecToNumeric(carry_r[i], MLM_VOL_SCALE, 2);
-			nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_CARRY_LEFT] = nulls[C_CARRY_RIGHT] = false;
-			PutRow(out, vals, nulls);
-		}
+		if ((kinds & K_CARRY) && o->carry_l && (o->carry_l[i] != 0 || o->carry_r[i] != 0) &&
+			MlmStateValues(o, i, v, nulls))
+			PutKindRow(out, kind_carry, net->v.ids[i], v, nulls, StateCol, 2);
+		if ((kinds & K_STATE) && MlmStateValues(o, i, v, nulls))
+			PutKindRow(out, kind_state, net->v.ids[i], v, nulls, StateCol, ST_NCOLS);
+		if ((kinds & K_PAYABLE) && MlmPayableValues(o, i, v, nulls))
+			PutKindRow(out, kind_payable, net->v.ids[i], v, nulls, PayableCol, PY_NCOLS);
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(out->row_cxt);
 		if ((i & 0x3FFF) == 0)
@@ -277,7 +310,8 @@ PutMemberRows(const MlmOut *out, int kinds, const MlmPlan *plan, const MlmNet *n
  */
 static void
 PutTotalRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
-			 const MlmCapResult *cap, mlm_dec total_cv, const Datum *bonus_names)
+			 const MlmCapResult *cap, const MlmLedger *lg, mlm_dec total_cv,
+			 const Datum *bonus_names)
 {
 	Datum		kind_total = CStringGetTextDatum("total");
 	Datum		vals[C_NCOLS];
@@ -302,6 +336,12 @@ PutTotalRows(const MlmOut *out, const MlmPlan *plan, const MlmNet *net,
 	vals[C_AMOUNT] = MlmDecToNumeric(after, plan->scale, plan->scale);
 	vals[C_BASE] = MlmDecToNumeric(cap->total, plan->scale, plan->scale);
 	nulls[C_KIND] = nulls[C_AMOUNT] = nulls[C_BASE] = false;
+	/* the ledger's sums (spec 13.1) */
+	vals[C_BALANCE_IN] = MlmDecToNumeric(lg->sum_in, plan->scale, plan->scale);
+	vals[C_EARNED] = vals[C_AMOUNT];
+	vals[C_PAID] = MlmDecToNumeric(lg->sum_paid, plan->scale, plan->scale);
+	vals[C_BALANCE_OUT] = MlmDecToNumeric(lg->sum_out, plan->scale, plan->scale);
+	nulls[C_BALANCE_IN] = nulls[C_EARNED] = nulls[C_PAID] = nulls[C_BALANCE_OUT] = false;
 	snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) net->input_hash);
 	if (out->total_v01)
 	{
@@ -362,6 +402,9 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	LineRows	lr;
 	MlmPayouts *pay;
 	MlmCapResult cap;
+	MlmLedger	ledger;
+	MlmOutcome	oc;
+	MlmDerived	bd;
 	Datum	   *bonus_names;
 	mlm_dec		total_cv = 0;
 	int32		n,
@@ -372,6 +415,10 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	n = net->n;
 	MlmComputeDerived(net, plan->has_active_min_pv ? &plan->active_min_pv : NULL,
 					  plan->ranks, plan->nranks, &d);
+	MlmComputeRanksAcross(net, plan, &d);
+	/* the bonuses read the paid-as rank wherever they read a rank (spec 11) */
+	bd = d;
+	bd.rank = d.paid_as;
 	for (i = 0; i < n; i++)
 		total_cv = MlmDecAdd(total_cv, net->cv[i]);
 
@@ -388,8 +435,8 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	memset(&cx, 0, sizeof(cx));
 	cx.plan = plan;
 	cx.net = net;
-	cx.d = &d;
-	cx.paid_as_rank = d.rank;	/* no rank_policy yet: paid-as = qualified */
+	cx.d = &bd;
+	cx.paid_as_rank = d.paid_as;
 	cx.period_end = args->src.period_end;
 	cx.total_cv = total_cv;
 	if (plan->binary_bonus >= 0)
@@ -400,11 +447,12 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	pay = RunBonuses(plan, &cx, &sink);
 	MlmSinkFree(&sink);
 	MlmApplyCap(plan, pay, n, total_cv, &cap);
+	MlmApplyLedger(plan, net, cap.paid, &ledger);
+	MlmOutcomeInit(&oc, plan, net, &d, &ledger, cx.carry_out_left, cx.carry_out_right);
 	if (args->writer)
 	{
-		args->close_result = MlmCloseWriterFinish(args->writer, args->close_desc, plan, net,
-												  &d, pay, &cap, cx.carry_out_left,
-												  cx.carry_out_right, total_cv);
+		args->close_result = MlmCloseWriterFinish(args->writer, args->close_desc, &oc,
+												  pay, &cap, total_cv);
 		return;
 	}
 
@@ -413,10 +461,30 @@ Compute(ComputeArgs *args, const MlmOut *out)
 		bonus_names[b] = CStringGetTextDatum(plan->bonuses[b].name);
 	if (args->kinds & K_PAYOUT)
 		PutPayoutRows(out, plan, net, pay, bonus_names);
-	PutMemberRows(out, args->kinds, plan, net, &d, cap.paid,
-				  cx.carry_out_left, cx.carry_out_right);
+	PutMemberRows(out, args->kinds, &oc);
 	if (args->kinds & K_TOTAL)
-		PutTotalRows(out, plan, net, &cap, total_cv, bonus_names);
+		PutTotalRows(out, plan, net, &cap, &ledger, total_cv, bonus_names);
+}
+
+/*
+ * What the plan asks of the loader: placement, customers (always: a
+ * member_type column folds them), the state's carry only for a binary plan
+ * (spec 10), its rank names against the plan's.
+ */
+static void
+PlanSources(ComputeArgs *args)
+{
+	MlmPlan    *plan = args->plan;
+	int			r;
+
+	args->src.placement_width = plan->binary_bonus >= 0 ? 2 : 0;
+	args->src.need_placement = plan->needs_placement;
+	args->src.customers = true;
+	args->src.use_carry = plan->binary_bonus >= 0;
+	args->src.nranks = plan->nranks;
+	args->src.rank_names = palloc(sizeof(char *) * Max(plan->nranks, 1));
+	for (r = 0; r < plan->nranks; r++)
+		args->src.rank_names[r] = plan->ranks[r].name;
 }
 
 /* Where the rows of a set-returning call go. */
@@ -452,11 +520,15 @@ ParseKinds(text *only)
 			k |= K_CARRY;
 		else if (strcmp(tok, "total") == 0)
 			k |= K_TOTAL;
+		else if (strcmp(tok, "state") == 0)
+			k |= K_STATE;
+		else if (strcmp(tok, "payable") == 0)
+			k |= K_PAYABLE;
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("unknown result kind \"%s\"", tok),
-					 errhint("Use payout, member, line, carry or total.")));
+					 errhint("Use payout, member, line, carry, state, payable or total.")));
 	}
 	return k;
 }
@@ -529,10 +601,7 @@ ComputeEntry(FunctionCallInfo fcinfo, bool snapshot, int kinds, const int *proj,
 	args.src.period_start = PG_GETARG_DATEADT(3);
 	args.src.period_end = PG_GETARG_DATEADT(4);
 	args.src.carry = PG_ARGISNULL(5) ? InvalidOid : PG_GETARG_OID(5);
-	if (args.plan->binary_bonus < 0)
-		args.src.carry = InvalidOid;	/* carry-in is ignored (spec 10) */
-	args.src.placement_width = args.plan->binary_bonus >= 0 ? 2 : 0;
-	args.src.need_placement = args.plan->needs_placement;
+	PlanSources(&args);
 	PeriodArgs(fcinfo, period_arg, &args.src);
 	if (kinds != 0)
 		args.kinds = kinds;		/* a preview function: one kind */
@@ -577,7 +646,9 @@ mlm_payouts(PG_FUNCTION_ARGS)
 Datum
 mlm_member_results(PG_FUNCTION_ARGS)
 {
-	static const int proj[] = {C_MEMBER, C_PV, C_GV, C_ACTIVE, C_RANK, C_AMOUNT};
+	static const int proj[] = {C_MEMBER, C_PV, C_GV, C_ACTIVE, C_RANK, C_AMOUNT,
+		C_QUALIFIED_RANK, C_PAID_AS_RANK, C_TITLE_RANK, C_GRACE, C_CPV, C_CUSTOMERS,
+	C_RV, C_MEMBER_TYPE};
 
 	return ComputeEntry(fcinfo, false, K_MEMBER, proj, 6);
 }
@@ -596,6 +667,23 @@ mlm_carry_out(PG_FUNCTION_ARGS)
 	static const int proj[] = {C_MEMBER, C_CARRY_LEFT, C_CARRY_RIGHT};
 
 	return ComputeEntry(fcinfo, false, K_CARRY, proj, 6);
+}
+
+Datum
+mlm_state_out(PG_FUNCTION_ARGS)
+{
+	static const int proj[] = {C_MEMBER, C_CARRY_LEFT, C_CARRY_RIGHT, C_TITLE_RANK,
+	C_PAID_AS_RANK, C_GRACE, C_BALANCE_OUT};
+
+	return ComputeEntry(fcinfo, false, K_STATE, proj, 6);
+}
+
+Datum
+mlm_payables(PG_FUNCTION_ARGS)
+{
+	static const int proj[] = {C_MEMBER, C_BALANCE_IN, C_EARNED, C_PAID, C_BALANCE_OUT};
+
+	return ComputeEntry(fcinfo, false, K_PAYABLE, proj, 6);
 }
 
 static void SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
@@ -685,9 +773,8 @@ SourceArgs(FunctionCallInfo fcinfo, ComputeArgs *args, const char *const *names,
 	args->src.period_start = PG_GETARG_DATEADT(5);
 	args->src.period_end = PG_GETARG_DATEADT(6);
 	args->src.time_zone = PG_ARGISNULL(7) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(7));
-	args->src.carry = PG_ARGISNULL(8) || args->plan->binary_bonus < 0 ? InvalidOid : PG_GETARG_OID(8);
-	args->src.placement_width = args->plan->binary_bonus >= 0 ? 2 : 0;
-	args->src.need_placement = args->plan->needs_placement;
+	args->src.carry = PG_ARGISNULL(8) ? InvalidOid : PG_GETARG_OID(8);
+	PlanSources(args);
 	args->kinds = K_PAYOUT | K_MEMBER | K_CARRY | K_TOTAL;
 	if (!PG_ARGISNULL(9) && PG_GETARG_BOOL(9))
 		args->kinds |= K_LINE;

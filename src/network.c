@@ -31,6 +31,13 @@ typedef struct MemberRows
 	bool		descending_seen;	/* ids did not always increase */
 	bool		with_placement; /* a placement value was seen: arrays kept */
 	bool		ids_only;		/* the source has only id and sponsor_id */
+	bool		v2;				/* member_type and payout_hold are read */
+	bool	   *customer;		/* by row, with v2 */
+	bool	   *hold;
+	bool		any_customer;
+	bool		any_hold;
+	MlmIdList	bad_type;		/* member_type neither distributor nor customer */
+	char	   *bad_type_text;
 	int64		expected;		/* planner's row estimate: first allocation */
 } MemberRows;
 
@@ -65,6 +72,11 @@ MemberRowsGrow(MemberRows *m)
 	{
 		GrowArray((void **) &m->status, m->cap, cap, sizeof(bool));
 		GrowArray((void **) &m->joined, m->cap, cap, sizeof(int32));
+	}
+	if (m->v2)
+	{
+		GrowArray((void **) &m->customer, m->cap, cap, sizeof(bool));
+		GrowArray((void **) &m->hold, m->cap, cap, sizeof(bool));
 	}
 	if (m->with_placement)
 	{
@@ -133,6 +145,28 @@ MemberRow(void *arg, const MlmRow *row)
 						((uint64) m->status[r] << 40) + ((uint64) (uint32) m->joined[r] << 20) +
 						(!m->with_placement || in->pparent_null[r] ? 0 :
 						 (uint64) in->pparents[r] * 131 + in->pos[r]));
+	if (m->v2)
+	{
+		/* member_type (spec 12): distributor (also null) or customer */
+		m->customer[r] = false;
+		if (!row->null[6] && !MlmRowTextIs(row, 6, "distributor", 11))
+		{
+			if (MlmRowTextIs(row, 6, "customer", 8))
+				m->customer[r] = m->any_customer = true;
+			else
+			{
+				if (m->bad_type.count == 0)
+					m->bad_type_text = MlmRowText(row, 6);
+				MlmIdListAdd(&m->bad_type, in->ids[r]);
+			}
+		}
+		m->hold[r] = !row->null[7] && DatumGetBool(row->v[7]);
+		m->any_hold |= m->hold[r];
+		/* only non-default values change the checksum of 0.1's inputs */
+		if (m->customer[r] || m->hold[r])
+			m->hash += MlmMix64((uint64) in->ids[r] * 7919 + (m->customer[r] ? 1 : 0) +
+								(m->hold[r] ? 2 : 0));
+	}
 	in->n = r + 1;
 }
 
@@ -142,6 +176,7 @@ typedef struct VolumeRows
 	const MlmIdMap *map;
 	mlm_dec    *pv;				/* by input row */
 	mlm_dec    *cv;				/* NULL when CV is not wanted */
+	mlm_dec    *rv;				/* NULL when RV is not read */
 	MlmIdList	orphans;
 	uint64		hash;
 } VolumeRows;
@@ -174,51 +209,199 @@ VolumeRow(void *arg, const MlmRow *row)
 	vr->pv[i] = MlmDecAdd(vr->pv[i], pv);
 	if (vr->cv)
 		vr->cv[i] = MlmDecAdd(vr->cv[i], cv);
+	if (vr->rv && !row->null[3])
+	{
+		mlm_dec		rv = MlmRowAmount(row, 3, "rv", id);
+
+		vr->rv[i] = MlmDecAdd(vr->rv[i], rv);
+		if (rv != 0)
+			vr->hash += MlmMix64((uint64) id * 104729 + (uint64) rv + (uint64) (rv >> 64));
+	}
 	vr->hash += MlmMix64((uint64) id ^ MlmMix64((uint64) pv ^ ((uint64) (pv >> 64) << 7)) ^
 						 MlmMix64((uint64) cv * 3 + (uint64) (cv >> 64)));
 }
 
-typedef struct CarryRows
+typedef struct StateRows
 {
 	MlmNet	   *net;
+	const MlmSources *src;
 	const MlmIdMap *map;
 	const int32 *row_to_index;
 	bool	   *seen;
 	MlmIdList	orphans;
 	MlmIdList	dups;
+	MlmIdList	bad_rank;		/* rank names the plan does not have */
+	char	   *bad_rank_name;
+	MlmIdList	bad_grace;		/* negative grace */
 	uint64		hash;
-} CarryRows;
+} StateRows;
 
-static void
-CarryRow(void *arg, const MlmRow *row)
+/* A rank name of the state -> rank index (null = rank 0); -1 unknown. */
+static int
+StateRank(const StateRows *sr, const MlmRow *row, int c)
 {
-	CarryRows  *cr = (CarryRows *) arg;
-	MlmNet	   *net = cr->net;
+	int			r;
+
+	if (row->null[c])
+		return 0;
+	for (r = 0; r < sr->src->nranks; r++)
+		if (MlmRowTextIs(row, c, sr->src->rank_names[r], strlen(sr->src->rank_names[r])))
+			return r;
+	return -1;
+}
+
+/*
+ * One row of the previous state (spec 13.2): a member's carry, title and
+ * paid-as rank, grace and balance; absent columns read as null/0.
+ */
+static void
+StateRow(void *arg, const MlmRow *row)
+{
+	StateRows  *sr = (StateRows *) arg;
+	MlmNet	   *net = sr->net;
 	int64		id;
 	int32		i;
+	int			c;
 
 	net->carry_rows++;
 	if (row->null[0])
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("carry row " INT64_FORMAT " has a null member_id", net->carry_rows)));
+				 errmsg("state row " INT64_FORMAT " has a null member_id", net->carry_rows)));
 	id = MlmRowInt64(row, 0);
-	i = MlmIdMapFind(cr->map, id);
+	i = MlmIdMapFind(sr->map, id);
 	if (i < 0)
 	{
-		MlmIdListAdd(&cr->orphans, id);
+		MlmIdListAdd(&sr->orphans, id);
 		return;
 	}
-	i = cr->row_to_index[i];
-	if (cr->seen[i])
+	i = sr->row_to_index[i];
+	if (sr->seen[i])
 	{
-		MlmIdListAdd(&cr->dups, id);
+		MlmIdListAdd(&sr->dups, id);
 		return;
 	}
-	cr->seen[i] = true;
-	net->carry_left[i] = row->null[1] ? 0 : MlmRowAmount(row, 1, "carry_left", id);
-	net->carry_right[i] = row->null[2] ? 0 : MlmRowAmount(row, 2, "carry_right", id);
-	cr->hash += MlmMix64((uint64) id * 17 + (uint64) net->carry_left[i] * 5 + (uint64) net->carry_right[i]);
+	sr->seen[i] = true;
+	if (sr->src->use_carry)
+	{
+		net->carry_left[i] = row->null[1] ? 0 : MlmRowAmount(row, 1, "carry_left", id);
+		net->carry_right[i] = row->null[2] ? 0 : MlmRowAmount(row, 2, "carry_right", id);
+		sr->hash += MlmMix64((uint64) id * 17 + (uint64) net->carry_left[i] * 5 + (uint64) net->carry_right[i]);
+	}
+	if (!sr->src->customers)
+		return;
+	for (c = 3; c <= 4; c++)
+	{
+		int			r = StateRank(sr, row, c);
+
+		if (r < 0)
+		{
+			if (sr->bad_rank.count == 0)
+				sr->bad_rank_name = MlmRowText(row, c);
+			MlmIdListAdd(&sr->bad_rank, id);
+			return;
+		}
+		if (c == 3)
+			net->title_in[i] = (int16) r;
+		else
+			net->paid_as_in[i] = (int16) r;
+	}
+	if (!row->null[5])
+	{
+		net->grace_in[i] = MlmRowInt32(row, 5, id);
+		if (net->grace_in[i] < 0)
+			MlmIdListAdd(&sr->bad_grace, id);
+	}
+	if (!row->null[6])
+		net->balance_in[i] = MlmRowAmount(row, 6, "balance", id);
+	if (net->title_in[i] || net->paid_as_in[i] || net->grace_in[i] || net->balance_in[i])
+		sr->hash += MlmMix64((uint64) id * 31337 + ((uint64) net->title_in[i] << 8) +
+							 ((uint64) net->paid_as_in[i] << 24) + ((uint64) net->grace_in[i] << 40) +
+							 (uint64) net->balance_in[i] * 3 + (uint64) (net->balance_in[i] >> 64));
+}
+
+/*
+ * Customers (spec 12): check their rules, then fold each into its
+ * attributed distributor, the nearest distributor above it, in one
+ * top-down pass (a customer's sponsor comes before it in preorder).
+ */
+static void
+FoldCustomers(MlmNet *net)
+{
+	int32		n = net->n;
+	const int32 *parent = net->v.parent;
+	int32	   *dist;
+	MlmIdList	root = {{0}, 0},
+				placed = {{0}, 0},
+				parent_of_placed = {{0}, 0},
+				sponsors = {{0}, 0};
+	int32		i;
+
+	for (i = 0; i < n; i++)
+	{
+		int32		p = parent[i];
+
+		if (net->customer[i])
+		{
+			if (p < 0)
+				MlmIdListAdd(&root, net->v.ids[i]);
+			if (net->v.pparent && net->v.pparent[i] >= 0)
+				MlmIdListAdd(&placed, net->v.ids[i]);
+		}
+		else if (p >= 0 && net->customer[p])
+			MlmIdListAdd(&sponsors, net->v.ids[p]);
+		if (net->v.pparent && net->v.pparent[i] >= 0 && net->customer[net->v.pparent[i]])
+			MlmIdListAdd(&parent_of_placed, net->v.ids[net->v.pparent[i]]);
+	}
+	if (root.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a customer cannot be a root of the sponsor tree"),
+				 errhint("A customer belongs to the distributor who sponsored it."),
+				 MlmIdListDetail("Customers without sponsor_id", &root)));
+	if (sponsors.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a customer can sponsor only customers"),
+				 MlmIdListDetail("Customers sponsoring a distributor", &sponsors)));
+	if (placed.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a customer has no placement"),
+				 errhint("Leave placement_id and position null for customers."),
+				 MlmIdListDetail("Customers with a placement_id", &placed)));
+	if (parent_of_placed.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a customer cannot be a placement parent"),
+				 MlmIdListDetail("Customers named as placement_id", &parent_of_placed)));
+
+	net->own_pv = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
+	net->own_cv = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
+	net->ncustomers = MlmAllocArrayZero(Max(n, 1), sizeof(int32));
+	memcpy(net->own_pv, net->pv, sizeof(mlm_dec) * n);
+	memcpy(net->own_cv, net->cv, sizeof(mlm_dec) * n);
+	dist = MlmAllocArray(Max(n, 1), sizeof(int32));
+	for (i = 0; i < n; i++)
+	{
+		int32		d;
+
+		if (!net->customer[i])
+		{
+			dist[i] = i;
+			continue;
+		}
+		d = dist[i] = dist[parent[i]];
+		net->ncustomer++;
+		net->pv[d] = MlmDecAdd(net->pv[d], net->pv[i]);
+		net->cv[d] = MlmDecAdd(net->cv[d], net->cv[i]);
+		if (net->own_pv[i] > 0)
+			net->ncustomers[d]++;
+		net->pv[i] = net->cv[i] = 0;
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pfree(dist);
 }
 
 /* Check placement positions against the plan's width (spec section 2, 10). */
@@ -263,10 +446,31 @@ static const MlmColSpec volume_cols[] = {
 	{"pv", MLM_COL_AMOUNT, true},
 	{"cv", MLM_COL_AMOUNT, true},
 };
-static const MlmColSpec carry_cols[] = {
+static const MlmColSpec member_cols_v2[] = {	/* the engine's (spec 12) */
+	{"id", MLM_COL_ID, true},
+	{"sponsor_id", MLM_COL_ID, true},
+	{"placement_id", MLM_COL_ID, false},
+	{"position", MLM_COL_INT, false},
+	{"active_status", MLM_COL_BOOL, false},
+	{"joined", MLM_COL_DATE, false},
+	{"member_type", MLM_COL_TEXT, false},
+	{"payout_hold", MLM_COL_BOOL, false},
+};
+static const MlmColSpec volume_cols_v2[] = {
 	{"member_id", MLM_COL_ID, true},
-	{"carry_left", MLM_COL_AMOUNT, true},
-	{"carry_right", MLM_COL_AMOUNT, true},
+	{"pv", MLM_COL_AMOUNT, true},
+	{"cv", MLM_COL_AMOUNT, true},
+	{"rv", MLM_COL_AMOUNT, false},
+};
+/* the previous state (spec 13.2); 0.1's carry relation is one */
+static const MlmColSpec state_cols[] = {
+	{"member_id", MLM_COL_ID, true},
+	{"carry_left", MLM_COL_AMOUNT, false},
+	{"carry_right", MLM_COL_AMOUNT, false},
+	{"title_rank", MLM_COL_TEXT, false},
+	{"paid_as_rank", MLM_COL_TEXT, false},
+	{"grace", MLM_COL_INT, false},
+	{"balance", MLM_COL_AMOUNT, false},
 };
 
 MlmNet *
@@ -292,12 +496,22 @@ MlmLoadNetwork(const MlmSources *src)
 	period.end = src->period_end;
 	period.time_zone = src->time_zone;
 	if (src->snapshot == NULL)
-		MlmSourcePrepare(&msrc, src->members, "members", member_cols, lengthof(member_cols),
-						 src->read_as_owner, NULL);
-	MlmSourcePrepare(&vsrc, src->volumes, "volumes", volume_cols, lengthof(volume_cols),
-					 src->read_as_owner, &period);
+	{
+		if (src->customers)
+			MlmSourcePrepare(&msrc, src->members, "members", member_cols_v2,
+							 lengthof(member_cols_v2), src->read_as_owner, NULL);
+		else
+			MlmSourcePrepare(&msrc, src->members, "members", member_cols,
+							 lengthof(member_cols), src->read_as_owner, NULL);
+	}
+	if (src->customers)
+		MlmSourcePrepare(&vsrc, src->volumes, "volumes", volume_cols_v2,
+						 lengthof(volume_cols_v2), src->read_as_owner, &period);
+	else
+		MlmSourcePrepare(&vsrc, src->volumes, "volumes", volume_cols, lengthof(volume_cols),
+						 src->read_as_owner, &period);
 	if (OidIsValid(src->carry))
-		MlmSourcePrepare(&csrc, src->carry, "carry", carry_cols, lengthof(carry_cols),
+		MlmSourcePrepare(&csrc, src->carry, "state", state_cols, lengthof(state_cols),
 						 src->read_as_owner, NULL);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -330,8 +544,15 @@ MlmLoadNetwork(const MlmSources *src)
 	{
 		mr.cxt = cxt;
 		mr.expected = msrc.reltuples;
+		mr.v2 = src->customers;
 		MemberRowsGrow(&mr);	/* allocated even when there are no rows */
 		MlmSourceScan(&msrc, MemberRow, &mr);
+		if (mr.bad_type.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid member_type \"%s\"", mr.bad_type_text),
+					 errhint("member_type is \"distributor\" (or null) or \"customer\", in lower case."),
+					 MlmIdListDetail("Members", &mr.bad_type)));
 
 		MemoryContextSwitchTo(cxt);
 		/* placement arrays only when the members relation has placement */
@@ -347,6 +568,23 @@ MlmLoadNetwork(const MlmSources *src)
 		{
 			net->status[row_to_index[r]] = mr.status[r];
 			net->joined[row_to_index[r]] = mr.joined[r];
+		}
+		if (mr.any_customer)
+		{
+			net->customer = MlmAllocArray(Max(net->n, 1), sizeof(bool));
+			for (r = 0; r < mr.in.n; r++)
+				net->customer[row_to_index[r]] = mr.customer[r];
+		}
+		if (mr.any_hold)
+		{
+			net->hold = MlmAllocArray(Max(net->n, 1), sizeof(bool));
+			for (r = 0; r < mr.in.n; r++)
+				net->hold[row_to_index[r]] = mr.hold[r];
+		}
+		if (mr.v2)
+		{
+			pfree(mr.customer);
+			pfree(mr.hold);
 		}
 		MlmIdMapBuild(&map, mr.in.ids, (int32) mr.in.n, !mr.descending_seen);
 		pfree(mr.in.ids);
@@ -375,6 +613,8 @@ MlmLoadNetwork(const MlmSources *src)
 	vr.map = &map;
 	vr.pv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
 	vr.cv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+	if (src->customers && vsrc.attnum[3] != 0)
+		vr.rv = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
 	MlmSourceScan(&vsrc, VolumeRow, &vr);
 	net->volume_rows = vr.rows;
 	if (vr.orphans.count > 0)
@@ -392,33 +632,72 @@ MlmLoadNetwork(const MlmSources *src)
 	}
 	pfree(vr.pv);
 	pfree(vr.cv);
+	if (vr.rv)
+	{
+		net->rv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+		for (r = 0; r < net->n; r++)
+			net->rv[row_to_index[r]] = vr.rv[r];
+		pfree(vr.rv);
+	}
+	if (net->customer)
+		FoldCustomers(net);
 
 	net->input_hash = MlmMix64(mr.hash) ^ MlmMix64(vr.hash + 1);
-	if (OidIsValid(src->carry))
+	/*
+	 * A state relation with only carry columns is 0.1's carry relation, which
+	 * a plan without a binary bonus ignores (spec 10), as 0.1 did.
+	 */
+	if (OidIsValid(src->carry) && !src->use_carry &&
+		csrc.attnum[3] == 0 && csrc.attnum[4] == 0 && csrc.attnum[5] == 0 && csrc.attnum[6] == 0)
+		net->carry_rows = 0;
+	else if (OidIsValid(src->carry))
 	{
-		CarryRows	cr;
+		StateRows	sr;
 
 		MemoryContextSwitchTo(cxt);
-		net->carry_left = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
-		net->carry_right = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
-		memset(&cr, 0, sizeof(cr));
-		cr.net = net;
-		cr.map = &map;
-		cr.row_to_index = row_to_index;
-		cr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
-		MlmSourceScan(&csrc, CarryRow, &cr);
-		if (cr.orphans.count > 0)
+		if (src->use_carry)
+		{
+			net->carry_left = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+			net->carry_right = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+		}
+		if (src->customers)
+		{
+			net->title_in = MlmAllocArrayZero(Max(net->n, 1), sizeof(int16));
+			net->paid_as_in = MlmAllocArrayZero(Max(net->n, 1), sizeof(int16));
+			net->grace_in = MlmAllocArrayZero(Max(net->n, 1), sizeof(int32));
+			net->balance_in = MlmAllocArrayZero(Max(net->n, 1), sizeof(mlm_dec));
+		}
+		memset(&sr, 0, sizeof(sr));
+		sr.net = net;
+		sr.src = src;
+		sr.map = &map;
+		sr.row_to_index = row_to_index;
+		sr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
+		MlmSourceScan(&csrc, StateRow, &sr);
+		if (sr.orphans.count > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-					 errmsg("carry rows for ids that are not members"),
-					 MlmIdListDetail("Unknown member ids", &cr.orphans)));
-		if (cr.dups.count > 0)
+					 errmsg("state rows for ids that are not members"),
+					 MlmIdListDetail("Unknown member ids", &sr.orphans)));
+		if (sr.dups.count > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
-					 errmsg("more than one carry row for a member"),
-					 MlmIdListDetail("Member ids", &cr.dups)));
-		pfree(cr.seen);
-		net->input_hash ^= MlmMix64(cr.hash + 2);
+					 errmsg("more than one state row for a member"),
+					 MlmIdListDetail("Member ids", &sr.dups)));
+		if (sr.bad_rank.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("rank \"%s\" of the previous state does not exist in the plan",
+							sr.bad_rank_name),
+					 errhint("A plan version that renames or removes a rank needs the state migrated to its rank names."),
+					 MlmIdListDetail("Members", &sr.bad_rank)));
+		if (sr.bad_grace.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("negative grace in the previous state"),
+					 MlmIdListDetail("Members", &sr.bad_grace)));
+		pfree(sr.seen);
+		net->input_hash ^= MlmMix64(sr.hash + 2);
 	}
 
 	SPI_finish();
@@ -521,6 +800,6 @@ MlmCheckInputColumns(Oid members, Oid volumes, Oid carry, const char *period_col
 	MlmSourcePrepare(&src, members, "members", member_cols, lengthof(member_cols), false, NULL);
 	MlmSourcePrepare(&src, volumes, "volumes", volume_cols, lengthof(volume_cols), false, NULL);
 	if (OidIsValid(carry))
-		MlmSourcePrepare(&src, carry, "carry", carry_cols, lengthof(carry_cols), false, NULL);
+		MlmSourcePrepare(&src, carry, "state", state_cols, lengthof(state_cols), false, NULL);
 	return MlmSourcePeriodIsLabel(volumes, period_column);
 }

@@ -23,8 +23,10 @@ typedef struct MlmSources
 	Oid			members;		/* relation with id, sponsor_id, ... */
 	MlmTreeHeader *snapshot;	/* or the members of a stored mlm.tree */
 	Oid			volumes;		/* relation with member_id, pv, cv[, rv] */
-	Oid			carry;			/* relation with member_id, carry_left,
-								 * carry_right, or InvalidOid */
+	Oid			carry;			/* the previous state (spec 13.2): member_id
+								 * and any of carry_left, carry_right,
+								 * title_rank, paid_as_rank, grace, balance;
+								 * or InvalidOid */
 	DateADT		period_start;
 	DateADT		period_end;
 	int			placement_width;	/* 2 for binary plans, 0 = any */
@@ -34,6 +36,15 @@ typedef struct MlmSources
 	const char *period_label;	/* compared with a text period column */
 	const char *time_zone;		/* cuts timestamptz periods (required for them) */
 	bool		read_as_owner;	/* read each relation as its owner (close) */
+	/*
+	 * The engine (not the aggregates): read member_type, payout_hold and rv,
+	 * fold customers into their distributors (spec 12), and read the
+	 * state's rank names against these.
+	 */
+	bool		customers;
+	bool		use_carry;		/* the state's carry columns count (binary) */
+	int			nranks;
+	char	  **rank_names;
 } MlmSources;
 
 /* The network of one period. */
@@ -49,6 +60,26 @@ typedef struct MlmNet
 	mlm_dec    *cv;
 	mlm_dec    *carry_left;		/* VOL scale, NULL without carry input */
 	mlm_dec    *carry_right;
+
+	/*
+	 * Customers (spec 12), folded by the loader: pv and cv above are PV' and
+	 * CV' (a distributor's own volume and its customers'; 0 for a customer).
+	 * All NULL when no member is a customer: then pv and cv are the own
+	 * volumes.
+	 */
+	bool	   *customer;
+	mlm_dec    *own_pv;			/* the member's own PV and CV */
+	mlm_dec    *own_cv;
+	int32	   *ncustomers;		/* customers with PV > 0 folded into it */
+	int32		ncustomer;		/* customers in the network */
+	bool	   *hold;			/* payout_hold, NULL when nobody has one */
+	mlm_dec    *rv;				/* VOL scale, NULL without an rv column */
+
+	/* the previous state (spec 13.2), NULL without a state relation */
+	int16	   *title_in;		/* rank indexes, 0 when absent */
+	int16	   *paid_as_in;
+	int32	   *grace_in;
+	mlm_dec    *balance_in;		/* VOL scale */
 	int64		member_rows;
 	int64		volume_rows;
 	int64		carry_rows;

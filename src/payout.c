@@ -108,3 +108,63 @@ MlmApplyCap(const MlmPlan *plan, MlmPayouts *pay, int32 n, mlm_dec total_cv,
 			res->paid[pay[b].member[k]] = MlmDecAdd(res->paid[pay[b].member[k]], pay[b].units[k]);
 		}
 }
+
+/*
+ * Spec 13.1: payable = balance in + earned; paid when it reaches
+ * min_payout and the member is not on hold, else carried as the balance
+ * (a negative payable is never paid).  A balance in the state must be
+ * money at the currency scale.
+ */
+void
+MlmApplyLedger(const MlmPlan *plan, const MlmNet *net, const mlm_dec *earned,
+			   MlmLedger *lg)
+{
+	int32		n = net->n;
+	int32		i;
+	mlm_dec    *bin;
+	mlm_dec		min_units;
+	MlmIdList	bad = {{0}, 0};
+
+	memset(lg, 0, sizeof(MlmLedger));
+	lg->earned = earned;
+	if (!plan->has_payout)
+	{
+		lg->paid = (mlm_dec *) earned;
+		for (i = 0; i < n; i++)
+			lg->sum_paid = MlmDecAdd(lg->sum_paid, earned[i]);
+		return;
+	}
+	bin = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+	lg->paid = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+	lg->balance_out = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
+	/* payable >= x, compared at the currency scale: x rounded up */
+	min_units = MlmDecRescale(plan->min_payout, MLM_VOL_SCALE, plan->scale, MLM_ROUND_TRUNC);
+	if (MlmDecRescale(min_units, plan->scale, MLM_VOL_SCALE, MLM_ROUND_TRUNC) < plan->min_payout)
+		min_units++;
+	for (i = 0; i < n; i++)
+	{
+		mlm_dec		payable;
+
+		if (net->balance_in && net->balance_in[i] != 0)
+		{
+			bin[i] = MlmDecRescale(net->balance_in[i], MLM_VOL_SCALE, plan->scale, MLM_ROUND_TRUNC);
+			if (MlmDecRescale(bin[i], plan->scale, MLM_VOL_SCALE, MLM_ROUND_TRUNC) != net->balance_in[i])
+				MlmIdListAdd(&bad, net->v.ids[i]);
+		}
+		payable = MlmDecAdd(bin[i], earned[i]);
+		if (payable >= min_units && !(net->hold && net->hold[i]))
+			lg->paid[i] = payable;
+		else
+			lg->balance_out[i] = payable;
+		lg->sum_in = MlmDecAdd(lg->sum_in, bin[i]);
+		lg->sum_paid = MlmDecAdd(lg->sum_paid, lg->paid[i]);
+		lg->sum_out = MlmDecAdd(lg->sum_out, lg->balance_out[i]);
+	}
+	if (bad.count > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a balance of the previous state has more decimals than the currency scale %d",
+						plan->scale),
+				 MlmIdListDetail("Members", &bad)));
+	lg->balance_in = bin;
+}

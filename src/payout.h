@@ -10,6 +10,7 @@
 #include "postgres.h"
 
 #include "decimal.h"
+#include "network.h"
 #include "plan.h"
 #include "sink.h"
 
@@ -48,5 +49,25 @@ extern mlm_dec *MlmMatchedEarnings(const MlmPlan *plan, const MlmBonus *b,
 /* Totals, then the global cap applied to pay in place (spec section 7). */
 extern void MlmApplyCap(const MlmPlan *plan, MlmPayouts *pay, int32 n,
 						mlm_dec total_cv, MlmCapResult *res);
+
+/*
+ * The payables ledger (spec 13.1), in currency units: what each member is
+ * paid this period and what it owes or is owed forward.  Without the plan
+ * key payout, paid is the earnings and no balance is kept.
+ */
+typedef struct MlmLedger
+{
+	const mlm_dec *balance_in;	/* NULL without payout */
+	const mlm_dec *earned;		/* after the cap */
+	mlm_dec    *paid;
+	mlm_dec    *balance_out;	/* NULL without payout */
+	mlm_dec		sum_in;
+	mlm_dec		sum_paid;
+	mlm_dec		sum_out;
+} MlmLedger;
+
+/* Pay out what reaches min_payout and is not on hold, keep the rest. */
+extern void MlmApplyLedger(const MlmPlan *plan, const MlmNet *net,
+						   const mlm_dec *earned, MlmLedger *lg);
 
 #endif

@@ -41,14 +41,19 @@
  * ------------------------------------------------------------------------
  */
 static const char *const root_keys[] = {
-	"name", "currency", "active", "ranks", "bonuses", "cap", NULL
+	"name", "currency", "active", "ranks", "bonuses", "cap", "rank_policy",
+	"payout", NULL
 };
+static const char *const rank_policy_keys[] = {"grace_periods", NULL};
+static const char *const payout_keys[] = {"min_payout", NULL};
+static const char *const volume_words[] = {"all", "own", "customer", NULL};
 static const char *const currency_keys[] = {"scale", "rounding", NULL};
 static const char *const active_keys[] = {"min_pv", NULL};
 static const char *const cap_keys[] = {"pct", NULL};
 static const char *const rank_keys[] = {
 	"name", "min_pv", "min_gv", "max_leg_pct", "min_active_frontline",
-	"legs_with_rank", NULL
+	"legs_with_rank", "min_customer_pv", "min_customer_share", "min_customers",
+	NULL
 };
 static const char *const legs_keys[] = {"rank", "count", NULL};
 static const char *const rounding_words[] = {"half_up", "half_even", "down", NULL};
@@ -63,12 +68,12 @@ static const char *const tree_words[] = {"sponsor", "placement", NULL};
 /* in MlmBonusType order */
 const char *const MlmBonusTypeNames[] = {
 	"personal", "unilevel", "differential", "binary", "matching",
-	"fast_start", "pool", NULL
+	"fast_start", "pool", "rank_advancement", NULL
 };
 
 static const char *const *const bonus_keys[] = {
 	/* personal */
-	(const char *const[]) {"name", "type", "rate", "rate_by_rank", NULL},
+	(const char *const[]) {"name", "type", "rate", "rate_by_rank", "volume", NULL},
 	/* unilevel */
 	(const char *const[]) {"name", "type", "rates", "compression", "tree",
 	"min_rank_by_level", NULL},
@@ -86,6 +91,8 @@ static const char *const *const bonus_keys[] = {
 	(const char *const[]) {"name", "type", "days", "rates", NULL},
 	/* pool */
 	(const char *const[]) {"name", "type", "pct", "min_rank", "shares", NULL},
+	/* rank_advancement */
+	(const char *const[]) {"name", "type", "amounts", NULL},
 };
 
 static const char *const cycle_keys[] = {
@@ -143,6 +150,35 @@ ParseCap(PState *ps, const JNode *n)
 	if ((v = PlanRequireKey(ps, n, "cap", "pct")) != NULL &&
 		PlanGetRate(ps, v, "cap.pct", "pct", &ps->plan->cap_pct))
 		ps->plan->has_cap = true;
+}
+
+/* rank_policy (spec 11): {"grace_periods": G}, G >= 1. */
+static void
+ParseRankPolicy(PState *ps, const JNode *n)
+{
+	JNode	   *v;
+
+	if (!PlanExpectKind(ps, n, JN_OBJECT, "rank_policy", "rank_policy"))
+		return;
+	PlanCheckKeys(ps, n, "rank_policy", rank_policy_keys);
+	if ((v = PlanRequireKey(ps, n, "rank_policy", "grace_periods")) != NULL)
+		PlanGetInt(ps, v, "rank_policy.grace_periods", "grace_periods", 1, 1000,
+				   &ps->plan->grace_periods);
+}
+
+/* payout (spec 13.1): {"min_payout": x}, x >= 0 money. */
+static void
+ParsePayout(PState *ps, const JNode *n)
+{
+	JNode	   *v;
+
+	if (!PlanExpectKind(ps, n, JN_OBJECT, "payout", "payout"))
+		return;
+	PlanCheckKeys(ps, n, "payout", payout_keys);
+	if ((v = PlanRequireKey(ps, n, "payout", "min_payout")) != NULL &&
+		PlanGetAmount(ps, v, "payout.min_payout", "min_payout", AMT_NONNEG,
+					  &ps->plan->min_payout))
+		ps->plan->has_payout = true;
 }
 
 static void
@@ -216,6 +252,20 @@ ParseRank(PState *ps, int i, const JNode *n)
 				"min_active_frontline", 0, PG_INT32_MAX,
 				&rk->min_active_frontline))
 		rk->has_min_active_frontline = true;
+	if ((v = PlanObjGet(n, "min_customer_pv")) != NULL &&
+		PlanGetAmount(ps, v, PlanPathKey(path, "min_customer_pv"), "min_customer_pv",
+					  AMT_ANY, &rk->min_customer_pv))
+		rk->has_min_customer_pv = ps->plan->customer_ranks = true;
+	if ((v = PlanObjGet(n, "min_customer_share")) != NULL &&
+		PlanGetFraction(ps, v, PlanPathKey(path, "min_customer_share"),
+						"min_customer_share", true,
+						"min_customer_share must be between 0 and 1",
+						&rk->min_customer_share))
+		rk->has_min_customer_share = ps->plan->customer_ranks = true;
+	if ((v = PlanObjGet(n, "min_customers")) != NULL &&
+		PlanGetInt(ps, v, PlanPathKey(path, "min_customers"), "min_customers", 0,
+				   PG_INT32_MAX, &rk->min_customers))
+		rk->has_min_customers = ps->plan->customer_ranks = true;
 	if ((v = PlanObjGet(n, "legs_with_rank")) != NULL)
 	{
 		char	   *lp = PlanPathKey(path, "legs_with_rank");
@@ -299,6 +349,49 @@ ParsePersonal(PState *ps, MlmBonus *b, const JNode *n, const char *path)
 	else
 		PlanGetPerRank(ps, rbr, PlanPathKey(path, "rate_by_rank"), "rate_by_rank",
 					   PR_RATE, &b->rate_by_rank, NULL);
+	if ((rate = PlanObjGet(n, "volume")) != NULL)
+	{
+		int			k = PlanGetChoice(ps, rate, PlanPathKey(path, "volume"), "volume",
+									  volume_words);
+
+		if (k >= 0)
+			b->volume = (MlmPersonalVolume) k;
+	}
+}
+
+/*
+ * rank_advancement (spec 11.1): amounts by rank name, each > 0; a rank not
+ * named pays nothing, and the first rank cannot be named (no member rises
+ * to it).
+ */
+static void
+ParseRankAdvancement(PState *ps, MlmBonus *b, const JNode *n, const char *path)
+{
+	JNode	   *am = PlanRequireKey(ps, n, path, "amounts");
+	char	   *ap = PlanPathKey(path, "amounts");
+	int			i;
+
+	b->advancement = palloc0(sizeof(mlm_dec) * Max(ps->nranks, 1));
+	if (am == NULL || !PlanExpectKind(ps, am, JN_OBJECT, ap, "amounts"))
+		return;
+	for (i = 0; i < am->n; i++)
+	{
+		char	   *kp = PlanPathKey(ap, am->keys[i]);
+		int			r = PlanGetRankRef(ps, &(JNode) {.kind = JN_STRING, .str = am->keys[i]},
+									   kp, "rank");
+		mlm_dec		v;
+
+		if (r < 0)
+			continue;
+		if (r == 0)
+		{
+			PlanProblem(ps, kp, "Every member holds the first rank from the start; nobody advances to it.",
+						"amounts may not name the first rank %s", PlanQuoted(am->keys[i]));
+			continue;
+		}
+		if (PlanGetAmount(ps, am->vals[i], kp, "amount", AMT_POSITIVE, &v))
+			b->advancement[r] = v;
+	}
 }
 
 static void
@@ -666,6 +759,9 @@ ParseBonus(PState *ps, int i, const JNode *n)
 		case MLM_BONUS_POOL:
 			ParsePool(ps, b, n, path);
 			break;
+		case MLM_BONUS_RANK_ADVANCEMENT:
+			ParseRankAdvancement(ps, b, n, path);
+			break;
 	}
 }
 
@@ -767,6 +863,10 @@ MlmPlanParse(Jsonb *jb, List **problems)
 		ParseBonuses(&ps, bonuses);
 	if ((v = PlanObjGet(root, "cap")) != NULL)
 		ParseCap(&ps, v);
+	if ((v = PlanObjGet(root, "rank_policy")) != NULL)
+		ParseRankPolicy(&ps, v);
+	if ((v = PlanObjGet(root, "payout")) != NULL)
+		ParsePayout(&ps, v);
 
 	if (ps.nproblems > 0)
 		return NULL;

@@ -35,8 +35,17 @@ typedef enum MlmBonusType
 	MLM_BONUS_BINARY,
 	MLM_BONUS_MATCHING,
 	MLM_BONUS_FAST_START,
-	MLM_BONUS_POOL
+	MLM_BONUS_POOL,
+	MLM_BONUS_RANK_ADVANCEMENT
 } MlmBonusType;
+
+/* Which volume a personal bonus pays on (spec 12). */
+typedef enum MlmPersonalVolume
+{
+	MLM_VOLUME_ALL,				/* CV' = own CV + customers' CV */
+	MLM_VOLUME_OWN,				/* own CV */
+	MLM_VOLUME_CUSTOMER			/* customers' CV */
+} MlmPersonalVolume;
 
 /* How a pool splits (spec 5.7). */
 typedef enum MlmPoolShares
@@ -61,6 +70,13 @@ typedef struct MlmRank
 	bool		has_legs_with_rank;
 	int			legs_rank;		/* rank index */
 	int32		legs_count;
+	/* customer requirements (spec 12) */
+	bool		has_min_customer_pv;
+	mlm_dec		min_customer_pv;	/* VOL scale */
+	bool		has_min_customer_share;
+	mlm_dec		min_customer_share; /* RATE scale */
+	bool		has_min_customers;
+	int32		min_customers;
 } MlmRank;
 
 typedef struct MlmBonus
@@ -111,6 +127,15 @@ typedef struct MlmBonus
 	int			pool_min_rank;
 	MlmPoolShares shares_by;
 	mlm_dec    *shares;			/* nranks entries, RATE scale, by rank only */
+
+	/* personal: which volume */
+	MlmPersonalVolume volume;
+
+	/*
+	 * rank_advancement: nranks entries, VOL scale (money), 0 = the rank pays
+	 * nothing (no "closest lower rank" rule here, spec 11.1)
+	 */
+	mlm_dec    *advancement;
 } MlmBonus;
 
 typedef struct MlmPlan
@@ -130,6 +155,11 @@ typedef struct MlmPlan
 	int			binary_bonus;	/* index of the binary bonus, -1 if none */
 	bool		needs_placement;	/* binary or placement unilevel present */
 	int			max_levels;		/* largest rates/generation list length */
+	/* version 2 (spec 11 and 13) */
+	int32		grace_periods;	/* rank_policy.grace_periods, 0 = no policy */
+	bool		has_payout;		/* the payables ledger */
+	mlm_dec		min_payout;		/* VOL scale (money), >= 0 */
+	bool		customer_ranks; /* some rank reads customer volume */
 } MlmPlan;
 
 /* One problem found in a plan: JSON path ("bonuses[1].rates[3]") and text. */

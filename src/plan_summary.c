@@ -184,6 +184,12 @@ JsRank(JsState *st, const MlmPlan *plan, int i)
 		JsInt(st, "count", rk->legs_count);
 		JsEnd(st, WJB_END_OBJECT);
 	}
+	if (rk->has_min_customer_pv)
+		JsDec(st, "min_customer_pv", rk->min_customer_pv, MLM_VOL_SCALE);
+	if (rk->has_min_customer_share)
+		JsDec(st, "min_customer_share", rk->min_customer_share, MLM_RATE_SCALE);
+	if (rk->has_min_customers)
+		JsInt(st, "min_customers", rk->min_customers);
 	JsEnd(st, WJB_END_OBJECT);
 }
 
@@ -253,6 +259,8 @@ JsBonus(JsState *st, const MlmPlan *plan, int i)
 		case MLM_BONUS_PERSONAL:
 			JsPerRank(st, plan, "rate_by_rank", "rate", b->rate_by_rank,
 					  MLM_RATE_SCALE);
+			JsStr(st, "volume", b->volume == MLM_VOLUME_OWN ? "own" :
+				  b->volume == MLM_VOLUME_CUSTOMER ? "customer" : "all");
 			break;
 		case MLM_BONUS_UNILEVEL:
 			JsRates(st, "rates", b->nrates, b->rates);
@@ -288,6 +296,13 @@ JsBonus(JsState *st, const MlmPlan *plan, int i)
 			break;
 		case MLM_BONUS_POOL:
 			JsPool(st, plan, b);
+			break;
+		case MLM_BONUS_RANK_ADVANCEMENT:
+			JsBegin(st, "amounts", WJB_BEGIN_OBJECT);
+			for (j = 1; j < plan->nranks; j++)
+				if (b->advancement[j] != 0)
+					JsDec(st, plan->ranks[j].name, b->advancement[j], MLM_VOL_SCALE);
+			JsEnd(st, WJB_END_OBJECT);
 			break;
 	}
 	JsEnd(st, WJB_END_OBJECT);
@@ -354,6 +369,22 @@ mlm_plan_summary(PG_FUNCTION_ARGS)
 	}
 	else
 		JsStr(&st, "cap", NULL);
+	if (plan->grace_periods > 0)
+	{
+		JsBegin(&st, "rank_policy", WJB_BEGIN_OBJECT);
+		JsInt(&st, "grace_periods", plan->grace_periods);
+		JsEnd(&st, WJB_END_OBJECT);
+	}
+	else
+		JsStr(&st, "rank_policy", NULL);
+	if (plan->has_payout)
+	{
+		JsBegin(&st, "payout", WJB_BEGIN_OBJECT);
+		JsDec(&st, "min_payout", plan->min_payout, MLM_VOL_SCALE);
+		JsEnd(&st, WJB_END_OBJECT);
+	}
+	else
+		JsStr(&st, "payout", NULL);
 	JsStr(&st, "binary_bonus", plan->binary_bonus >= 0 ?
 		  plan->bonuses[plan->binary_bonus].name : NULL);
 	JsBool(&st, "needs_placement", plan->needs_placement);

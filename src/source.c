@@ -54,6 +54,8 @@ TypeFits(Oid typid, MlmColKind kind)
 			return typid == DATEOID || typid == TIMESTAMPOID || typid == TIMESTAMPTZOID;
 		case MLM_COL_AMOUNT:
 			return typid == NUMERICOID || typid == INT2OID || typid == INT4OID || typid == INT8OID;
+		case MLM_COL_TEXT:
+			return typid == TEXTOID || typid == VARCHAROID;
 	}
 	return false;
 }
@@ -73,6 +75,8 @@ KindText(MlmColKind kind)
 			return "date or timestamp";
 		case MLM_COL_AMOUNT:
 			return "numeric or an integer type (never floating point)";
+		case MLM_COL_TEXT:
+			return "text or varchar";
 	}
 	return "?";
 }
@@ -93,6 +97,8 @@ CastOf(MlmColKind kind)
 			return "pg_catalog.date";
 		case MLM_COL_AMOUNT:
 			return "pg_catalog.numeric";
+		case MLM_COL_TEXT:
+			return "pg_catalog.text";
 	}
 	return "?";
 }
@@ -113,6 +119,8 @@ CastType(MlmColKind kind)
 			return DATEOID;
 		case MLM_COL_AMOUNT:
 			return NUMERICOID;
+		case MLM_COL_TEXT:
+			return TEXTOID;
 	}
 	return InvalidOid;
 }
@@ -398,6 +406,13 @@ MlmRowDate(const MlmRow *row, int c)
 		default:
 			return DatumGetDateADT(row->v[c]);
 	}
+}
+
+/* Column c as a C string, for error details. */
+char *
+MlmRowText(const MlmRow *row, int c)
+{
+	return TextDatumGetCString(row->v[c]);
 }
 
 /* The row's value of column c as an amount at VOL scale. */

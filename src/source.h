@@ -10,6 +10,7 @@
 
 #include "postgres.h"
 #include "catalog/pg_type.h"
+#include "fmgr.h"
 #include "utils/date.h"
 
 #include "decimal.h"
@@ -21,7 +22,8 @@ typedef enum MlmColKind
 	MLM_COL_INT,				/* integer types, read as int4 */
 	MLM_COL_BOOL,
 	MLM_COL_DATE,				/* date or timestamp(tz), read as date */
-	MLM_COL_AMOUNT				/* numeric or integer, read as numeric */
+	MLM_COL_AMOUNT,				/* numeric or integer, read as numeric */
+	MLM_COL_TEXT				/* text or varchar (member types, rank names) */
 } MlmColKind;
 
 typedef struct MlmColSpec
@@ -42,7 +44,7 @@ typedef struct MlmPeriodFilter
 } MlmPeriodFilter;
 
 /* One input relation: its checked columns and how to read them. */
-#define MLM_SOURCE_MAX_COLS 6
+#define MLM_SOURCE_MAX_COLS 8
 typedef struct MlmSource
 {
 	Oid			relid;
@@ -103,6 +105,24 @@ extern int32 MlmRowInt32(const MlmRow *row, int c, int64 member);
 
 /* Column c as a date (date or timestamp columns). */
 extern DateADT MlmRowDate(const MlmRow *row, int c);
+
+/*
+ * Does text column c equal the len bytes at s?  Compared as stored, so a
+ * short value costs no copy.
+ */
+static inline bool
+MlmRowTextIs(const MlmRow *row, int c, const char *s, int len)
+{
+	text	   *t = DatumGetTextPP(row->v[c]);
+	bool		eq = VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+
+	if ((Pointer) t != DatumGetPointer(row->v[c]))
+		pfree(t);
+	return eq;
+}
+
+/* Column c as a palloc'd C string (error details only). */
+extern char *MlmRowText(const MlmRow *row, int c);
 
 /* Column c as an amount at VOL scale; errors name what and the member. */
 extern mlm_dec MlmRowAmount(const MlmRow *row, int c, const char *what, int64 member);

@@ -8,9 +8,13 @@ CREATE TYPE @extschema@.period_result AS (
     source_id pg_catalog.int8, level pg_catalog.int4, base pg_catalog.numeric,
     rate pg_catalog.numeric, amount pg_catalog.numeric, pv pg_catalog.numeric,
     gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text,
-    carry_left pg_catalog.numeric, carry_right pg_catalog.numeric);
+    carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
+    qualified_rank pg_catalog.text, paid_as_rank pg_catalog.text, title_rank pg_catalog.text,
+    grace pg_catalog.int4, cpv pg_catalog.numeric, customers pg_catalog.int4, rv pg_catalog.numeric,
+    member_type pg_catalog.text, balance_in pg_catalog.numeric, earned pg_catalog.numeric,
+    paid pg_catalog.numeric, balance_out pg_catalog.numeric);
 COMMENT ON TYPE @extschema@.period_result IS
-    'a row of mlm.compute: kind payout, member, line, carry or total; see docs/reference.md for the columns of each kind';
+    'a row of mlm.compute: kind payout, member, line, carry, state, payable or total; see docs/reference.md for the columns of each kind';
 
 CREATE FUNCTION @extschema@.compute(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
@@ -22,7 +26,7 @@ CREATE FUNCTION @extschema@.compute(
     RETURNS SETOF @extschema@.period_result
     AS 'MODULE_PATHNAME', 'mlm_compute' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.compute(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.bool, pg_catalog.text, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
-    'every result of one period as rows tagged by kind (payout, member, line, carry, total); kinds = comma list of the kinds wanted; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+    'every result of one period as rows tagged by kind (payout, member, line, carry, state, payable, total); kinds = comma list of the kinds wanted (default payout, member, carry, total, and line with with_lines); carry is the previous state (carry, ranks, grace, balance); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
 -- The input contract of a registered source, checked without reading a
 -- row: the one home of the columns and types the engine reads.
@@ -42,6 +46,10 @@ CREATE TYPE @extschema@._source_result AS (
     rate pg_catalog.numeric, amount pg_catalog.numeric, pv pg_catalog.numeric,
     gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text,
     carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
+    qualified_rank pg_catalog.text, paid_as_rank pg_catalog.text, title_rank pg_catalog.text,
+    grace pg_catalog.int4, cpv pg_catalog.numeric, customers pg_catalog.int4, rv pg_catalog.numeric,
+    member_type pg_catalog.text, balance_in pg_catalog.numeric, earned pg_catalog.numeric,
+    paid pg_catalog.numeric, balance_out pg_catalog.numeric,
     carry_rows pg_catalog.int8, snapshot @extschema@.tree,
     member_rows pg_catalog.int8, volume_rows pg_catalog.int8, input_checksum pg_catalog.text,
     total_cv pg_catalog.numeric, cap_limit pg_catalog.numeric);
@@ -74,10 +82,12 @@ CREATE FUNCTION @extschema@.member_results(
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
     period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
     time_zone pg_catalog.text DEFAULT NULL)
-    RETURNS TABLE(member_id pg_catalog.int8, pv pg_catalog.numeric, gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text, amount pg_catalog.numeric)
+    RETURNS TABLE(member_id pg_catalog.int8, pv pg_catalog.numeric, gv pg_catalog.numeric, active pg_catalog.bool, rank pg_catalog.text, amount pg_catalog.numeric,
+                  qualified_rank pg_catalog.text, paid_as_rank pg_catalog.text, title_rank pg_catalog.text, grace pg_catalog.int4,
+                  cpv pg_catalog.numeric, customers pg_catalog.int4, rv pg_catalog.numeric, member_type pg_catalog.text)
     AS 'MODULE_PATHNAME', 'mlm_member_results' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.member_results(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
-    'preview: per member PV, GV, activity, rank name and the amount paid (after the cap); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+    'preview: per member own PV, GV, activity, paid-as rank name (rank), the amount earned (after the cap), the qualified, paid-as and title ranks, grace, customer PV and count, RV and member_type (customers: no ranks); carry is the previous state; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
 CREATE FUNCTION @extschema@.lines(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
@@ -99,6 +109,29 @@ CREATE FUNCTION @extschema@.carry_out(
 COMMENT ON FUNCTION @extschema@.carry_out(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
     'preview: binary carry-out of every member with a non-zero carry (the next period carry-in); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
+CREATE FUNCTION @extschema@.state_out(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, carry_left pg_catalog.numeric, carry_right pg_catalog.numeric,
+                  title_rank pg_catalog.text, paid_as_rank pg_catalog.text, grace pg_catalog.int4,
+                  balance pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_state_out' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.state_out(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: the state this period hands to the next (carry, title and paid-as rank names, null for the first rank, grace, balance), for every member with anything to carry; pass it as carry to the next period; carry is the previous state; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
+CREATE FUNCTION @extschema@.payables(
+    plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
+    period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
+    period_column pg_catalog.text DEFAULT NULL, period_label pg_catalog.text DEFAULT NULL,
+    time_zone pg_catalog.text DEFAULT NULL)
+    RETURNS TABLE(member_id pg_catalog.int8, balance_in pg_catalog.numeric, earned pg_catalog.numeric,
+                  paid pg_catalog.numeric, balance_out pg_catalog.numeric)
+    AS 'MODULE_PATHNAME', 'mlm_payables' LANGUAGE C STABLE CALLED ON NULL INPUT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.payables(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
+    'preview: the payables ledger (balance in from the previous state, earned after the cap, paid, balance out) of every member where one of them is not zero; without the plan key payout paid = earned; carry is the previous state; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+
 CREATE FUNCTION @extschema@.totals(
     plan pg_catalog.jsonb, members pg_catalog.regclass, volumes pg_catalog.regclass,
     period_start pg_catalog.date, period_end pg_catalog.date, carry pg_catalog.regclass DEFAULT NULL,
@@ -107,7 +140,8 @@ CREATE FUNCTION @extschema@.totals(
     RETURNS TABLE(total_cv pg_catalog.numeric, total_before_cap pg_catalog.numeric, total_paid pg_catalog.numeric,
                   cap_limit pg_catalog.numeric, cap_factor pg_catalog.numeric,
                   member_rows pg_catalog.int8, volume_rows pg_catalog.int8, carry_rows pg_catalog.int8,
-                  input_checksum pg_catalog.text, bonuses pg_catalog.jsonb, bonuses_before_cap pg_catalog.jsonb)
+                  input_checksum pg_catalog.text, bonuses pg_catalog.jsonb, bonuses_before_cap pg_catalog.jsonb,
+                  balance_in pg_catalog.numeric, paid_out pg_catalog.numeric, balance_out pg_catalog.numeric)
     LANGUAGE sql STABLE PARALLEL RESTRICTED
     AS $$
     WITH t AS (SELECT c.* FROM @extschema@._compute_source(plan, members, volumes, period_column, period_label,
@@ -116,11 +150,12 @@ CREATE FUNCTION @extschema@.totals(
     SELECT o.total_cv, o.base, o.amount, o.cap_limit, o.rate, o.member_rows, o.volume_rows, o.carry_rows,
            o.input_checksum,
            (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.amount) FROM t b WHERE b.bonus IS NOT NULL),
-           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.base) FROM t b WHERE b.bonus IS NOT NULL)
+           (SELECT pg_catalog.jsonb_object_agg(b.bonus, b.base) FROM t b WHERE b.bonus IS NOT NULL),
+           o.balance_in, o.paid, o.balance_out
       FROM t o WHERE o.bonus IS NULL
 $$;
 COMMENT ON FUNCTION @extschema@.totals(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.date, pg_catalog.date, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.text) IS
-    'preview: one typed row of the period''s totals, with the names of the run header: total CV, total before and after the cap, cap limit and factor, input row counts and checksum, per-bonus totals; period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
+    'preview: one typed row of the period''s totals, with the names of the run header: total CV, total before and after the cap, cap limit and factor, input row counts and checksum, per-bonus totals, and the ledger''s sums (balances in, paid out, balances out); period_column selects the volume rows of the period (a text column: equal to period_label; date or timestamp: within the dates; timestamptz: cut at midnight in time_zone), without it every volume row is read';
 
 CREATE FUNCTION @extschema@.volume_summary(
     members pg_catalog.regclass, volumes pg_catalog.regclass,

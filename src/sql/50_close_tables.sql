@@ -94,6 +94,11 @@ CREATE TABLE @extschema@.run (
     snapshot          @extschema@.tree,
     time_zone         text,
     finalized_inputs_changed boolean,
+    state_rows        bigint,
+    payable_rows      bigint,
+    balance_in        numeric,
+    paid_out          numeric,
+    balance_out       numeric,
     CONSTRAINT run_pkey PRIMARY KEY (run_id),
     CONSTRAINT run_period_key UNIQUE (plan_name, period_label),
     CONSTRAINT run_plan_version_fkey FOREIGN KEY (plan_name, plan_version)
@@ -107,11 +112,13 @@ CREATE INDEX run_plan_period_idx ON @extschema@.run (plan_name, period_start);
 COMMENT ON TABLE @extschema@.run IS
   'One row per closed period of a plan (unique per plan and period label): pinned plan version, inputs (relations, row counts, checksum), totals, cap factor, timings, who ran and who finalized it, and the genealogy snapshot used. status draft: replaced by the next mlm.close of the period; final: frozen.';
 COMMENT ON COLUMN @extschema@.run.attempt IS 'How many times the period was closed; a re-run of a draft keeps run_id and increments attempt.';
-COMMENT ON COLUMN @extschema@.run.carry_from_run_id IS 'The finalized run whose carry-out was this run''s carry-in (NULL: opening carry of the source, or none). Finalized runs are never deleted, so no foreign key is needed (a self-reference would make pg_dump warn about circular constraints).';
+COMMENT ON COLUMN @extschema@.run.carry_from_run_id IS 'The finalized run whose state out (carry, ranks, grace, balances) was this run''s state in (NULL: the opening state of the source, or none). Finalized runs are never deleted, so no foreign key is needed (a self-reference would make pg_dump warn about circular constraints).';
 COMMENT ON COLUMN @extschema@.run.snapshot IS 'The sponsor/placement tree of the members read by this run (mlm.tree): who was in whose downline when the period was paid.';
 COMMENT ON COLUMN @extschema@.run.run_by IS 'SESSION_USER of the last close (the login role, also behind SET ROLE).';
 COMMENT ON COLUMN @extschema@.run.lock_wait IS 'Time the last close waited for the period lock.';
 COMMENT ON COLUMN @extschema@.run.time_zone IS 'The time zone that cut the period of a timestamptz period column (the source''s); NULL for runs made before version 0.2, which used the closing session''s.';
+COMMENT ON COLUMN @extschema@.run.paid_out IS 'What the run pays out under the payables ledger (balances in + earned, where they reach min_payout and no hold); equals total_paid for plans without payout. NULL for runs made before 0.2.';
+COMMENT ON COLUMN @extschema@.run.balance_out IS 'The sum of the balances the run carries forward (owed to members when positive, owed by them when negative).';
 COMMENT ON COLUMN @extschema@.run.finalized_inputs_changed IS 'Set by finalize: true when the run was finalized on purpose although its inputs had changed since it was computed (accept_changed_inputs), false when they had not; NULL for drafts and runs finalized before version 0.2.';
 
 CREATE TABLE @extschema@.run_payout (
@@ -132,10 +139,17 @@ CREATE TABLE @extschema@.run_member (
     active    boolean,
     rank      text,
     amount    numeric,
+    qualified_rank text,
+    title_rank     text,
+    grace          integer,
+    cpv            numeric,
+    customers      integer,
+    rv             numeric,
+    member_type    text,
     CONSTRAINT run_member_pkey PRIMARY KEY (run_id, member_id)
 );
 COMMENT ON TABLE @extschema@.run_member IS
-  'Member results of a run: pv, gv, active, rank name and total paid (before adjustments), one row per member read.';
+  'Member results of a run, one row per member read: own pv, gv, active, rank (the paid-as rank), amount earned after the cap (before adjustments), the qualified and title ranks, grace, customer PV and count, RV and member_type (customers have no ranks). Columns added in 0.2 are NULL in rows of earlier runs.';
 
 CREATE TABLE @extschema@.run_carry (
     run_id      bigint  NOT NULL,
@@ -146,6 +160,32 @@ CREATE TABLE @extschema@.run_carry (
 );
 COMMENT ON TABLE @extschema@.run_carry IS
   'Binary carry-out of a run (non-zero carries only). The carry-out of the latest finalized earlier period is the carry-in of the next close of the plan.';
+
+CREATE TABLE @extschema@.run_state (
+    run_id       bigint  NOT NULL,
+    member_id    bigint  NOT NULL,
+    carry_left   numeric NOT NULL,
+    carry_right  numeric NOT NULL,
+    title_rank   text,
+    paid_as_rank text,
+    grace        integer NOT NULL,
+    balance      numeric NOT NULL,
+    CONSTRAINT run_state_pkey PRIMARY KEY (run_id, member_id)
+);
+COMMENT ON TABLE @extschema@.run_state IS
+  'The state a run hands to the next period of its plan: carry, title and paid-as rank names (NULL for the first rank), grace and payables balance, for every member with anything to carry. The next close of the plan reads the state of the latest finalized earlier run.';
+
+CREATE TABLE @extschema@.run_payable (
+    run_id      bigint  NOT NULL,
+    member_id   bigint  NOT NULL,
+    balance_in  numeric NOT NULL,
+    earned      numeric NOT NULL,
+    paid        numeric NOT NULL,
+    balance_out numeric NOT NULL,
+    CONSTRAINT run_payable_pkey PRIMARY KEY (run_id, member_id)
+);
+COMMENT ON TABLE @extschema@.run_payable IS
+  'The payables ledger of a run of a plan with the key payout: balance in, earned after the cap, paid out and balance out, for every member where one is not zero (without payout, paid is run_member.amount and nothing is kept here).';
 
 CREATE TABLE @extschema@.run_line (
     run_id    bigint  NOT NULL,
@@ -200,6 +240,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_payout', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_member', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_carry', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_line', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_state', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_payable', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_bonus_total', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.adjustment_adjustment_id_seq', '');

@@ -46,7 +46,9 @@ BEGIN
            OR EXISTS (SELECT 1 FROM @extschema@.run_member x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_carry x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_line x WHERE x.run_id = OLD.run_id)
-           OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id) THEN
+           OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_state x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_payable x WHERE x.run_id = OLD.run_id) THEN
             RAISE EXCEPTION 'run % still has result rows', OLD.run_id
                 USING ERRCODE = 'foreign_key_violation', HINT = 'Discard a draft with mlm.discard_draft(run_id).';
         END IF;
@@ -110,7 +112,9 @@ BEGIN
                               WHEN 'run_member' THEN hdr.member_result_rows
                               WHEN 'run_carry' THEN hdr.carry_out_rows
                               WHEN 'run_line' THEN hdr.line_rows
-                              WHEN 'run_bonus_total' THEN hdr.bonus_rows END;
+                              WHEN 'run_bonus_total' THEN hdr.bonus_rows
+                              WHEN 'run_state' THEN hdr.state_rows
+                              WHEN 'run_payable' THEN hdr.payable_rows END;
             EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I x WHERE x.run_id = $1',
                                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
               INTO n USING rid;
@@ -133,7 +137,8 @@ DO $guards$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total'] LOOP
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total',
+                                'run_state', 'run_payable'] LOOP
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON @extschema@.%I
                           REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                           EXECUTE FUNCTION @extschema@._run_rows_guard()', t || '_insert', t);
@@ -172,7 +177,8 @@ DO $locks$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total'] LOOP
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total',
+                                'run_state', 'run_payable'] LOOP
         EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I
                           FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_lock()', t || '_lock', t);
     END LOOP;

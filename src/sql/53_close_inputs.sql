@@ -182,14 +182,25 @@ BEGIN
     period_label := CASE WHEN src.period_kind = 'label' THEN p_label END;
     time_zone := src.time_zone;
 
-    -- carry-in: the carry-out of the latest finalized earlier run, else the
-    -- source's opening carry, else none
+    -- state in: the state out of the latest finalized earlier run (a run
+    -- made before 0.2 kept only its carry-out), else the source's opening
+    -- state, else none
     IF p_carry_run IS NOT NULL THEN
-        vname := 'mlm_carry_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
-        EXECUTE pg_catalog.format(
-            'CREATE TEMPORARY VIEW pg_temp.%I AS SELECT c.member_id, c.carry_left, c.carry_right
-               FROM @extschema@.run_carry c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
-            vname, p_carry_run);
+        vname := 'mlm_state_' || pg_catalog.replace(pg_catalog.gen_random_uuid()::text, '-', '');
+        IF EXISTS (SELECT FROM @extschema@.run r
+                    WHERE r.run_id = p_carry_run AND r.state_rows IS NOT NULL) THEN
+            EXECUTE pg_catalog.format(
+                'CREATE TEMPORARY VIEW pg_temp.%I AS
+                   SELECT c.member_id, c.carry_left, c.carry_right, c.title_rank, c.paid_as_rank,
+                          c.grace, c.balance
+                     FROM @extschema@.run_state c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
+                vname, p_carry_run);
+        ELSE
+            EXECUTE pg_catalog.format(
+                'CREATE TEMPORARY VIEW pg_temp.%I AS SELECT c.member_id, c.carry_left, c.carry_right
+                   FROM @extschema@.run_carry c WHERE c.run_id OPERATOR(pg_catalog.=) %s::pg_catalog.int8',
+                vname, p_carry_run);
+        END IF;
         views := views || vname;
         carry := pg_catalog.format('pg_temp.%I', vname)::regclass;
         carry_relation := NULL;
@@ -222,7 +233,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@._period_inputs(text, text, bigint, boolean) IS
-  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column and the time zone that cuts it, carry-in: a temporary view of a finalized run''s carry-out, or the opening carry); the caller drops the views.';
+  'Checks a source for a close or preview and returns the relations mlm._compute_source reads (members, volumes with the period column and the time zone that cuts it, state in: a temporary view of a finalized run''s state out (its carry-out for runs made before 0.2), or the opening state); the caller drops the views.';
 
 CREATE FUNCTION @extschema@._drop_views(views text[]) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp

@@ -55,7 +55,7 @@ BEGIN ATOMIC
      LIMIT 1;
 END;
 COMMENT ON FUNCTION @extschema@._carry_source_run(text, date) IS
-  'The latest finalized run of the plan ending before the given date: its carry-out is the carry-in.';
+  'The latest finalized run of the plan ending before the given date: its state out is the state in.';
 
 -- The writer of a close (src/close_write.c): computes the period exactly as
 -- _compute_source does with read_as_owner => true, and writes the rows
@@ -76,7 +76,8 @@ CREATE FUNCTION @extschema@._close_source(
     OUT input_checksum pg_catalog.text, OUT total_cv pg_catalog.numeric,
     OUT total_before_cap pg_catalog.numeric, OUT total_paid pg_catalog.numeric,
     OUT cap_limit pg_catalog.numeric, OUT cap_factor pg_catalog.numeric,
-    OUT snapshot @extschema@.tree)
+    OUT snapshot @extschema@.tree, OUT state_rows pg_catalog.int8, OUT payable_rows pg_catalog.int8,
+    OUT balance_in pg_catalog.numeric, OUT paid_out pg_catalog.numeric, OUT balance_out pg_catalog.numeric)
     RETURNS record
     AS 'MODULE_PATHNAME', 'mlm_close_source' LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) IS
@@ -105,7 +106,9 @@ BEGIN
     inp := @extschema@._period_inputs($5, $2, @extschema@._carry_source_run($1, $3), false);
     RETURN QUERY
     SELECT c.kind, c.member_id, c.bonus, c.source_id, c.level, c.base, c.rate, c.amount,
-           c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right
+           c.pv, c.gv, c.active, c.rank, c.carry_left, c.carry_right, c.qualified_rank,
+           c.paid_as_rank, c.title_rank, c.grace, c.cpv, c.customers, c.rv, c.member_type,
+           c.balance_in, c.earned, c.paid, c.balance_out
       FROM @extschema@._compute_source(plv.definition, inp.members, inp.volumes, inp.period_column,
                                        inp.period_label, $3, $4, inp.time_zone, inp.carry,
                                        COALESCE($6, false), false) c;
@@ -243,7 +246,8 @@ BEGIN
            cap_limit = res.cap_limit, cap_factor = res.cap_factor,
            payout_rows = res.payout_rows, member_result_rows = res.member_result_rows,
            carry_out_rows = res.carry_out_rows, line_rows = res.line_rows, bonus_rows = res.bonus_rows,
-           snapshot = res.snapshot,
+           snapshot = res.snapshot, state_rows = res.state_rows, payable_rows = res.payable_rows,
+           balance_in = res.balance_in, paid_out = res.paid_out, balance_out = res.balance_out,
            lock_wait = t_started - t_requested, started_at = t_started,
            finished_at = pg_catalog.clock_timestamp(),
            duration = pg_catalog.clock_timestamp() - t_started
@@ -254,7 +258,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) IS
-  'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; carry-in from the latest finalized earlier run of the plan) and writes the run header, payouts, member results, carry-out, bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
+  'Closes a period as a draft, in the calling transaction: computes it with mlm.compute (plan version pinned: the current one unless given; state in (carry, ranks, grace, balances) from the latest finalized earlier run of the plan, else the source''s opening state) and writes the run header, payouts, member results, carry-out, state out, payables (plans with payout), bonus totals, the tree snapshot and, with with_lines, the audit lines. Re-closing a draft replaces its results and keeps its run_id; a finalized period is refused. Closes of one period serialize on an advisory lock (nowait => true: fail with 55P03 instead of waiting). Returns the run_id.';
 REVOKE EXECUTE ON FUNCTION @extschema@.close(text, text, date, date, text, boolean, integer, boolean) FROM PUBLIC;
 
 -- The checksum of a period's inputs as they are now, computed as the close
@@ -345,6 +349,16 @@ BEGIN
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = pg_catalog.format('Close period "%s" again, then finalize it.', r.period_label);
     END IF;
+    -- the state counts periods (grace, balances): no period may be skipped
+    SELECT x.* INTO other FROM @extschema@.run x WHERE x.run_id = carry_run;
+    IF FOUND AND other.period_end <> r.period_start - 1 THEN
+        RAISE EXCEPTION 'run % cannot be finalized: its state comes from period "%" (run %), which ends on %, not on the day before % starts',
+                        r.run_id, other.period_label, other.run_id, other.period_end, r.period_start
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = pg_catalog.format('Period "%s" starts on %s; the periods of a plan are finalized one after another, without gaps.',
+                                             r.period_label, r.period_start),
+                  HINT = 'Close and finalize the missing period first, or discard this draft.';
+    END IF;
     -- the inputs as they are now: a late order or a changed genealogy makes
     -- the draft stale, unless the caller accepts that on purpose
     now_sum := @extschema@._input_checksum(r);
@@ -364,7 +378,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.finalize(bigint, boolean) IS
-  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its carry-out becomes the carry-in of the next period. Periods of a plan are finalized in date order; a draft whose carry-in is no longer the latest finalized earlier run is refused as stale, and so is a draft whose inputs changed since it was computed (the input checksum is computed again), unless accept_changed_inputs, which the run records in finalized_inputs_changed. Returns the run_id.';
+  'Freezes a draft run: afterwards the period cannot be closed again, its rows cannot change, and its state out (carry, ranks, grace, balances) becomes the state in of the next period. Periods of a plan are finalized in date order and without gaps (a draft whose state comes from a finalized run that does not end the day before it starts is refused); a draft whose state in is no longer the latest finalized earlier run is refused as stale, and so is a draft whose inputs changed since it was computed (the input checksum is computed again), unless accept_changed_inputs, which the run records in finalized_inputs_changed. Returns the run_id.';
 REVOKE EXECUTE ON FUNCTION @extschema@.finalize(bigint, boolean) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@.finalize(plan_name text, period_label text, accept_changed_inputs boolean DEFAULT false)

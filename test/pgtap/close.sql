@@ -447,6 +447,11 @@ SELECT erp_t.written() AS written_before \gset
 SELECT throws_ok($$SELECT mlm.close('close_bin', '2024-08', '2024-08-01', '2024-08-31', 'close_erp')$$,
                  '23503', 'volume rows for ids that are not members', 'a close whose inputs are invalid fails');
 SELECT is(erp_t.written(), :written_before::bigint, 'and writes nothing');
+-- the periods of a plan are finalized without gaps (the state counts
+-- periods): July and August, before September is closed below
+DELETE FROM erp_t.volumes WHERE member_id = 999;
+SELECT mlm.finalize(mlm.close('close_bin', '2024-07', '2024-07-01', '2024-07-31', 'close_erp')) IS NOT NULL AS july \gset
+SELECT mlm.finalize(mlm.close('close_bin', '2024-08', '2024-08-01', '2024-08-31', 'close_erp')) IS NOT NULL AS august \gset
 
 -- ---------------------------------------------------------------------------
 -- search_path safety: a hostile schema first on the path changes nothing

@@ -56,7 +56,7 @@ CREATE FUNCTION mlm_ex.member_results()
 RETURNS TABLE(member_id bigint, pv numeric, gv numeric, active boolean, rank text, amount numeric)
 LANGUAGE plpgsql AS $$
 BEGIN
-  RETURN QUERY EXECUTE 'SELECT * FROM mlm.member_results(' || mlm_ex.args() || ')';
+  RETURN QUERY EXECUTE 'SELECT r.member_id, r.pv, r.gv, r.active, r.rank, r.amount FROM mlm.member_results(' || mlm_ex.args() || ') r';
 END $$;
 
 CREATE FUNCTION mlm_ex.lines()
@@ -75,7 +75,8 @@ END $$;
 CREATE FUNCTION mlm_ex.totals()
 RETURNS TABLE(total_cv numeric, total_before_cap numeric, total_paid numeric, cap_limit numeric,
               cap_factor numeric, member_rows bigint, volume_rows bigint, carry_rows bigint,
-              input_checksum text, bonuses jsonb, bonuses_before_cap jsonb) LANGUAGE plpgsql AS $$
+              input_checksum text, bonuses jsonb, bonuses_before_cap jsonb,
+              balance_in numeric, paid_out numeric, balance_out numeric) LANGUAGE plpgsql AS $$
 BEGIN
   RETURN QUERY EXECUTE 'SELECT * FROM mlm.totals(' || mlm_ex.args() || ')';
 END $$;
