@@ -142,9 +142,10 @@ BEGIN
     part AS (
         SELECT m.member_id,
                pg_catalog.max(ro.ord * 1000000
-                              + COALESCE(pg_catalog.array_position(names, m.rank), 1)) % 1000000 AS tno
+                              + COALESCE(pg_catalog.array_position(names, COALESCE(m.title_rank, m.rank)), 1)) % 1000000 AS tno
           FROM @extschema@.run_member m
           JOIN ro ON ro.run_id = m.run_id
+         WHERE m.member_type IS DISTINCT FROM 'customer'
          GROUP BY m.member_id
     ),
     income AS (
@@ -383,6 +384,91 @@ COMMENT ON FUNCTION @extschema@.income_disclosure_json(text, date, date) IS
   'mlm.income_disclosure as one jsonb document: plan_name, date_from, date_to, plan_version, currency_scale, runs [{run_id, period_label, period_start, period_end, plan_version}], groups [one object per title], all {the row of all participants}; numbers are exact JSON numbers, shares fractions.';
 
 ------------------------------------------------------------------------------
+-- Customer-volume test (spec 14.2)
+------------------------------------------------------------------------------
+
+-- Company totals of runs: total PV of all members (customers included),
+-- customer PV = PV of the customers + RV of the distributors, their ratio
+-- (4 decimals, half up; NULL when the total PV <= 0) and whether the exact
+-- ratio is > 0.5 (false when the total PV <= 0: no majority is shown).
+-- Runs made before 0.2 kept neither customers nor RV: their customer PV,
+-- ratio and passes are NULL.
+CREATE FUNCTION @extschema@._customer_volume(runs bigint[])
+RETURNS TABLE (run_id bigint, plan_name text, period_label text, period_start date, period_end date,
+               status text, total_pv numeric, customer_pv numeric, ratio numeric, passes boolean)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT r.run_id, r.plan_name, r.period_label, r.period_start, r.period_end, r.status,
+           COALESCE(t.total_pv, 0),
+           t.customer_pv,
+           CASE WHEN t.total_pv > 0 THEN pg_catalog.round(t.customer_pv / t.total_pv, 4) END,
+           CASE WHEN t.customer_pv IS NULL THEN NULL
+                ELSE COALESCE(t.total_pv, 0) > 0 AND 2 * t.customer_pv > t.total_pv END
+      FROM pg_catalog.unnest(runs) WITH ORDINALITY x(run_id, o)
+      JOIN @extschema@.run r ON r.run_id = x.run_id
+      LEFT JOIN LATERAL (
+            SELECT pg_catalog.sum(m.pv) AS total_pv,
+                   CASE WHEN pg_catalog.count(m.member_type) = 0 AND pg_catalog.count(*) > 0 THEN NULL
+                        ELSE COALESCE(pg_catalog.sum(m.pv) FILTER (WHERE m.member_type = 'customer'), 0)
+                             + COALESCE(pg_catalog.sum(m.rv) FILTER (WHERE m.member_type IS DISTINCT FROM 'customer'), 0)
+                   END AS customer_pv
+              FROM @extschema@.run_member m
+             WHERE m.run_id = r.run_id) t ON true
+     ORDER BY x.o;
+END;
+COMMENT ON FUNCTION @extschema@._customer_volume(bigint[]) IS
+  'The company totals of the customer-volume test (spec 14.2) for the given runs, in the order given.';
+
+CREATE FUNCTION @extschema@.customer_volume_test(run_id bigint)
+RETURNS TABLE (run_id bigint, plan_name text, period_label text, period_start date, period_end date,
+               status text, total_pv numeric, customer_pv numeric, ratio numeric, passes boolean)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    -- _report_run raises 22004 / 42704 for a NULL or unknown run
+    SELECT * FROM @extschema@._customer_volume(ARRAY[(@extschema@._report_run(customer_volume_test.run_id)).run_id]);
+END;
+COMMENT ON FUNCTION @extschema@.customer_volume_test(bigint) IS
+  'Customer-volume test of one run (spec 14.2; status tells a draft): total PV of all members, customer PV (customers'' PV + distributors'' RV), ratio (4 decimals, half up; NULL when total PV <= 0) and passes (exact ratio > 0.5). NULL customer PV for runs made before 0.2.';
+
+CREATE FUNCTION @extschema@.customer_volume_test(plan_name text, date_from date, date_to date)
+RETURNS TABLE (run_id bigint, plan_name text, period_label text, period_start date, period_end date,
+               status text, total_pv numeric, customer_pv numeric, ratio numeric, passes boolean)
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    SELECT * FROM @extschema@._customer_volume(@extschema@._report_runs(
+        customer_volume_test.plan_name, customer_volume_test.date_from, customer_volume_test.date_to));
+END;
+COMMENT ON FUNCTION @extschema@.customer_volume_test(text, date, date) IS
+  'The customer-volume test (spec 14.2) of every finalized run of a plan whose period lies within [date_from, date_to], in period order.';
+
+-- Per distributor of a run: CPV + RV, PV' = PV + CPV and their ratio (4
+-- decimals, half up; NULL when PV' = 0); with a threshold, only those whose
+-- exact ratio is below it.
+CREATE FUNCTION @extschema@.customer_volume_members(run_id bigint, threshold numeric DEFAULT NULL)
+RETURNS TABLE (member_id bigint, pv numeric, cpv numeric, rv numeric, customers integer,
+               customer_volume numeric, pv_with_customers numeric, ratio numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM @extschema@._report_run($1);
+    RETURN QUERY
+    SELECT d.member_id, d.pv, d.cpv, d.rv, d.customers, d.cv, d.pvp,
+           CASE WHEN d.pvp <> 0 THEN pg_catalog.round(d.cv / d.pvp, 4) END
+      FROM (SELECT m.member_id, m.pv, m.cpv, m.rv, m.customers,
+                   m.cpv + m.rv AS cv, m.pv + COALESCE(m.cpv, 0) AS pvp
+              FROM @extschema@.run_member m
+             WHERE m.run_id = $1 AND m.member_type IS DISTINCT FROM 'customer') d
+     WHERE $2 IS NULL
+        -- cv / pvp < threshold, exactly (the inequality turns with the sign)
+        OR (d.pvp > 0 AND d.cv < $2 * d.pvp) OR (d.pvp < 0 AND d.cv > $2 * d.pvp)
+     ORDER BY d.member_id;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.customer_volume_members(bigint, numeric) IS
+  'Per distributor of a run (spec 14.2): pv, cpv, rv, customers, customer volume CPV + RV, PV'' = pv + cpv and their ratio (4 decimals, half up; NULL when PV'' = 0); with threshold, only the distributors whose exact ratio is below it. Customer columns are NULL for runs made before 0.2.';
+
+------------------------------------------------------------------------------
 -- Rank progress: what a member lacks for a rank (spec section 4)
 ------------------------------------------------------------------------------
 
@@ -443,10 +529,11 @@ BEGIN
     -- runs made before 0.2) and customer volume
     mem AS (
         SELECT m.member_id, m.pv, m.gv, m.active, q.idx AS qidx, q.name AS qname,
-               0::numeric AS cpv, 0::numeric AS rv, 0 AS customers
+               COALESCE(m.cpv, 0) AS cpv, COALESCE(m.rv, 0) AS rv, COALESCE(m.customers, 0) AS customers
           FROM @extschema@.run_member m
-          JOIN rk q ON q.name = m.rank
+          JOIN rk q ON q.name = COALESCE(m.qualified_rank, m.rank)
          WHERE m.run_id = p_run AND (p_member IS NULL OR m.member_id = p_member)
+           AND m.member_type IS DISTINCT FROM 'customer'
     ),
     tg AS (
         SELECT mem.*, x.idx AS tidx, x.name AS tname, x.rdef AS tdef,
@@ -466,6 +553,7 @@ BEGIN
           FROM tg
           JOIN edges ON edges.sponsor_id = tg.member_id
           JOIN @extschema@.run_member cm ON cm.run_id = p_run AND cm.member_id = edges.member_id
+         WHERE cm.member_type IS DISTINCT FROM 'customer'
          GROUP BY tg.member_id
     ),
     lr AS (SELECT DISTINCT tg.legs_rank AS r FROM tg WHERE tg.legs_rank IS NOT NULL),
@@ -477,7 +565,7 @@ BEGIN
                COALESCE(q.idx, -1) AS qidx
           FROM @extschema@.members(t) WITH ORDINALITY e(member_id, sponsor_id, depth, placement_id, "position", o)
           LEFT JOIN @extschema@.run_member m ON m.run_id = p_run AND m.member_id = e.member_id
-          LEFT JOIN rk q ON q.name = m.rank
+          LEFT JOIN rk q ON q.name = COALESCE(m.qualified_rank, m.rank)
          WHERE p_member IS NULL AND EXISTS (SELECT 1 FROM lr)
     ),
     cum AS (
@@ -495,7 +583,7 @@ BEGIN
         SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg(t, p_member, x.member_id))
           FROM lr
           JOIN rk q ON q.idx >= lr.r
-          JOIN @extschema@.run_member x ON x.run_id = p_run AND x.rank = q.name
+          JOIN @extschema@.run_member x ON x.run_id = p_run AND COALESCE(x.qualified_rank, x.rank) = q.name
          WHERE p_member IS NOT NULL AND @extschema@.is_descendant(t, p_member, x.member_id)
          GROUP BY lr.r
     ),
@@ -619,13 +707,27 @@ BEGIN
       INTO adj, adj_sum
       FROM @extschema@.adjustment a WHERE a.run_id = p_run AND a.member_id = p_member;
 
-    -- without the plan key payout every amount earned is paid (spec 13.1)
-    ledger := pg_catalog.jsonb_build_object(
-                  'payout_rule', def -> 'payout',
-                  'balance_in', pg_catalog.round(0::numeric, scale),
-                  'earned', m.amount,
-                  'paid', m.amount,
-                  'balance_out', pg_catalog.round(0::numeric, scale));
+    -- the payables ledger (spec 13.1): kept for plans with the key payout,
+    -- for members where something is not zero; without payout every amount
+    -- earned is paid
+    IF def ? 'payout' THEN
+        SELECT pg_catalog.jsonb_build_object(
+                   'payout_rule', def -> 'payout',
+                   'balance_in', COALESCE(p.balance_in, pg_catalog.round(0::numeric, scale)),
+                   'earned', COALESCE(p.earned, m.amount),
+                   'paid', COALESCE(p.paid, pg_catalog.round(0::numeric, scale)),
+                   'balance_out', COALESCE(p.balance_out, pg_catalog.round(0::numeric, scale)))
+          INTO ledger
+          FROM (SELECT 1) one
+          LEFT JOIN @extschema@.run_payable p ON p.run_id = p_run AND p.member_id = p_member;
+    ELSE
+        ledger := pg_catalog.jsonb_build_object(
+                      'payout_rule', NULL,
+                      'balance_in', pg_catalog.round(0::numeric, scale),
+                      'earned', m.amount,
+                      'paid', m.amount,
+                      'balance_out', pg_catalog.round(0::numeric, scale));
+    END IF;
 
     SELECT pg_catalog.jsonb_build_object(
                'rank', pg_catalog.min(g.target_rank),
@@ -643,13 +745,16 @@ BEGIN
         'period_label', rr.period_label, 'period_start', rr.period_start, 'period_end', rr.period_end,
         'status', rr.status, 'with_lines', rr.with_lines, 'currency_scale', scale,
         'member_id', m.member_id,
-        'member_type', 'distributor',
+        'member_type', COALESCE(m.member_type, 'distributor'),
         'active', m.active,
+        -- a run made before 0.2 has one rank: qualified = paid-as = title
         'ranks', pg_catalog.jsonb_build_object(
-                     'qualified', m.rank, 'paid_as', m.rank, 'title', m.rank, 'grace', NULL),
+                     'qualified', COALESCE(m.qualified_rank, m.rank), 'paid_as', m.rank,
+                     'title', COALESCE(m.title_rank, m.rank), 'grace', m.grace),
         'pv', m.pv, 'gv', m.gv,
         'customer_volume', pg_catalog.jsonb_build_object(
-                     'cpv', NULL, 'rv', NULL, 'customers', NULL, 'pv_with_customers', m.pv),
+                     'cpv', m.cpv, 'rv', m.rv, 'customers', m.customers,
+                     'pv_with_customers', m.pv + COALESCE(m.cpv, 0)),
         'bonuses', COALESCE(bonuses, '[]'::jsonb),
         'cap_factor', rr.cap_factor,
         'earned', m.amount,
@@ -676,7 +781,8 @@ DECLARE
     cells text[];
     out   text;
 BEGIN
-    out := pg_catalog.format(E'Commission statement: member %s\n', s ->> 'member_id')
+    out := pg_catalog.format(E'Commission statement: member %s%s\n', s ->> 'member_id',
+                             CASE WHEN s ->> 'member_type' = 'customer' THEN ' (a customer)' ELSE '' END)
         || pg_catalog.format(E'Plan "%s" version %s, period %s (%s to %s), run %s%s\n',
                              s ->> 'plan_name', s ->> 'plan_version', s ->> 'period_label',
                              s ->> 'period_start', s ->> 'period_end', s ->> 'run_id',
