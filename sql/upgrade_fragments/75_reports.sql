@@ -86,7 +86,9 @@ COMMENT ON FUNCTION @extschema@._report_run(bigint) IS
 -- rank 0 by its name), then any other title a participant holds (a rank that
 -- a later plan version renamed or removed), then 'all participants'.
 -- Income per participant = its payouts (after the cap) in the runs plus the
--- adjustments posted to them.  Participants: members that are distributors
+-- adjustments posted to them (read as run_member.amount, each member's
+-- payouts after the cap, which saves a pass over run_payout; the tests
+-- check the result against mlm.payout_totals).  Participants: members that are distributors
 -- (member_type not 'customer') in at least one run; grouped by their title
 -- in the last run in which they are distributors.
 CREATE FUNCTION @extschema@.income_disclosure(plan_name text, date_from date, date_to date)
@@ -127,31 +129,38 @@ BEGIN
     WITH ro AS (
         SELECT x.run_id, x.ord FROM pg_catalog.unnest(runs) WITH ORDINALITY x(run_id, ord)
     ),
-    -- participants and their title: the title of the last run that has them
-    -- as a distributor, found as the maximum of (run order, title number)
+    -- One pass over the runs' member rows: participants (a distributor in
+    -- at least one run), their title (in the last run that has them as a
+    -- distributor: the maximum of run order and title number) and what the
+    -- runs paid them (run_member.amount: the sum of the member's payouts
+    -- after the cap, in every run, also one where it was a customer).
     part AS (
         SELECT m.member_id,
                pg_catalog.max(ro.ord * 1000000
-                              + COALESCE(pg_catalog.array_position(names, COALESCE(m.title_rank, m.rank)), 1)) % 1000000 AS tno
+                              + COALESCE(pg_catalog.array_position(names, COALESCE(m.title_rank, m.rank)), 1))
+                   FILTER (WHERE m.member_type IS DISTINCT FROM 'customer') % 1000000 AS tno,
+               COALESCE(pg_catalog.sum(m.amount), 0) AS paid
           FROM @extschema@.run_member m
           JOIN ro ON ro.run_id = m.run_id
-         WHERE m.member_type IS DISTINCT FROM 'customer'
          GROUP BY m.member_id
     ),
+    adj AS (
+        SELECT a.member_id, pg_catalog.sum(a.amount) AS amount
+          FROM @extschema@.adjustment a WHERE a.run_id = ANY (runs)
+         GROUP BY a.member_id
+    ),
     income AS (
-        SELECT x.member_id, pg_catalog.sum(x.amount) AS amount
-          FROM (SELECT p.member_id, p.amount FROM @extschema@.run_payout p WHERE p.run_id = ANY (runs)
-                UNION ALL
-                SELECT a.member_id, a.amount FROM @extschema@.adjustment a WHERE a.run_id = ANY (runs)) x
-         GROUP BY x.member_id
+        SELECT part.tno, part.paid + COALESCE(adj.amount, 0) + zero_amount AS amount
+          FROM part LEFT JOIN adj ON adj.member_id = part.member_id
+         WHERE part.tno IS NOT NULL
     ),
     ranked AS (
-        SELECT part.tno, COALESCE(income.amount, zero_amount) AS amount,
-               pg_catalog.row_number() OVER (PARTITION BY part.tno ORDER BY COALESCE(income.amount, zero_amount)) AS gpos,
-               pg_catalog.count(*) OVER (PARTITION BY part.tno) AS gn,
-               pg_catalog.row_number() OVER (ORDER BY COALESCE(income.amount, zero_amount)) AS apos,
+        SELECT income.tno, income.amount,
+               pg_catalog.row_number() OVER (PARTITION BY income.tno ORDER BY income.amount) AS gpos,
+               pg_catalog.count(*) OVER (PARTITION BY income.tno) AS gn,
+               pg_catalog.row_number() OVER (ORDER BY income.amount) AS apos,
                pg_catalog.count(*) OVER () AS an
-          FROM part LEFT JOIN income ON income.member_id = part.member_id
+          FROM income
     ),
     -- nearest rank: the value at position ceil(P * N / 100), on integers
     agg AS (
