@@ -42,10 +42,6 @@ BEGIN
         RAISE EXCEPTION 'date_from % is after date_to %', $2, $3
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF $2 IN ('-infinity'::date, 'infinity'::date) AND $2 = $3 THEN
-        RAISE EXCEPTION 'the date range % .. % is empty', $2, $3
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
     SELECT pg_catalog.array_agg(r.run_id ORDER BY r.period_start, r.run_id) INTO runs
       FROM @extschema@.run r
      WHERE r.plan_name = $1 AND r.status = 'final'
