@@ -499,6 +499,9 @@ DECLARE
     def      jsonb;
     t        @extschema@.tree;
     target_idx integer;
+    -- one member whose team is small: its legs are counted over its
+    -- downline, not over every member of the run
+    small    boolean := false;
 BEGIN
     rr := @extschema@._report_run(p_run);
     SELECT p.definition INTO def FROM @extschema@.plan_version p
@@ -515,10 +518,36 @@ BEGIN
                                                       FROM pg_catalog.jsonb_array_elements(def -> 'ranks') x(e)) || '.';
         END IF;
     END IF;
+    IF p_member IS NOT NULL AND t IS NOT NULL AND @extschema@.contains(t, p_member) THEN
+        small := @extschema@.subtree_size(t, p_member) <= GREATEST(1000, @extschema@.size(t) / 20);
+    END IF;
     RETURN QUERY
-    WITH rk AS (
-        SELECT (x.o - 1)::integer AS idx, x.e AS rdef, x.e ->> 'name' AS name
+    -- every rank's requirements as columns (NULL: the rank does not list
+    -- it) and how each is counted: read once per rank, not per member
+    WITH rk0 AS (
+        SELECT (x.o - 1)::integer AS idx, x.e ->> 'name' AS name,
+               (x.e ->> 'min_pv')::numeric AS min_pv,
+               (x.e ->> 'min_gv')::numeric AS min_gv,
+               (x.e ->> 'max_leg_pct')::numeric * (x.e ->> 'min_gv')::numeric AS leg_cap,
+               x.e ->> 'max_leg_pct' AS max_leg_pct,
+               (x.e ->> 'min_active_frontline')::numeric AS min_frontline,
+               x.e #>> '{legs_with_rank,rank}' AS legs_rank_name,
+               (x.e #>> '{legs_with_rank,count}')::numeric AS legs_count,
+               (x.e ->> 'min_customer_pv')::numeric AS min_customer_pv,
+               (x.e ->> 'min_customer_share')::numeric AS min_customer_share,
+               (x.e ->> 'min_customers')::numeric AS min_customers
           FROM pg_catalog.jsonb_array_elements(def -> 'ranks') WITH ORDINALITY x(e, o)
+    ),
+    rk AS (
+        SELECT rk0.*, l.idx AS legs_rank,
+               'active_status and PV'' >= active.min_pv'
+                   || COALESCE(' (' || (def #>> '{active,min_pv}') || ')', '') AS d_active,
+               CASE WHEN rk0.leg_cap IS NOT NULL
+                    THEN pg_catalog.format('QGV: PV'' + each leg''s GV up to %s (max_leg_pct %s)',
+                                           rk0.leg_cap, rk0.max_leg_pct)
+                    ELSE 'GV' END AS d_gv,
+               pg_catalog.format('legs holding a %s or higher', rk0.legs_rank_name) AS d_legs
+          FROM rk0 LEFT JOIN rk0 l ON l.name = rk0.legs_rank_name
     ),
     -- the distributors asked about, with their qualified rank (the rank of
     -- runs made before 0.2) and customer volume
@@ -531,8 +560,9 @@ BEGIN
            AND m.member_type IS DISTINCT FROM 'customer'
     ),
     tg AS (
-        SELECT mem.*, x.idx AS tidx, x.name AS tname, x.rdef AS tdef,
-               (SELECT l.idx FROM rk l WHERE l.name = x.rdef #>> '{legs_with_rank,rank}') AS legs_rank
+        SELECT mem.*, x.idx AS tidx, x.name AS tname, x.min_pv, x.min_gv, x.leg_cap, x.min_frontline,
+               x.legs_rank, x.legs_count, x.min_customer_pv, x.min_customer_share, x.min_customers,
+               x.d_active, x.d_gv, x.d_legs
           FROM mem JOIN rk x ON x.idx = COALESCE(target_idx, mem.qidx + 1)
     ),
     -- sponsor links below the members asked about
@@ -544,7 +574,7 @@ BEGIN
     kids AS (
         SELECT tg.member_id,
                pg_catalog.count(*) FILTER (WHERE cm.active) AS active_frontline,
-               pg_catalog.sum(LEAST(cm.gv, (tg.tdef ->> 'max_leg_pct')::numeric * (tg.tdef ->> 'min_gv')::numeric)) AS capped
+               pg_catalog.sum(LEAST(cm.gv, tg.leg_cap)) AS capped
           FROM tg
           JOIN edges ON edges.sponsor_id = tg.member_id
           JOIN @extschema@.run_member cm ON cm.run_id = p_run AND cm.member_id = edges.member_id
@@ -574,47 +604,46 @@ BEGIN
          WHERE a.sponsor_id IS NOT NULL AND b.c - a.c + (a.qidx >= a.r)::integer > 0
          GROUP BY a.sponsor_id, a.r
         UNION ALL
-        -- one member: the legs of its downline's members of rank >= r
+        -- one member, small team: the legs of its downline's members of rank >= r
+        SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg(t, p_member, d.member_id))
+          FROM lr
+          CROSS JOIN @extschema@.downline(t, p_member) d
+          JOIN @extschema@.run_member x ON x.run_id = p_run AND x.member_id = d.member_id
+          JOIN rk q ON q.name = COALESCE(x.qualified_rank, x.rank)
+         WHERE p_member IS NOT NULL AND small AND q.idx >= lr.r
+         GROUP BY lr.r
+        UNION ALL
+        -- one member, large team: the run's members of rank >= r below it
         SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg(t, p_member, x.member_id))
           FROM lr
           JOIN rk q ON q.idx >= lr.r
           JOIN @extschema@.run_member x ON x.run_id = p_run AND COALESCE(x.qualified_rank, x.rank) = q.name
-         WHERE p_member IS NOT NULL AND @extschema@.is_descendant(t, p_member, x.member_id)
+         WHERE p_member IS NOT NULL AND NOT small AND @extschema@.is_descendant(t, p_member, x.member_id)
          GROUP BY lr.r
     ),
     req AS (
         SELECT tg.member_id, tg.qname, tg.tname, k.no, k.requirement, k.detail, k.needed, k.reached,
-               CASE WHEN k.requirement = 'min_customer_share'
+               CASE WHEN k.no = 7
                     THEN tg.pv + tg.cpv > 0 AND tg.cpv + tg.rv >= k.needed * (tg.pv + tg.cpv)
                     ELSE k.reached >= k.needed END AS met
           FROM tg
           LEFT JOIN kids ON kids.member_id = tg.member_id
           LEFT JOIN legs ON legs.member_id = tg.member_id AND legs.r = tg.legs_rank
           CROSS JOIN LATERAL (VALUES
-              (1, 'active', 'active_status and PV'' >= active.min_pv'
-                            || COALESCE(' (' || (def #>> '{active,min_pv}') || ')', ''),
-                  1::numeric, CASE WHEN tg.active THEN 1 ELSE 0 END::numeric),
-              (2, 'min_pv', 'PV'' = PV + customer PV', (tg.tdef ->> 'min_pv')::numeric, tg.pv + tg.cpv),
-              (3, 'min_gv',
-                  CASE WHEN tg.tdef ? 'max_leg_pct'
-                       THEN pg_catalog.format('QGV: PV'' + each leg''s GV up to %s (max_leg_pct %s)',
-                                              (tg.tdef ->> 'max_leg_pct')::numeric * (tg.tdef ->> 'min_gv')::numeric,
-                                              tg.tdef ->> 'max_leg_pct')
-                       ELSE 'GV' END,
-                  (tg.tdef ->> 'min_gv')::numeric,
-                  CASE WHEN tg.tdef ? 'max_leg_pct' THEN tg.pv + tg.cpv + COALESCE(kids.capped, 0) ELSE tg.gv END),
-              (4, 'min_active_frontline', 'active personally sponsored members',
-                  (tg.tdef ->> 'min_active_frontline')::numeric, COALESCE(kids.active_frontline, 0)::numeric),
-              (5, 'legs_with_rank',
-                  pg_catalog.format('legs holding a %s or higher', tg.tdef #>> '{legs_with_rank,rank}'),
-                  (tg.tdef #>> '{legs_with_rank,count}')::numeric, COALESCE(legs.n, 0)::numeric),
-              (6, 'min_customer_pv', 'customer PV + RV', (tg.tdef ->> 'min_customer_pv')::numeric, tg.cpv + tg.rv),
-              (7, 'min_customer_share', '(customer PV + RV) / PV''', (tg.tdef ->> 'min_customer_share')::numeric,
+              (1, 'active', tg.d_active, CASE WHEN tg.tidx > 0 THEN 1::numeric END,
+                  CASE WHEN tg.active THEN 1 ELSE 0 END::numeric),
+              (2, 'min_pv', 'PV'' = PV + customer PV', tg.min_pv, tg.pv + tg.cpv),
+              (3, 'min_gv', tg.d_gv, tg.min_gv,
+                  CASE WHEN tg.leg_cap IS NOT NULL THEN tg.pv + tg.cpv + COALESCE(kids.capped, 0) ELSE tg.gv END),
+              (4, 'min_active_frontline', 'active personally sponsored members', tg.min_frontline,
+                  COALESCE(kids.active_frontline, 0)::numeric),
+              (5, 'legs_with_rank', tg.d_legs, tg.legs_count, COALESCE(legs.n, 0)::numeric),
+              (6, 'min_customer_pv', 'customer PV + RV', tg.min_customer_pv, tg.cpv + tg.rv),
+              (7, 'min_customer_share', '(customer PV + RV) / PV''', tg.min_customer_share,
                   CASE WHEN tg.pv + tg.cpv > 0 THEN pg_catalog.round((tg.cpv + tg.rv) / (tg.pv + tg.cpv), 4) END),
-              (8, 'min_customers', 'customers with PV > 0', (tg.tdef ->> 'min_customers')::numeric,
-                  tg.customers::numeric)
+              (8, 'min_customers', 'customers with PV > 0', tg.min_customers, tg.customers::numeric)
           ) k(no, requirement, detail, needed, reached)
-         WHERE (k.no = 1 AND tg.tidx > 0) OR tg.tdef ? k.requirement
+         WHERE k.needed IS NOT NULL
     )
     SELECT req.member_id, req.qname, req.tname, req.requirement, req.detail, req.needed, req.reached,
            COALESCE(req.met, false),

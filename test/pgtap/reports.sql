@@ -35,7 +35,7 @@
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(88);
+SELECT plan(90);
 
 CREATE SCHEMA rep_t;
 
@@ -716,6 +716,23 @@ SELECT is((SELECT count(*) FROM rep_t.st
                                                  '[]') AS b) x
            WHERE NOT (x.a @> x.b AND x.b @> x.a AND jsonb_array_length(x.a) = jsonb_array_length(x.b))),
           0::bigint, 'each statement''s next rank has the member''s rows of mlm.rank_progress');
+-- a network of 3,000: a member whose team has more than 1,000 members has
+-- its legs counted over the run's ranked members, not over its downline
+SELECT rep_t.scenario(7, 0.77, 3000, 1, 0, false, false);
+CREATE TABLE rep_t.rp7 AS
+SELECT g.* FROM mlm.run r, LATERAL mlm.rank_progress(r.run_id, 'Gold') g WHERE r.plan_name = 'rep7';
+SELECT is((SELECT count(*) FROM mlm.run r JOIN mlm.run_member m USING (run_id)
+           WHERE r.plan_name = 'rep7'
+             AND (mlm.subtree_size(r.snapshot, m.member_id) > 1000 OR m.member_id % 97 = 0)
+             AND EXISTS ((SELECT * FROM mlm._rank_progress(r.run_id, m.member_id, 'Gold'))
+                         EXCEPT ALL (SELECT * FROM rep_t.rp7 WHERE rp7.member_id = m.member_id)
+                         UNION ALL
+                         ((SELECT * FROM rep_t.rp7 WHERE rp7.member_id = m.member_id)
+                          EXCEPT ALL (SELECT * FROM mlm._rank_progress(r.run_id, m.member_id, 'Gold'))))), 0::bigint,
+          'large teams (the root, over 1,000 members) and small ones: one member''s progress to Gold (legs with rank) equals its rows of mlm.rank_progress');
+SELECT ok((SELECT count(*) FROM mlm.run r JOIN mlm.run_member m USING (run_id)
+            WHERE r.plan_name = 'rep7' AND mlm.subtree_size(r.snapshot, m.member_id) > 1000) >= 1,
+          'rep7 has members with teams over 1,000');
 SELECT is((SELECT count(*) FROM rep_t.st
            WHERE (s #>> '{next_rank,requirements_met}')::bigint
                  <> (SELECT count(*) FILTER (WHERE rp.met) FROM rep_t.rp WHERE rp.run_id = st.run_id AND rp.member_id = st.member_id)),
