@@ -507,7 +507,6 @@ DECLARE
     p_target ALIAS FOR $3;
     rr       @extschema@.run;
     def      jsonb;
-    t        @extschema@.tree;
     target_idx integer;
     -- one member whose team is small: its legs are counted over its
     -- downline, not over every member of the run
@@ -516,7 +515,6 @@ BEGIN
     rr := @extschema@._report_run(p_run);
     SELECT p.definition INTO def FROM @extschema@.plan_version p
      WHERE p.plan_name = rr.plan_name AND p.version = rr.plan_version;
-    t := rr.snapshot;
     IF p_target IS NOT NULL THEN
         SELECT (x.o - 1)::integer INTO target_idx
           FROM pg_catalog.jsonb_array_elements(def -> 'ranks') WITH ORDINALITY x(e, o)
@@ -528,8 +526,15 @@ BEGIN
                                                       FROM pg_catalog.jsonb_array_elements(def -> 'ranks') x(e)) || '.';
         END IF;
     END IF;
-    IF p_member IS NOT NULL AND t IS NOT NULL AND @extschema@.contains(t, p_member) THEN
-        small := @extschema@.subtree_size(t, p_member) <= GREATEST(1000, @extschema@.size(t) / 20);
+    -- The snapshot is read in the queries, never into a variable: a stored
+    -- value reaches the tree functions as its TOAST pointer, which the
+    -- backend's snapshot cache recognises (a variable would hold a detoasted
+    -- copy, decoded again by every call site).
+    IF p_member IS NOT NULL THEN
+        SELECT @extschema@.subtree_size(r.snapshot, p_member) <= GREATEST(1000, @extschema@.size(r.snapshot) / 20)
+          INTO small
+          FROM @extschema@.run r WHERE r.run_id = p_run;
+        small := COALESCE(small, true);
     END IF;
     RETURN QUERY
     -- every rank's requirements as columns (NULL: the rank does not list
@@ -575,20 +580,32 @@ BEGIN
                x.d_active, x.d_gv, x.d_legs
           FROM mem JOIN rk x ON x.idx = COALESCE(target_idx, mem.qidx + 1)
     ),
-    -- sponsor links below the members asked about
+    -- every member of the run with its sponsor and qualified rank (all
+    -- members asked: joined by hash, never looked up one by one)
+    rmq AS MATERIALIZED (
+        SELECT m.member_id, @extschema@.parent((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run), m.member_id) AS sponsor_id,
+               m.gv, m.active, m.member_type, COALESCE(q.idx, -1) AS qidx
+          FROM @extschema@.run_member m
+          LEFT JOIN rk q ON q.name = COALESCE(m.qualified_rank, m.rank)
+         WHERE m.run_id = p_run AND p_member IS NULL
+    ),
+    -- the personally sponsored members of the members asked about
     edges AS (
-        SELECT e.member_id, e.sponsor_id FROM @extschema@.members(t) e WHERE p_member IS NULL
+        SELECT rmq.member_id, rmq.sponsor_id, rmq.gv, rmq.active, rmq.member_type
+          FROM rmq WHERE p_member IS NULL
         UNION ALL
-        SELECT c.c, p_member FROM @extschema@.children(t, p_member) c(c) WHERE p_member IS NOT NULL
+        SELECT cm.member_id, p_member, cm.gv, cm.active, cm.member_type
+          FROM @extschema@.children((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run), p_member) c(c)
+          JOIN @extschema@.run_member cm ON cm.run_id = p_run AND cm.member_id = c.c
+         WHERE p_member IS NOT NULL
     ),
     kids AS (
         SELECT tg.member_id,
-               pg_catalog.count(*) FILTER (WHERE cm.active) AS active_frontline,
-               pg_catalog.sum(LEAST(cm.gv, tg.leg_cap)) AS capped
+               pg_catalog.count(*) FILTER (WHERE e.active) AS active_frontline,
+               pg_catalog.sum(LEAST(e.gv, tg.leg_cap)) AS capped
           FROM tg
-          JOIN edges ON edges.sponsor_id = tg.member_id
-          JOIN @extschema@.run_member cm ON cm.run_id = p_run AND cm.member_id = edges.member_id
-         WHERE cm.member_type IS DISTINCT FROM 'customer'
+          JOIN edges e ON e.sponsor_id = tg.member_id
+         WHERE e.member_type IS DISTINCT FROM 'customer'
          GROUP BY tg.member_id
     ),
     lr AS (SELECT DISTINCT tg.legs_rank AS r FROM tg WHERE tg.legs_rank IS NOT NULL),
@@ -596,11 +613,10 @@ BEGIN
     -- positions pos .. pos + size - 1, so a running count of the members of
     -- rank >= r tells whether a subtree holds one (one pass, no recursion)
     pre AS (
-        SELECT e.member_id, e.sponsor_id, e.o AS pos, @extschema@.subtree_size(t, e.member_id) AS size,
-               COALESCE(q.idx, -1) AS qidx
-          FROM @extschema@.members(t) WITH ORDINALITY e(member_id, sponsor_id, depth, placement_id, "position", o)
-          LEFT JOIN @extschema@.run_member m ON m.run_id = p_run AND m.member_id = e.member_id
-          LEFT JOIN rk q ON q.name = COALESCE(m.qualified_rank, m.rank)
+        SELECT e.member_id, e.sponsor_id, e.o AS pos, @extschema@.subtree_size((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run), e.member_id) AS size,
+               COALESCE(rmq.qidx, -1) AS qidx
+          FROM @extschema@.members((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run)) WITH ORDINALITY e(member_id, sponsor_id, depth, placement_id, "position", o)
+          LEFT JOIN rmq ON rmq.member_id = e.member_id
          WHERE p_member IS NULL AND EXISTS (SELECT 1 FROM lr)
     ),
     cum AS (
@@ -615,20 +631,20 @@ BEGIN
          GROUP BY a.sponsor_id, a.r
         UNION ALL
         -- one member, small team: the legs of its downline's members of rank >= r
-        SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg(t, p_member, d.member_id))
+        SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run), p_member, d.member_id))
           FROM lr
-          CROSS JOIN @extschema@.downline(t, p_member) d
+          CROSS JOIN @extschema@.downline((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run), p_member) d
           JOIN @extschema@.run_member x ON x.run_id = p_run AND x.member_id = d.member_id
           JOIN rk q ON q.name = COALESCE(x.qualified_rank, x.rank)
          WHERE p_member IS NOT NULL AND small AND q.idx >= lr.r
          GROUP BY lr.r
         UNION ALL
         -- one member, large team: the run's members of rank >= r below it
-        SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg(t, p_member, x.member_id))
+        SELECT p_member, lr.r, pg_catalog.count(DISTINCT @extschema@.leg((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run), p_member, x.member_id))
           FROM lr
           JOIN rk q ON q.idx >= lr.r
           JOIN @extschema@.run_member x ON x.run_id = p_run AND COALESCE(x.qualified_rank, x.rank) = q.name
-         WHERE p_member IS NOT NULL AND NOT small AND @extschema@.is_descendant(t, p_member, x.member_id)
+         WHERE p_member IS NOT NULL AND NOT small AND @extschema@.is_descendant((SELECT s.snapshot FROM @extschema@.run s WHERE s.run_id = p_run), p_member, x.member_id)
          GROUP BY lr.r
     ),
     req AS (
