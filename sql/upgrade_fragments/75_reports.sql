@@ -150,33 +150,22 @@ BEGIN
           FROM part LEFT JOIN adj ON adj.member_id = part.member_id
          WHERE part.tno IS NOT NULL
     ),
-    ranked AS (
-        SELECT income.tno, income.amount,
-               pg_catalog.row_number() OVER (PARTITION BY income.tno ORDER BY income.amount) AS gpos,
-               pg_catalog.count(*) OVER (PARTITION BY income.tno) AS gn,
-               pg_catalog.row_number() OVER (ORDER BY income.amount) AS apos,
-               pg_catalog.count(*) OVER () AS an
-          FROM income
-    ),
-    -- nearest rank: the value at position ceil(P * N / 100), on integers
+    -- each group's incomes sorted into an array (and all of them): the
+    -- nearest-rank percentile P of N is the element at ceil(P * N / 100),
+    -- computed on integers as (P * N + 99) / 100
     agg AS (
-        SELECT ranked.tno, GROUPING(ranked.tno) AS is_all,
-               pg_catalog.count(*) AS n,
-               pg_catalog.count(*) FILTER (WHERE ranked.amount <= 0) AS nz,
-               pg_catalog.sum(ranked.amount) AS total,
-               pg_catalog.min(ranked.amount) AS lo, pg_catalog.max(ranked.amount) AS hi,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.gpos = (10 * ranked.gn + 99) / 100) AS g10,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.gpos = (25 * ranked.gn + 99) / 100) AS g25,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.gpos = (50 * ranked.gn + 99) / 100) AS g50,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.gpos = (75 * ranked.gn + 99) / 100) AS g75,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.gpos = (90 * ranked.gn + 99) / 100) AS g90,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.apos = (10 * ranked.an + 99) / 100) AS a10,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.apos = (25 * ranked.an + 99) / 100) AS a25,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.apos = (50 * ranked.an + 99) / 100) AS a50,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.apos = (75 * ranked.an + 99) / 100) AS a75,
-               pg_catalog.max(ranked.amount) FILTER (WHERE ranked.apos = (90 * ranked.an + 99) / 100) AS a90
-          FROM ranked
-         GROUP BY GROUPING SETS ((ranked.tno), ())
+        SELECT x.tno, x.is_all, x.n::bigint AS n, x.nz, x.total,
+               x.a[1] AS lo, x.a[x.n] AS hi,
+               x.a[(10 * x.n + 99) / 100] AS p10, x.a[(25 * x.n + 99) / 100] AS p25,
+               x.a[(50 * x.n + 99) / 100] AS p50, x.a[(75 * x.n + 99) / 100] AS p75,
+               x.a[(90 * x.n + 99) / 100] AS p90
+          FROM (SELECT income.tno, GROUPING(income.tno) AS is_all,
+                       pg_catalog.count(*)::integer AS n,
+                       pg_catalog.count(*) FILTER (WHERE income.amount <= 0) AS nz,
+                       pg_catalog.sum(income.amount) AS total,
+                       pg_catalog.array_agg(income.amount ORDER BY income.amount) AS a
+                  FROM income
+                 GROUP BY GROUPING SETS ((income.tno), ())) x
     ),
     alln AS (SELECT agg.n FROM agg WHERE agg.is_all = 1),
     grp AS (
@@ -196,7 +185,7 @@ BEGIN
                    COALESCE(a.nz, 0) AS zero_earners,
                    CASE WHEN a.n > 0 THEN pg_catalog.round(a.nz::numeric / a.n, 4) END AS zero_share,
                    CASE WHEN a.n > 0 THEN pg_catalog.round(a.total / a.n, scale) END AS mean,
-                   a.g10 AS p10, a.g25 AS p25, a.g50 AS median, a.g75 AS p75, a.g90 AS p90,
+                   a.p10, a.p25, a.p50 AS median, a.p75, a.p90,
                    a.lo AS min, a.hi AS max, COALESCE(a.total, zero_amount) AS total
               FROM grp g
               LEFT JOIN agg a ON a.is_all = 0 AND a.tno = g.tno
@@ -207,7 +196,7 @@ BEGIN
                    a.nz,
                    CASE WHEN a.n > 0 THEN pg_catalog.round(a.nz::numeric / a.n, 4) END,
                    CASE WHEN a.n > 0 THEN pg_catalog.round(a.total / a.n, scale) END,
-                   a.a10, a.a25, a.a50, a.a75, a.a90, a.lo, a.hi,
+                   a.p10, a.p25, a.p50, a.p75, a.p90, a.lo, a.hi,
                    COALESCE(a.total, zero_amount)
               FROM agg a WHERE a.is_all = 1) o
      ORDER BY o.ord;
