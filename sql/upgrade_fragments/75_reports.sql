@@ -154,13 +154,13 @@ BEGIN
     -- nearest-rank percentile P of N is the element at ceil(P * N / 100),
     -- computed on integers as (P * N + 99) / 100
     agg AS (
-        SELECT x.tno, x.is_all, x.n::bigint AS n, x.nz, x.total,
-               x.a[1] AS lo, x.a[x.n] AS hi,
-               x.a[(10 * x.n + 99) / 100] AS p10, x.a[(25 * x.n + 99) / 100] AS p25,
-               x.a[(50 * x.n + 99) / 100] AS p50, x.a[(75 * x.n + 99) / 100] AS p75,
-               x.a[(90 * x.n + 99) / 100] AS p90
+        SELECT x.tno, x.is_all, x.n, x.nz, x.total,
+               x.a[1] AS lo, x.a[x.n::integer] AS hi,
+               x.a[((10 * x.n + 99) / 100)::integer] AS p10, x.a[((25 * x.n + 99) / 100)::integer] AS p25,
+               x.a[((50 * x.n + 99) / 100)::integer] AS p50, x.a[((75 * x.n + 99) / 100)::integer] AS p75,
+               x.a[((90 * x.n + 99) / 100)::integer] AS p90
           FROM (SELECT income.tno, GROUPING(income.tno) AS is_all,
-                       pg_catalog.count(*)::integer AS n,
+                       pg_catalog.count(*) AS n,
                        pg_catalog.count(*) FILTER (WHERE income.amount <= 0) AS nz,
                        pg_catalog.sum(income.amount) AS total,
                        pg_catalog.array_agg(income.amount ORDER BY income.amount) AS a
