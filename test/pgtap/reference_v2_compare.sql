@@ -26,8 +26,10 @@
 --     the advancement, pools (equal, by rank, by cv, by gv), sometimes a
 --     total cap; rounding half_up / half_even / down.  The binary scenario:
 --     binary (rate or rate_by_rank, cap, max_carry, flush, sponsoring rule)
---     with the advancement, a pool and a matching of both.  Two scenarios
---     (one binary) without rank_policy and payout (titles still carry).
+--     with the advancement, a pool and a matching of both; a cycle binary
+--     (amount or amount_by_rank) under a total cap that binds.  Two
+--     scenarios (one binary) without rank_policy and payout (titles still
+--     carry).
 --   * the opening state: random titles, paid-as ranks, grace (0..3, above G
 --     too), balances (negative too), carries, also on customers.
 --
@@ -65,8 +67,8 @@ SET LOCAL client_min_messages = warning;
 \i test/reference/reference_plan16.sql
 \i test/reference/reference_v2.sql
 
--- 4 scenarios: 4 + 4 + 3 + 3 periods of 7 tests, 3 invariants each
-SELECT plan((4 + 4 + 3 + 3) * 7 + 4 * 3);
+-- 5 scenarios: 4 + 4 + 3 + 3 + 3 periods of 7 tests, 3 invariants each
+SELECT plan((4 + 4 + 3 + 3 + 3) * 7 + 5 * 3);
 
 CREATE SCHEMA mlm_rv2;
 
@@ -244,7 +246,9 @@ CREATE FUNCTION mlm_rv2.rank_list(nr integer, n integer) RETURNS jsonb LANGUAGE 
 $$;
 
 -- kind: 'mix' (every bonus type but binary), 'binary', 'plain' (mix
--- without rank_policy and payout), 'binary_plain' (binary without them).
+-- without rank_policy and payout), 'binary_plain' (binary without them),
+-- 'binary_cycle' (a cycle binary, amount or amount_by_rank, and a total
+-- cap that binds).
 CREATE FUNCTION mlm_rv2.gen_plan(kind text) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   nr      integer := mlm_rv2.rint(3, 5);
@@ -295,7 +299,16 @@ BEGIN
 
   IF kind LIKE 'binary%' THEN
     b := jsonb_build_object('name', 'bin', 'type', 'binary');
-    IF random() < 0.6 THEN
+    IF kind LIKE '%cycle' THEN
+      b := b || jsonb_build_object('cycle', jsonb_build_object(
+                 'left', mlm_rv2.pick('{50, 100, 75.5}'::numeric[]),
+                 'right', mlm_rv2.pick('{50, 100, 120}'::numeric[])));
+      IF random() < 0.6 THEN
+        b := jsonb_set(b, '{cycle,amount_by_rank}', mlm_rv2.per_rank(nr, '{0, 5, 10, 12.345}'));
+      ELSE
+        b := jsonb_set(b, '{cycle,amount}', to_jsonb(mlm_rv2.pick('{10, 12.5}'::numeric[])));
+      END IF;
+    ELSIF random() < 0.6 THEN
       b := b || jsonb_build_object('rate_by_rank', mlm_rv2.per_rank(nr, '{0, 0.05, 0.08, 0.1, 0.12}'));
     ELSE
       b := b || jsonb_build_object('rate', mlm_rv2.pick('{0.05, 0.1}'::numeric[]));
@@ -358,7 +371,9 @@ BEGIN
     plan := plan || jsonb_build_object('rank_policy', jsonb_build_object('grace_periods', mlm_rv2.rint(1, 2)),
                                        'payout', jsonb_build_object('min_payout', mlm_rv2.pick('{0, 10, 25, 50}'::numeric[])));
   END IF;
-  IF random() < 0.3 THEN
+  IF kind LIKE '%cycle' THEN
+    plan := plan || '{"cap": {"pct": 0.08}}';             -- binds
+  ELSIF random() < 0.3 THEN
     plan := plan || jsonb_build_object('cap', jsonb_build_object('pct', mlm_rv2.pick('{0.2, 0.35, 0.5}'::numeric[])));
   END IF;
   RETURN plan;
@@ -463,7 +478,8 @@ BEGIN
     RETURN NEXT diag(format(
       '    %s, period %s (reference): %s members, %s customers (%s with PV > 0); ranks qualified / paid-as '
       '/ title > 0: %s / %s / %s; %s in grace; payouts by bonus %s; %s advancement lines; '
-      'payables: %s rows, %s held or below min_payout, %s negative; %s state rows; %s carry rows',
+      'payables: %s rows, %s held or below min_payout, %s negative; %s state rows; %s carry rows; '
+      'cap factor %s',
       label, k, (SELECT count(*) FROM rv_r_member),
       (SELECT count(*) FROM rv_r_member WHERE member_type = 'customer'),
       (SELECT count(*) FROM rv_r_member WHERE member_type = 'customer' AND pv > 0),
@@ -476,7 +492,8 @@ BEGIN
       (SELECT count(*) FROM rv_r_payable),
       (SELECT count(*) FROM rv_r_payable WHERE balance_out <> 0),
       (SELECT count(*) FROM rv_r_payable WHERE balance_out < 0),
-      (SELECT count(*) FROM rv_r_state), (SELECT count(*) FROM rv_r_carry)));
+      (SELECT count(*) FROM rv_r_state), (SELECT count(*) FROM rv_r_carry),
+      coalesce(round((SELECT cap_factor FROM rv_r_total), 6)::text, 'none')));
 
     RETURN QUERY SELECT * FROM mlm_rv2.same(
       format('%s, period %s: member results', label, k),
@@ -620,6 +637,7 @@ SELECT * FROM mlm_rv2.scenario('A mix', 0.3131, 300, 'mix', 4);
 SELECT * FROM mlm_rv2.scenario('B binary', 0.8383, 280, 'binary', 4);
 SELECT * FROM mlm_rv2.scenario('C plain', 0.9090, 220, 'plain', 3);
 SELECT * FROM mlm_rv2.scenario('D binary plain', 0.2222, 240, 'binary_plain', 3);
+SELECT * FROM mlm_rv2.scenario('E cycle, cap', 0.7070, 240, 'binary_cycle', 3);
 
 SELECT * FROM finish();
 ROLLBACK;
