@@ -42,7 +42,8 @@
 -- Compared per period, row for row (the first differences reported with
 -- the seed, the period and the plan): member results (member_id, pv, gv,
 -- active, rank, amount, qualified_rank, paid_as_rank, title_rank, grace,
--- cpv, customers), payouts, audit lines (rates at 20 decimals), carry out,
+-- cpv, customers, and the API's rv and member_type, NULL read as
+-- 'distributor'), payouts, audit lines (rates at 20 decimals), carry out,
 -- state out, payables, totals (total CV, before / after the cap, cap limit
 -- and factor at 20 decimals, per bonus after / before the cap, balance in,
 -- paid out, balance out).  Invariants checked on the engine's chain:
@@ -498,9 +499,10 @@ BEGIN
     RETURN QUERY SELECT * FROM mlm_rv2.same(
       format('%s, period %s: member results', label, k),
       'SELECT member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank,
-              grace, cpv, customers FROM mlm.member_results(' || v_args || ')',
+              grace, cpv, customers, rv, coalesce(member_type, ''distributor'') AS member_type
+         FROM mlm.member_results(' || v_args || ')',
       'SELECT member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank,
-              grace, cpv, customers FROM rv_r_member',
+              grace, cpv, customers, rv, member_type FROM rv_r_member',
       v_ctx);
     RETURN QUERY SELECT * FROM mlm_rv2.same(
       format('%s, period %s: payouts', label, k),
