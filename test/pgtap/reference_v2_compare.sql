@@ -87,6 +87,18 @@ CREATE TEMP TABLE rv_hist_adv (k integer, member_id bigint, base numeric);
 CREATE TEMP TABLE rv_hist_pay (k integer, member_id bigint, balance_in numeric, earned numeric,
                                paid numeric, balance_out numeric);
 CREATE TEMP TABLE rv_hist_amount (k integer, member_id bigint, amount numeric);
+-- one period's results: the reference's (copies of its outputs) and the
+-- engine's state out; created once and refilled (dropping and creating
+-- tables in one long transaction would exhaust the lock table)
+DO $$ BEGIN PERFORM mlm_ref._v2_scratch(); END $$;
+CREATE TEMP TABLE rv_r_member (LIKE _ref2_out_member);
+CREATE TEMP TABLE rv_r_payout (LIKE _ref2_out_payout);
+CREATE TEMP TABLE rv_r_line (LIKE _ref2_out_line);
+CREATE TEMP TABLE rv_r_carry (LIKE _ref2_out_carry);
+CREATE TEMP TABLE rv_r_state (LIKE _ref2_out_state);
+CREATE TEMP TABLE rv_r_payable (LIKE _ref2_out_payable);
+CREATE TEMP TABLE rv_r_total (LIKE _ref2_out_total);
+CREATE TEMP TABLE rv_e_state (LIKE rv_state0);
 
 ------------------------------------------------------------------------------
 -- Random helpers
@@ -385,7 +397,8 @@ END $$;
 ------------------------------------------------------------------------------
 
 -- One test: the rows of have_sql (the engine) and want_sql (the
--- reference) as bags; an engine error fails the test with its message.
+-- reference) as bags (EXCEPT ALL both ways, run as queries: no table is
+-- created); an engine error fails the test with its message.
 CREATE FUNCTION mlm_rv2.same(descr text, have_sql text, want_sql text, context text)
 RETURNS SETOF text LANGUAGE plpgsql SET client_min_messages = warning AS $$
 DECLARE
@@ -393,28 +406,25 @@ DECLARE
   n_missing bigint;
   r         record;
 BEGIN
-  DROP TABLE IF EXISTS pg_temp._rv_have, pg_temp._rv_want;
-  EXECUTE 'CREATE TEMP TABLE _rv_want AS ' || want_sql;
   BEGIN
-    EXECUTE 'CREATE TEMP TABLE _rv_have AS ' || have_sql;
+    EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) d', have_sql, want_sql) INTO n_extra;
+    EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) d', want_sql, have_sql) INTO n_missing;
   EXCEPTION WHEN OTHERS THEN
     RETURN NEXT fail(descr);
     RETURN NEXT diag(format('    the engine raised: %s (SQLSTATE %s)', SQLERRM, SQLSTATE));
     RETURN NEXT diag('    ' || context);
     RETURN;
   END;
-  SELECT count(*) INTO n_extra FROM (SELECT * FROM _rv_have EXCEPT ALL SELECT * FROM _rv_want) d;
-  SELECT count(*) INTO n_missing FROM (SELECT * FROM _rv_want EXCEPT ALL SELECT * FROM _rv_have) d;
   RETURN NEXT ok(n_extra = 0 AND n_missing = 0, descr);
   IF n_extra > 0 OR n_missing > 0 THEN
     RETURN NEXT diag(format('    %s rows only in the engine, %s rows only in the reference (first 10 of each):',
                             n_extra, n_missing));
-    FOR r IN SELECT d::text AS t FROM (SELECT * FROM _rv_have EXCEPT ALL SELECT * FROM _rv_want) d
-             ORDER BY 1 LIMIT 10 LOOP
+    FOR r IN EXECUTE format('SELECT d::text AS t FROM ((%s) EXCEPT ALL (%s)) d ORDER BY 1 LIMIT 10',
+                            have_sql, want_sql) LOOP
       RETURN NEXT diag('    engine:    ' || r.t);
     END LOOP;
-    FOR r IN SELECT d::text AS t FROM (SELECT * FROM _rv_want EXCEPT ALL SELECT * FROM _rv_have) d
-             ORDER BY 1 LIMIT 10 LOOP
+    FOR r IN EXECUTE format('SELECT d::text AS t FROM ((%s) EXCEPT ALL (%s)) d ORDER BY 1 LIMIT 10',
+                            want_sql, have_sql) LOOP
       RETURN NEXT diag('    reference: ' || r.t);
     END LOOP;
     RETURN NEXT diag('    ' || context);
@@ -465,15 +475,15 @@ BEGIN
 
     -- the reference, on its own chain
     PERFORM mlm_ref.v2_compute(v_plan, 'rv_members', 'rv_volumes', 'rv_ref_state', v_end);
-    DROP TABLE IF EXISTS pg_temp.rv_r_member, pg_temp.rv_r_payout, pg_temp.rv_r_line,
-      pg_temp.rv_r_carry, pg_temp.rv_r_state, pg_temp.rv_r_payable, pg_temp.rv_r_total;
-    CREATE TEMP TABLE rv_r_member AS SELECT * FROM _ref2_out_member;
-    CREATE TEMP TABLE rv_r_payout AS SELECT * FROM _ref2_out_payout;
-    CREATE TEMP TABLE rv_r_line AS SELECT * FROM _ref2_out_line;
-    CREATE TEMP TABLE rv_r_carry AS SELECT * FROM _ref2_out_carry;
-    CREATE TEMP TABLE rv_r_state AS SELECT * FROM _ref2_out_state;
-    CREATE TEMP TABLE rv_r_payable AS SELECT * FROM _ref2_out_payable;
-    CREATE TEMP TABLE rv_r_total AS SELECT * FROM _ref2_out_total;
+    TRUNCATE rv_r_member, rv_r_payout, rv_r_line, rv_r_carry, rv_r_state, rv_r_payable,
+             rv_r_total;
+    INSERT INTO rv_r_member SELECT * FROM _ref2_out_member;
+    INSERT INTO rv_r_payout SELECT * FROM _ref2_out_payout;
+    INSERT INTO rv_r_line SELECT * FROM _ref2_out_line;
+    INSERT INTO rv_r_carry SELECT * FROM _ref2_out_carry;
+    INSERT INTO rv_r_state SELECT * FROM _ref2_out_state;
+    INSERT INTO rv_r_payable SELECT * FROM _ref2_out_payable;
+    INSERT INTO rv_r_total SELECT * FROM _ref2_out_total;
 
     -- what the period exercises (the reference's numbers)
     RETURN NEXT diag(format(
@@ -551,8 +561,8 @@ BEGIN
     -- the engine's chain: its state out is its next state in; its outputs
     -- are kept for the invariants
     BEGIN
-      DROP TABLE IF EXISTS pg_temp.rv_e_state;
-      EXECUTE 'CREATE TEMP TABLE rv_e_state AS
+      TRUNCATE rv_e_state;
+      EXECUTE 'INSERT INTO rv_e_state
                  SELECT member_id, carry_left, carry_right, title_rank, paid_as_rank, grace, balance
                    FROM mlm.state_out(' || v_args || ')';
       EXECUTE format('INSERT INTO rv_hist_adv SELECT %s, member_id, base FROM mlm.lines(%s)
