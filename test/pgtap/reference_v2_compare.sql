@@ -26,7 +26,8 @@
 --     the advancement, pools (equal, by rank, by cv, by gv), sometimes a
 --     total cap; rounding half_up / half_even / down.  The binary scenario:
 --     binary (rate or rate_by_rank, cap, max_carry, flush, sponsoring rule)
---     with the advancement, a pool and a matching of both; a cycle binary
+--     with the advancement, a pool, a matching of both and sometimes a
+--     unilevel on the placement tree (forced matrix); a cycle binary
 --     (amount or amount_by_rank) under a total cap that binds.  Two
 --     scenarios (one binary) without rank_policy and payout (titles still
 --     carry).
@@ -334,6 +335,12 @@ BEGIN
     bonuses := bonuses || jsonb_build_object('name', 'match', 'type', 'matching',
                                              'of', '["bin", "adv"]'::jsonb, 'rates', '[0.1, 0.05]'::jsonb,
                                              'min_rank_by_generation', mlm_rv2.rank_list(nr, 2));
+    IF random() < 0.5 THEN                               -- a forced matrix
+      bonuses := bonuses || jsonb_build_object('name', 'uni_pl', 'type', 'unilevel', 'tree', 'placement',
+                                               'compression', mlm_rv2.pick('{none, dynamic}'::text[]),
+                                               'rates', '[0.04, 0.02]'::jsonb,
+                                               'min_rank_by_level', mlm_rv2.rank_list(nr, 2));
+    END IF;
     bonuses := bonuses || jsonb_build_object('name', 'pool', 'type', 'pool',
                                              'pct', mlm_rv2.pick('{0.01, 0.02, 0.03}'::numeric[]),
                                              'min_rank', 'R' || mlm_rv2.rint(1, nr - 1),
@@ -354,15 +361,21 @@ BEGIN
     IF random() < 0.6 THEN
       b := b || jsonb_build_object('breakaway_rank', 'R' || mlm_rv2.rint(1, nr - 1),
                                    'generation_rates', '[0.03, 0.01]'::jsonb);
+      IF random() < 0.5 THEN
+        b := b || jsonb_build_object('min_rank_by_generation', mlm_rv2.rank_list(nr, 2));
+      END IF;
     END IF;
     bonuses := bonuses || b;
     bonuses := bonuses || jsonb_build_object('name', 'fast', 'type', 'fast_start',
                                              'days', mlm_rv2.rint(30, 60), 'rates', '[0.1, 0.05]'::jsonb);
-    bonuses := bonuses || jsonb_build_object('name', 'match', 'type', 'matching',
+    bonuses := bonuses || (jsonb_build_object('name', 'match', 'type', 'matching',
                                              'of', CASE WHEN random() < 0.5 THEN '["adv"]'::jsonb
                                                         ELSE '["adv", "uni", "retail"]'::jsonb END,
                                              'rates', '[0.1, 0.05]'::jsonb,
-                                             'compression', mlm_rv2.pick('{none, dynamic}'::text[]));
+                                             'compression', mlm_rv2.pick('{none, dynamic}'::text[]))
+                        || CASE WHEN random() < 0.5
+                                THEN jsonb_build_object('min_rank_by_generation', mlm_rv2.rank_list(nr, 2))
+                                ELSE '{}'::jsonb END);
     bonuses := bonuses || jsonb_build_object('name', 'pool_a', 'type', 'pool',
                                              'pct', mlm_rv2.pick('{0.01, 0.02, 0.03}'::numeric[]),
                                              'min_rank', 'R' || mlm_rv2.rint(0, nr - 1),
