@@ -73,7 +73,7 @@
 -- session by mlm_ref._v2_scratch() and emptied / refilled on every call
 -- (creating and dropping tables per call would exhaust the lock table in a
 -- long test transaction, as reference.sql explains).
-
+--
 -- Readings of the spec (see also the test files):
 --   * the state out always carries the paid-as rank (= the qualified rank
 --     without rank_policy), as example (f) of the spec's examples shows
@@ -87,7 +87,12 @@
 --     is non-zero);
 --   * a customer's carry: leg = carry-in (no placement, never active, so
 --     never qualified): carry-out = 0 with flush_when_unqualified, else the
---     carry-in, then bounded by max_carry.
+--     carry-in, then bounded by max_carry;
+--   * member results report rank 0 by its name for distributors and no
+--     rank for customers; the state writes rank 0 as NULL (13.2); rv and
+--     member_type are not in the spec's member results, but the engine's
+--     API has them: rv = the member's own RV, member_type as read (NULL =
+--     'distributor').
 
 ------------------------------------------------------------------------------
 -- The paid-as hook on mlm_ref.member_results (see 4. above)
