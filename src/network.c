@@ -233,8 +233,27 @@ typedef struct StateRows
 	MlmIdList	bad_rank;		/* rank names the plan does not have */
 	char	   *bad_rank_name;
 	MlmIdList	bad_grace;		/* negative grace */
+	int		   *rank_len;		/* strlen of each rank name */
 	uint64		hash;
 } StateRows;
+
+/*
+ * An array filled by input row, moved to preorder positions in one pass
+ * (sequential reads, independent writes): filling it in preorder directly
+ * would cost a cache miss per row and array.
+ */
+static void *
+ToPreorder(void *by_row, Size elem, const int32 *row_to_index, int32 n)
+{
+	char	   *out = MlmAllocArray(Max(n, 1), elem);
+	const char *in = by_row;
+	int32		r;
+
+	for (r = 0; r < n; r++)
+		memcpy(out + (Size) row_to_index[r] * elem, in + (Size) r * elem, elem);
+	pfree(by_row);
+	return out;
+}
 
 /* A rank name of the state -> rank index (null = rank 0); -1 unknown. */
 static int
@@ -245,7 +264,7 @@ StateRank(const StateRows *sr, const MlmRow *row, int c)
 	if (row->null[c])
 		return 0;
 	for (r = 0; r < sr->src->nranks; r++)
-		if (MlmRowTextIs(row, c, sr->src->rank_names[r], strlen(sr->src->rank_names[r])))
+		if (MlmRowTextIs(row, c, sr->src->rank_names[r], sr->rank_len[r]))
 			return r;
 	return -1;
 }
@@ -275,7 +294,7 @@ StateRow(void *arg, const MlmRow *row)
 		MlmIdListAdd(&sr->orphans, id);
 		return;
 	}
-	i = sr->row_to_index[i];
+	/* by input row (ids arrive in order): moved to preorder after the scan */
 	if (sr->seen[i])
 	{
 		MlmIdListAdd(&sr->dups, id);
@@ -673,7 +692,23 @@ MlmLoadNetwork(const MlmSources *src)
 		sr.map = &map;
 		sr.row_to_index = row_to_index;
 		sr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
+		sr.rank_len = palloc(sizeof(int) * Max(src->nranks, 1));
+		for (r = 0; r < src->nranks; r++)
+			sr.rank_len[r] = strlen(src->rank_names[r]);
 		MlmSourceScan(&csrc, StateRow, &sr);
+		MemoryContextSwitchTo(cxt);
+		if (net->carry_left)
+		{
+			net->carry_left = ToPreorder(net->carry_left, sizeof(mlm_dec), row_to_index, net->n);
+			net->carry_right = ToPreorder(net->carry_right, sizeof(mlm_dec), row_to_index, net->n);
+		}
+		if (net->title_in)
+		{
+			net->title_in = ToPreorder(net->title_in, sizeof(int16), row_to_index, net->n);
+			net->paid_as_in = ToPreorder(net->paid_as_in, sizeof(int16), row_to_index, net->n);
+			net->grace_in = ToPreorder(net->grace_in, sizeof(int32), row_to_index, net->n);
+			net->balance_in = ToPreorder(net->balance_in, sizeof(mlm_dec), row_to_index, net->n);
+		}
 		if (sr.orphans.count > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
