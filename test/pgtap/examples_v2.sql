@@ -23,7 +23,7 @@
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(5 * 8 + 2 * 8 + 14 + 16);
+SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16);
 
 CREATE SCHEMA mlm_v2ex;
 
@@ -202,6 +202,33 @@ SELECT throws_ok($$SELECT mlm.close('v2ex', '2024-04', '2024-04-01', '2024-04-30
 SELECT is(mlm_v2ex.err($$SELECT mlm.close('v2ex', '2024-04', '2024-04-01', '2024-04-30', 'v2ex')$$),
           '22023: rank "Silver" of the previous state does not exist in the plan / Members: 2, 3, 9, 10.',
           'the error names the members whose state uses it');
+
+-- example f closed, then April on the same volumes: the ledger's balances
+-- chain through the finalized run (4); April by hand from March's balances
+-- out: 3 on hold 30 + 30 = 60, 4 10 + 10 = 20 < 25, 6 6 < 25, 1 and 2 paid
+\set dir test/fixtures/f_customers_ledger
+\ir ../fixtures/load_example_v2.psql
+CREATE TABLE mlm_v2ex.f_members AS SELECT * FROM ex_members;
+CREATE TABLE mlm_v2ex.f_sales AS SELECT member_id, pv, cv, rv, '2024-03' AS period FROM ex_volumes
+  UNION ALL SELECT member_id, pv, cv, rv, '2024-04' FROM ex_volumes;
+CREATE TABLE mlm_v2ex.f_opening AS SELECT member_id, balance FROM ex_state;
+SELECT mlm.register_source('v2f', 'mlm_v2ex.f_members', 'mlm_v2ex.f_sales', 'period', carry => 'mlm_v2ex.f_opening');
+SELECT mlm.add_plan_version('v2f', (SELECT plan FROM ex_plan)) IS NOT NULL AS added \gset
+SELECT mlm.finalize(mlm.close('v2f', '2024-03', '2024-03-01', '2024-03-31', 'v2f')) AS f_mar \gset
+SELECT set_eq(format('SELECT member_id, balance_in, earned, paid, balance_out FROM mlm.run_payable WHERE run_id = %s', :f_mar),
+              'SELECT member_id, balance_in, earned, paid, balance_out FROM exp_payables',
+              'close of example f: the payables as expected');
+SELECT is((SELECT ARRAY[balance_in, paid_out, balance_out, total_paid] FROM mlm.run_totals WHERE run_id = :f_mar),
+          ARRAY[(SELECT (totals->>'balance_in')::numeric FROM exp_totals), (SELECT (totals->>'paid')::numeric FROM exp_totals),
+                (SELECT (totals->>'balance_out')::numeric FROM exp_totals), (SELECT (totals->>'total')::numeric FROM exp_totals)],
+          'run_totals: balances in, paid out, balances out and the total earned of example f');
+SELECT mlm.close('v2f', '2024-04', '2024-04-01', '2024-04-30', 'v2f') AS f_apr \gset
+SELECT set_eq(format('SELECT member_id, balance_in, earned, paid, balance_out FROM mlm.run_payable WHERE run_id = %s', :f_apr),
+              $$VALUES (1::bigint, 0.00, 61.00, 61.00, 0.00), (2, 0.00, 30.00, 30.00, 0.00), (3, 30.00, 30.00, 0.00, 60.00),
+                       (4, 10.00, 10.00, 0.00, 20.00), (6, 0.00, 6.00, 0.00, 6.00)$$,
+              'April: March''s balances out are its balances in');
+SELECT is((SELECT ARRAY[balance_in, paid_out, balance_out] FROM mlm.run WHERE run_id = :f_apr),
+          ARRAY[40.00, 91.00, 86.00], 'April''s sums: 40.00 + 137.00 = 91.00 + 86.00');
 
 -- 4. validation errors (16)
 CREATE TABLE mlm_v2ex.m (id bigint, sponsor_id bigint, placement_id bigint, position int, member_type text);
