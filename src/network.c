@@ -339,6 +339,15 @@ StateRow(void *arg, const MlmRow *row)
 							 (uint64) net->balance_in[i] * 3 + (uint64) (net->balance_in[i] >> 64));
 }
 
+/* One rule of spec 12 and the members that break it. */
+typedef struct CustomerRule
+{
+	const char *message;
+	const char *label;			/* of the ids in the detail */
+	const char *hint;
+	MlmIdList	ids;
+} CustomerRule;
+
 /*
  * Customers (spec 12): check their rules, then fold each into its
  * attributed distributor, the nearest distributor above it, in one
@@ -349,51 +358,40 @@ FoldCustomers(MlmNet *net)
 {
 	int32		n = net->n;
 	const int32 *parent = net->v.parent;
+	const int32 *pparent = net->v.pparent;
 	int32	   *dist;
-	MlmIdList	root = {{0}, 0},
-				placed = {{0}, 0},
-				parent_of_placed = {{0}, 0},
-				sponsors = {{0}, 0};
+	CustomerRule rules[] = {
+		{"a customer cannot be a root of the sponsor tree", "Customers without sponsor_id",
+		"A customer belongs to the distributor who sponsored it."},
+		{"a customer can sponsor only customers", "Distributors sponsored by a customer", NULL},
+		{"a customer has no placement", "Customers with a placement_id",
+		"Leave placement_id and position null for customers."},
+		{"a customer cannot be a placement parent", "Members placed under a customer", NULL},
+	};
 	int32		i;
+	int			k;
 
 	for (i = 0; i < n; i++)
 	{
 		int32		p = parent[i];
+		bool		placed = pparent && pparent[i] >= 0;
 
-		if (net->customer[i])
-		{
-			if (p < 0)
-				MlmIdListAdd(&root, net->v.ids[i]);
-			if (net->v.pparent && net->v.pparent[i] >= 0)
-				MlmIdListAdd(&placed, net->v.ids[i]);
-		}
-		else if (p >= 0 && net->customer[p])
-			MlmIdListAdd(&sponsors, net->v.ids[p]);
-		if (net->v.pparent && net->v.pparent[i] >= 0 && net->customer[net->v.pparent[i]])
-			MlmIdListAdd(&parent_of_placed, net->v.ids[net->v.pparent[i]]);
+		if (net->customer[i] && p < 0)
+			MlmIdListAdd(&rules[0].ids, net->v.ids[i]);
+		if (!net->customer[i] && p >= 0 && net->customer[p])
+			MlmIdListAdd(&rules[1].ids, net->v.ids[i]);
+		if (net->customer[i] && placed)
+			MlmIdListAdd(&rules[2].ids, net->v.ids[i]);
+		if (placed && net->customer[pparent[i]])
+			MlmIdListAdd(&rules[3].ids, net->v.ids[i]);
 	}
-	if (root.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer cannot be a root of the sponsor tree"),
-				 errhint("A customer belongs to the distributor who sponsored it."),
-				 MlmIdListDetail("Customers without sponsor_id", &root)));
-	if (sponsors.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer can sponsor only customers"),
-				 MlmIdListDetail("Customers sponsoring a distributor", &sponsors)));
-	if (placed.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer has no placement"),
-				 errhint("Leave placement_id and position null for customers."),
-				 MlmIdListDetail("Customers with a placement_id", &placed)));
-	if (parent_of_placed.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer cannot be a placement parent"),
-				 MlmIdListDetail("Customers named as placement_id", &parent_of_placed)));
+	for (k = 0; k < lengthof(rules); k++)
+		if (rules[k].ids.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s", rules[k].message),
+					 rules[k].hint ? errhint("%s", rules[k].hint) : 0,
+					 MlmIdListDetail(rules[k].label, &rules[k].ids)));
 
 	net->own_pv = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
 	net->own_cv = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));

@@ -130,25 +130,26 @@ CREATE TABLE mlm_v2ex.members AS SELECT id, sponsor_id, active_status FROM ex_me
 CREATE TABLE mlm_v2ex.volumes (member_id bigint, pv numeric, cv numeric, period text);
 CREATE TABLE mlm_v2ex.opening (member_id bigint, title_rank text, paid_as_rank text);
 CREATE TEMP TABLE e_expected (month text, kind text, member_id bigint, a text, b text, c text, d text);
+-- the expected payouts, member results and state of the loaded month
+CREATE FUNCTION mlm_v2ex.expect(p_month text) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO e_expected
+  SELECT p_month, 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
+  UNION ALL SELECT p_month, 'member', member_id, rank, title_rank, qualified_rank, total::text FROM exp_members
+  UNION ALL SELECT p_month, 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state
+$$;
 \set dir test/fixtures/e_ranks_across_periods/month1
 \ir ../fixtures/load_example_v2.psql
 INSERT INTO mlm_v2ex.opening SELECT member_id, title_rank, paid_as_rank FROM ex_state;
 INSERT INTO mlm_v2ex.volumes SELECT member_id, pv, cv, '2024-01' FROM ex_volumes;
-INSERT INTO e_expected SELECT '2024-01', 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
-  UNION ALL SELECT '2024-01', 'member', member_id, rank, title_rank, qualified_rank, amount::text FROM exp_members m(member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank)
-  UNION ALL SELECT '2024-01', 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state;
+SELECT mlm_v2ex.expect('2024-01');
 \set dir test/fixtures/e_ranks_across_periods/month2
 \ir ../fixtures/load_example_v2.psql
 INSERT INTO mlm_v2ex.volumes SELECT member_id, pv, cv, '2024-02' FROM ex_volumes;
-INSERT INTO e_expected SELECT '2024-02', 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
-  UNION ALL SELECT '2024-02', 'member', member_id, rank, title_rank, qualified_rank, amount::text FROM exp_members m(member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank)
-  UNION ALL SELECT '2024-02', 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state;
+SELECT mlm_v2ex.expect('2024-02');
 \set dir test/fixtures/e_ranks_across_periods/month3
 \ir ../fixtures/load_example_v2.psql
 INSERT INTO mlm_v2ex.volumes SELECT member_id, pv, cv, '2024-03' FROM ex_volumes;
-INSERT INTO e_expected SELECT '2024-03', 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
-  UNION ALL SELECT '2024-03', 'member', member_id, rank, title_rank, qualified_rank, amount::text FROM exp_members m(member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank)
-  UNION ALL SELECT '2024-03', 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state;
+SELECT mlm_v2ex.expect('2024-03');
 SELECT mlm.register_source('v2ex', 'mlm_v2ex.members', 'mlm_v2ex.volumes', 'period', carry => 'mlm_v2ex.opening');
 SELECT mlm.add_plan_version('v2ex', (SELECT plan FROM ex_plan)) IS NOT NULL AS added \gset
 
@@ -247,7 +248,7 @@ SELECT is(mlm_v2ex.run(:'p'), '22023: a customer cannot be a root of the sponsor
           'a customer is no root');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, 'customer'), (3, 2, NULL, NULL, 'distributor');
-SELECT is(mlm_v2ex.run(:'p'), '22023: a customer can sponsor only customers / Customers sponsoring a distributor: 2.',
+SELECT is(mlm_v2ex.run(:'p'), '22023: a customer can sponsor only customers / Distributors sponsored by a customer: 3.',
           'a customer sponsors only customers');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, 1, 0, 'customer');
@@ -255,7 +256,7 @@ SELECT is(mlm_v2ex.run(:'p'), '22023: a customer has no placement / Customers wi
           'a customer has no placement');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, 'customer'), (3, 1, 2, 0, NULL);
-SELECT is(mlm_v2ex.run(:'p'), '22023: a customer cannot be a placement parent / Customers named as placement_id: 2.',
+SELECT is(mlm_v2ex.run(:'p'), '22023: a customer cannot be a placement parent / Members placed under a customer: 3.',
           'a customer is nobody''s placement parent');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, NULL), (3, 2, NULL, NULL, 'customer');
