@@ -23,7 +23,7 @@
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(5 * 8 + 2 * 8 + 14 + 16);
+SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16);
 
 CREATE SCHEMA mlm_v2ex;
 
@@ -130,25 +130,26 @@ CREATE TABLE mlm_v2ex.members AS SELECT id, sponsor_id, active_status FROM ex_me
 CREATE TABLE mlm_v2ex.volumes (member_id bigint, pv numeric, cv numeric, period text);
 CREATE TABLE mlm_v2ex.opening (member_id bigint, title_rank text, paid_as_rank text);
 CREATE TEMP TABLE e_expected (month text, kind text, member_id bigint, a text, b text, c text, d text);
+-- the expected payouts, member results and state of the loaded month
+CREATE FUNCTION mlm_v2ex.expect(p_month text) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO e_expected
+  SELECT p_month, 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
+  UNION ALL SELECT p_month, 'member', member_id, rank, title_rank, qualified_rank, total::text FROM exp_members
+  UNION ALL SELECT p_month, 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state
+$$;
 \set dir test/fixtures/e_ranks_across_periods/month1
 \ir ../fixtures/load_example_v2.psql
 INSERT INTO mlm_v2ex.opening SELECT member_id, title_rank, paid_as_rank FROM ex_state;
 INSERT INTO mlm_v2ex.volumes SELECT member_id, pv, cv, '2024-01' FROM ex_volumes;
-INSERT INTO e_expected SELECT '2024-01', 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
-  UNION ALL SELECT '2024-01', 'member', member_id, rank, title_rank, qualified_rank, amount::text FROM exp_members m(member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank)
-  UNION ALL SELECT '2024-01', 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state;
+SELECT mlm_v2ex.expect('2024-01');
 \set dir test/fixtures/e_ranks_across_periods/month2
 \ir ../fixtures/load_example_v2.psql
 INSERT INTO mlm_v2ex.volumes SELECT member_id, pv, cv, '2024-02' FROM ex_volumes;
-INSERT INTO e_expected SELECT '2024-02', 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
-  UNION ALL SELECT '2024-02', 'member', member_id, rank, title_rank, qualified_rank, amount::text FROM exp_members m(member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank)
-  UNION ALL SELECT '2024-02', 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state;
+SELECT mlm_v2ex.expect('2024-02');
 \set dir test/fixtures/e_ranks_across_periods/month3
 \ir ../fixtures/load_example_v2.psql
 INSERT INTO mlm_v2ex.volumes SELECT member_id, pv, cv, '2024-03' FROM ex_volumes;
-INSERT INTO e_expected SELECT '2024-03', 'payout', member_id, bonus, amount::text, NULL, NULL FROM exp_payouts
-  UNION ALL SELECT '2024-03', 'member', member_id, rank, title_rank, qualified_rank, amount::text FROM exp_members m(member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank)
-  UNION ALL SELECT '2024-03', 'state', member_id, title_rank, paid_as_rank, grace::text, balance::text FROM exp_state;
+SELECT mlm_v2ex.expect('2024-03');
 SELECT mlm.register_source('v2ex', 'mlm_v2ex.members', 'mlm_v2ex.volumes', 'period', carry => 'mlm_v2ex.opening');
 SELECT mlm.add_plan_version('v2ex', (SELECT plan FROM ex_plan)) IS NOT NULL AS added \gset
 
@@ -203,6 +204,33 @@ SELECT is(mlm_v2ex.err($$SELECT mlm.close('v2ex', '2024-04', '2024-04-01', '2024
           '22023: rank "Silver" of the previous state does not exist in the plan / Members: 2, 3, 9, 10.',
           'the error names the members whose state uses it');
 
+-- example f closed, then April on the same volumes: the ledger's balances
+-- chain through the finalized run (4); April by hand from March's balances
+-- out: 3 on hold 30 + 30 = 60, 4 10 + 10 = 20 < 25, 6 6 < 25, 1 and 2 paid
+\set dir test/fixtures/f_customers_ledger
+\ir ../fixtures/load_example_v2.psql
+CREATE TABLE mlm_v2ex.f_members AS SELECT * FROM ex_members;
+CREATE TABLE mlm_v2ex.f_sales AS SELECT member_id, pv, cv, rv, '2024-03' AS period FROM ex_volumes
+  UNION ALL SELECT member_id, pv, cv, rv, '2024-04' FROM ex_volumes;
+CREATE TABLE mlm_v2ex.f_opening AS SELECT member_id, balance FROM ex_state;
+SELECT mlm.register_source('v2f', 'mlm_v2ex.f_members', 'mlm_v2ex.f_sales', 'period', carry => 'mlm_v2ex.f_opening');
+SELECT mlm.add_plan_version('v2f', (SELECT plan FROM ex_plan)) IS NOT NULL AS added \gset
+SELECT mlm.finalize(mlm.close('v2f', '2024-03', '2024-03-01', '2024-03-31', 'v2f')) AS f_mar \gset
+SELECT set_eq(format('SELECT member_id, balance_in, earned, paid, balance_out FROM mlm.run_payable WHERE run_id = %s', :f_mar),
+              'SELECT member_id, balance_in, earned, paid, balance_out FROM exp_payables',
+              'close of example f: the payables as expected');
+SELECT is((SELECT ARRAY[balance_in, paid_out, balance_out, total_paid] FROM mlm.run_totals WHERE run_id = :f_mar),
+          ARRAY[(SELECT (totals->>'balance_in')::numeric FROM exp_totals), (SELECT (totals->>'paid')::numeric FROM exp_totals),
+                (SELECT (totals->>'balance_out')::numeric FROM exp_totals), (SELECT (totals->>'total')::numeric FROM exp_totals)],
+          'run_totals: balances in, paid out, balances out and the total earned of example f');
+SELECT mlm.close('v2f', '2024-04', '2024-04-01', '2024-04-30', 'v2f') AS f_apr \gset
+SELECT set_eq(format('SELECT member_id, balance_in, earned, paid, balance_out FROM mlm.run_payable WHERE run_id = %s', :f_apr),
+              $$VALUES (1::bigint, 0.00, 61.00, 61.00, 0.00), (2, 0.00, 30.00, 30.00, 0.00), (3, 30.00, 30.00, 0.00, 60.00),
+                       (4, 10.00, 10.00, 0.00, 20.00), (6, 0.00, 6.00, 0.00, 6.00)$$,
+              'April: March''s balances out are its balances in');
+SELECT is((SELECT ARRAY[balance_in, paid_out, balance_out] FROM mlm.run WHERE run_id = :f_apr),
+          ARRAY[40.00, 91.00, 86.00], 'April''s sums: 40.00 + 137.00 = 91.00 + 86.00');
+
 -- 4. validation errors (16)
 CREATE TABLE mlm_v2ex.m (id bigint, sponsor_id bigint, placement_id bigint, position int, member_type text);
 CREATE TABLE mlm_v2ex.v (member_id bigint, pv numeric, cv numeric);
@@ -220,7 +248,7 @@ SELECT is(mlm_v2ex.run(:'p'), '22023: a customer cannot be a root of the sponsor
           'a customer is no root');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, 'customer'), (3, 2, NULL, NULL, 'distributor');
-SELECT is(mlm_v2ex.run(:'p'), '22023: a customer can sponsor only customers / Customers sponsoring a distributor: 2.',
+SELECT is(mlm_v2ex.run(:'p'), '22023: a customer can sponsor only customers / Distributors sponsored by a customer: 3.',
           'a customer sponsors only customers');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, 1, 0, 'customer');
@@ -228,7 +256,7 @@ SELECT is(mlm_v2ex.run(:'p'), '22023: a customer has no placement / Customers wi
           'a customer has no placement');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, 'customer'), (3, 1, 2, 0, NULL);
-SELECT is(mlm_v2ex.run(:'p'), '22023: a customer cannot be a placement parent / Customers named as placement_id: 2.',
+SELECT is(mlm_v2ex.run(:'p'), '22023: a customer cannot be a placement parent / Members placed under a customer: 3.',
           'a customer is nobody''s placement parent');
 TRUNCATE mlm_v2ex.m;
 INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, NULL), (3, 2, NULL, NULL, 'customer');
