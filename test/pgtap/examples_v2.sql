@@ -23,7 +23,7 @@
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16);
+SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16 + 1);
 
 CREATE SCHEMA mlm_v2ex;
 
@@ -278,6 +278,12 @@ INSERT INTO mlm_v2ex.s VALUES (2, NULL, 0, 1.005);
 SELECT is(mlm_v2ex.run(:'p'), '22023: a balance of the previous state has more decimals than the currency scale 2 / Members: 2.',
           'a balance must be money at the currency scale');
 TRUNCATE mlm_v2ex.s;
+-- a customer is no leg (spec 12), even for legs_with_rank of the first rank
+TRUNCATE mlm_v2ex.m, mlm_v2ex.v, mlm_v2ex.s;
+INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, NULL), (3, 1, NULL, NULL, 'customer');
+SELECT is((SELECT rank FROM mlm.member_results('{"ranks": [{"name": "Member"}, {"name": "Leader", "legs_with_rank": {"rank": "Member", "count": 2}}]}',
+                                               'mlm_v2ex.m', 'mlm_v2ex.v', '2024-03-01', '2024-03-31') WHERE member_id = 1),
+          'Member', 'legs_with_rank counts distributor legs only: one distributor and one customer below make no Leader');
 -- the plan keys, each error with its path
 SELECT is((SELECT string_agg(path || ': ' || message, '; ') FROM mlm.validate_plan(
   '{"ranks": [{"name": "Member"}, {"name": "Gold"}], "bonuses": [{"name": "a", "type": "rank_advancement", "amounts": {"Member": 5, "Gold": 0}}]}')),
