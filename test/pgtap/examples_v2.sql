@@ -23,7 +23,7 @@
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16 + 1);
+SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16 + 3);
 
 CREATE SCHEMA mlm_v2ex;
 
@@ -284,6 +284,16 @@ INSERT INTO mlm_v2ex.m VALUES (1, NULL, NULL, NULL, NULL), (2, 1, NULL, NULL, NU
 SELECT is((SELECT rank FROM mlm.member_results('{"ranks": [{"name": "Member"}, {"name": "Leader", "legs_with_rank": {"rank": "Member", "count": 2}}]}',
                                                'mlm_v2ex.m', 'mlm_v2ex.v', '2024-03-01', '2024-03-31') WHERE member_id = 1),
           'Member', 'legs_with_rank counts distributor legs only: one distributor and one customer below make no Leader');
+-- a customer is never active, also in a plan without active.min_pv: it is
+-- no active frontline member and no pool participant
+INSERT INTO mlm_v2ex.v VALUES (1, 10, 100), (2, 10, 100), (3, 10, 100);
+SELECT is((SELECT rank FROM mlm.member_results('{"ranks": [{"name": "Member"}, {"name": "Builder", "min_active_frontline": 2}]}',
+                                               'mlm_v2ex.m', 'mlm_v2ex.v', '2024-03-01', '2024-03-31') WHERE member_id = 1),
+          'Member', 'a customer is no active frontline member (no min_pv in the plan)');
+SELECT set_eq($$SELECT member_id, amount FROM mlm.payouts('{"ranks": [{"name": "Member"}], "bonuses": [{"name": "pool", "type": "pool", "pct": 0.1}]}',
+                                                          'mlm_v2ex.m', 'mlm_v2ex.v', '2024-03-01', '2024-03-31')$$,
+              $$VALUES (1::bigint, 15.00), (2, 15.00)$$,
+              'a customer shares no pool: 10% of 300 between the two distributors');
 -- the plan keys, each error with its path
 SELECT is((SELECT string_agg(path || ': ' || message, '; ') FROM mlm.validate_plan(
   '{"ranks": [{"name": "Member"}, {"name": "Gold"}], "bonuses": [{"name": "a", "type": "rank_advancement", "amounts": {"Member": 5, "Gold": 0}}]}')),
