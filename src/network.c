@@ -238,43 +238,21 @@ typedef struct StateRows
 } StateRows;
 
 /*
- * An array filled by input row (sequential, cache-friendly while reading),
- * moved to preorder positions in place by following the permutation's
- * cycles, a bitmap marking the places done: no second array of n elements
- * (at 10M members the copies of the volumes were the loader's peak).
+ * An array filled by input row, moved to preorder positions in one pass
+ * (sequential reads, independent writes): filling it in preorder directly
+ * would cost a cache miss per row and array.
  */
 static void *
 ToPreorder(void *by_row, Size elem, const int32 *row_to_index, int32 n)
 {
-	char	   *a = by_row;
-	uint64	   *done = MlmAllocArrayZero((n + 63) / 64 + 1, sizeof(uint64));
-	char		held[2][sizeof(mlm_dec)];
-	int32		start;
+	char	   *out = MlmAllocArray(Max(n, 1), elem);
+	const char *in = by_row;
+	int32		r;
 
-	Assert(elem <= sizeof(mlm_dec));
-	for (start = 0; start < n; start++)
-	{
-		int32		cur = start;
-		int			h = 0;
-
-		if (done[start >> 6] & (UINT64CONST(1) << (start & 63)))
-			continue;
-		memcpy(held[h], a + (Size) start * elem, elem);
-		do
-		{
-			int32		next = row_to_index[cur];
-
-			memcpy(held[!h], a + (Size) next * elem, elem);
-			memcpy(a + (Size) next * elem, held[h], elem);
-			done[next >> 6] |= UINT64CONST(1) << (next & 63);
-			h = !h;
-			cur = next;
-		} while (cur != start);
-		if ((start & 0xFFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	pfree(done);
-	return a;
+	for (r = 0; r < n; r++)
+		memcpy(out + (Size) row_to_index[r] * elem, in + (Size) r * elem, elem);
+	pfree(by_row);
+	return out;
 }
 
 /* A rank name of the state -> rank index (null = rank 0); -1 unknown. */
@@ -662,10 +640,22 @@ MlmLoadNetwork(const MlmSources *src)
 				 errmsg("volume rows for ids that are not members"),
 				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
 	MemoryContextSwitchTo(cxt);
-	net->pv = ToPreorder(vr.pv, sizeof(mlm_dec), row_to_index, net->n);
-	net->cv = ToPreorder(vr.cv, sizeof(mlm_dec), row_to_index, net->n);
+	net->pv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+	net->cv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+	for (r = 0; r < net->n; r++)
+	{
+		net->pv[row_to_index[r]] = vr.pv[r];
+		net->cv[row_to_index[r]] = vr.cv[r];
+	}
+	pfree(vr.pv);
+	pfree(vr.cv);
 	if (vr.rv)
-		net->rv = ToPreorder(vr.rv, sizeof(mlm_dec), row_to_index, net->n);
+	{
+		net->rv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
+		for (r = 0; r < net->n; r++)
+			net->rv[row_to_index[r]] = vr.rv[r];
+		pfree(vr.rv);
+	}
 	if (net->customer)
 		FoldCustomers(net);
 
