@@ -892,6 +892,22 @@ COMMENT ON FUNCTION @extschema@._check_period(text, text, date, date, text) IS
 COMMENT ON FUNCTION @extschema@._carry_source_run(text, date) IS
   'The latest finalized run of the plan ending before the given date: its state out is the state in.';
 
+-- run_totals shows the payables ledger's sums (columns added at the end)
+CREATE OR REPLACE VIEW @extschema@.run_totals AS
+SELECT r.run_id, r.plan_name, r.plan_version, r.period_label, r.period_start, r.period_end,
+       r.status, r.total_cv, r.total_before_cap, r.cap_factor, r.total_paid,
+       COALESCE(a.adjustments, 0) AS adjustments,
+       r.total_paid + COALESCE(a.adjustments, 0) AS total,
+       COALESCE(a.adjustment_count, 0) AS adjustment_count,
+       r.balance_in, r.paid_out, r.balance_out
+  FROM @extschema@.run r
+  LEFT JOIN (SELECT ad.run_id, pg_catalog.sum(ad.amount) AS adjustments,
+                    pg_catalog.count(*) AS adjustment_count
+               FROM @extschema@.adjustment ad
+              GROUP BY ad.run_id) a ON a.run_id = r.run_id;
+COMMENT ON VIEW @extschema@.run_totals IS
+  'Totals per run: paid by the run plus the adjustments posted to it; the payables ledger''s sums (balances brought in, paid out, balances owed forward; NULL for runs made before 0.2).';
+
 -- The writer of a close (src/close_write.c): computes the period exactly as
 -- _compute_source does with read_as_owner => true, and writes the rows
 -- straight into the run tables of the draft run_id in batches (table

@@ -233,8 +233,27 @@ typedef struct StateRows
 	MlmIdList	bad_rank;		/* rank names the plan does not have */
 	char	   *bad_rank_name;
 	MlmIdList	bad_grace;		/* negative grace */
+	int		   *rank_len;		/* strlen of each rank name */
 	uint64		hash;
 } StateRows;
+
+/*
+ * An array filled by input row, moved to preorder positions in one pass
+ * (sequential reads, independent writes): filling it in preorder directly
+ * would cost a cache miss per row and array.
+ */
+static void *
+ToPreorder(void *by_row, Size elem, const int32 *row_to_index, int32 n)
+{
+	char	   *out = MlmAllocArray(Max(n, 1), elem);
+	const char *in = by_row;
+	int32		r;
+
+	for (r = 0; r < n; r++)
+		memcpy(out + (Size) row_to_index[r] * elem, in + (Size) r * elem, elem);
+	pfree(by_row);
+	return out;
+}
 
 /* A rank name of the state -> rank index (null = rank 0); -1 unknown. */
 static int
@@ -245,7 +264,7 @@ StateRank(const StateRows *sr, const MlmRow *row, int c)
 	if (row->null[c])
 		return 0;
 	for (r = 0; r < sr->src->nranks; r++)
-		if (MlmRowTextIs(row, c, sr->src->rank_names[r], strlen(sr->src->rank_names[r])))
+		if (MlmRowTextIs(row, c, sr->src->rank_names[r], sr->rank_len[r]))
 			return r;
 	return -1;
 }
@@ -275,7 +294,7 @@ StateRow(void *arg, const MlmRow *row)
 		MlmIdListAdd(&sr->orphans, id);
 		return;
 	}
-	i = sr->row_to_index[i];
+	/* by input row (ids arrive in order): moved to preorder after the scan */
 	if (sr->seen[i])
 	{
 		MlmIdListAdd(&sr->dups, id);
@@ -320,6 +339,15 @@ StateRow(void *arg, const MlmRow *row)
 							 (uint64) net->balance_in[i] * 3 + (uint64) (net->balance_in[i] >> 64));
 }
 
+/* One rule of spec 12 and the members that break it. */
+typedef struct CustomerRule
+{
+	const char *message;
+	const char *label;			/* of the ids in the detail */
+	const char *hint;
+	MlmIdList	ids;
+} CustomerRule;
+
 /*
  * Customers (spec 12): check their rules, then fold each into its
  * attributed distributor, the nearest distributor above it, in one
@@ -330,51 +358,40 @@ FoldCustomers(MlmNet *net)
 {
 	int32		n = net->n;
 	const int32 *parent = net->v.parent;
+	const int32 *pparent = net->v.pparent;
 	int32	   *dist;
-	MlmIdList	root = {{0}, 0},
-				placed = {{0}, 0},
-				parent_of_placed = {{0}, 0},
-				sponsors = {{0}, 0};
+	CustomerRule rules[] = {
+		{"a customer cannot be a root of the sponsor tree", "Customers without sponsor_id",
+		"A customer belongs to the distributor who sponsored it."},
+		{"a customer can sponsor only customers", "Distributors sponsored by a customer", NULL},
+		{"a customer has no placement", "Customers with a placement_id",
+		"Leave placement_id and position null for customers."},
+		{"a customer cannot be a placement parent", "Members placed under a customer", NULL},
+	};
 	int32		i;
+	int			k;
 
 	for (i = 0; i < n; i++)
 	{
 		int32		p = parent[i];
+		bool		placed = pparent && pparent[i] >= 0;
 
-		if (net->customer[i])
-		{
-			if (p < 0)
-				MlmIdListAdd(&root, net->v.ids[i]);
-			if (net->v.pparent && net->v.pparent[i] >= 0)
-				MlmIdListAdd(&placed, net->v.ids[i]);
-		}
-		else if (p >= 0 && net->customer[p])
-			MlmIdListAdd(&sponsors, net->v.ids[p]);
-		if (net->v.pparent && net->v.pparent[i] >= 0 && net->customer[net->v.pparent[i]])
-			MlmIdListAdd(&parent_of_placed, net->v.ids[net->v.pparent[i]]);
+		if (net->customer[i] && p < 0)
+			MlmIdListAdd(&rules[0].ids, net->v.ids[i]);
+		if (!net->customer[i] && p >= 0 && net->customer[p])
+			MlmIdListAdd(&rules[1].ids, net->v.ids[i]);
+		if (net->customer[i] && placed)
+			MlmIdListAdd(&rules[2].ids, net->v.ids[i]);
+		if (placed && net->customer[pparent[i]])
+			MlmIdListAdd(&rules[3].ids, net->v.ids[i]);
 	}
-	if (root.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer cannot be a root of the sponsor tree"),
-				 errhint("A customer belongs to the distributor who sponsored it."),
-				 MlmIdListDetail("Customers without sponsor_id", &root)));
-	if (sponsors.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer can sponsor only customers"),
-				 MlmIdListDetail("Customers sponsoring a distributor", &sponsors)));
-	if (placed.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer has no placement"),
-				 errhint("Leave placement_id and position null for customers."),
-				 MlmIdListDetail("Customers with a placement_id", &placed)));
-	if (parent_of_placed.count > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a customer cannot be a placement parent"),
-				 MlmIdListDetail("Customers named as placement_id", &parent_of_placed)));
+	for (k = 0; k < lengthof(rules); k++)
+		if (rules[k].ids.count > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s", rules[k].message),
+					 rules[k].hint ? errhint("%s", rules[k].hint) : 0,
+					 MlmIdListDetail(rules[k].label, &rules[k].ids)));
 
 	net->own_pv = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
 	net->own_cv = MlmAllocArray(Max(n, 1), sizeof(mlm_dec));
@@ -673,7 +690,23 @@ MlmLoadNetwork(const MlmSources *src)
 		sr.map = &map;
 		sr.row_to_index = row_to_index;
 		sr.seen = MlmAllocArrayZero(Max(net->n, 1), sizeof(bool));
+		sr.rank_len = palloc(sizeof(int) * Max(src->nranks, 1));
+		for (r = 0; r < src->nranks; r++)
+			sr.rank_len[r] = strlen(src->rank_names[r]);
 		MlmSourceScan(&csrc, StateRow, &sr);
+		MemoryContextSwitchTo(cxt);
+		if (net->carry_left)
+		{
+			net->carry_left = ToPreorder(net->carry_left, sizeof(mlm_dec), row_to_index, net->n);
+			net->carry_right = ToPreorder(net->carry_right, sizeof(mlm_dec), row_to_index, net->n);
+		}
+		if (net->title_in)
+		{
+			net->title_in = ToPreorder(net->title_in, sizeof(int16), row_to_index, net->n);
+			net->paid_as_in = ToPreorder(net->paid_as_in, sizeof(int16), row_to_index, net->n);
+			net->grace_in = ToPreorder(net->grace_in, sizeof(int32), row_to_index, net->n);
+			net->balance_in = ToPreorder(net->balance_in, sizeof(mlm_dec), row_to_index, net->n);
+		}
 		if (sr.orphans.count > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),

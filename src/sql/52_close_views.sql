@@ -24,12 +24,13 @@ SELECT r.run_id, r.plan_name, r.plan_version, r.period_label, r.period_start, r.
        r.status, r.total_cv, r.total_before_cap, r.cap_factor, r.total_paid,
        COALESCE(a.adjustments, 0) AS adjustments,
        r.total_paid + COALESCE(a.adjustments, 0) AS total,
-       COALESCE(a.adjustment_count, 0) AS adjustment_count
+       COALESCE(a.adjustment_count, 0) AS adjustment_count,
+       r.balance_in, r.paid_out, r.balance_out
   FROM @extschema@.run r
   LEFT JOIN (SELECT ad.run_id, pg_catalog.sum(ad.amount) AS adjustments,
                     pg_catalog.count(*) AS adjustment_count
                FROM @extschema@.adjustment ad
               GROUP BY ad.run_id) a ON a.run_id = r.run_id;
 COMMENT ON VIEW @extschema@.run_totals IS
-  'Totals per run: paid by the run plus the adjustments posted to it.';
+  'Totals per run: paid by the run plus the adjustments posted to it; the payables ledger''s sums (balances brought in, paid out, balances owed forward; NULL for runs made before 0.2).';
 

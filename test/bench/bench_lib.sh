@@ -221,6 +221,14 @@ perf_profile() {
 		}' | head -n 25 || true
 }
 
+# xrow CELLS...: a markdown table row; row KEY LABEL [NOTE]: the row of a
+# run_timed measurement (runs, median, min, median CPU, result, note)
+xrow() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@"; }
+row() {
+	xrow "$2" "${NREP[$1]}" "$(fmt_ms "${MED[$1]}" "${CTE_TIMEOUT:-${SQL_TIMEOUT:-600}}")" "$(fmt_ms "${MIN[$1]}" "${CTE_TIMEOUT:-${SQL_TIMEOUT:-600}}")" \
+		"$(fmt_ms "${CPU[$1]:-}" "${CTE_TIMEOUT:-${SQL_TIMEOUT:-600}}")" "${RES[$1]:-}" "${3:-}"
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || a == "timeout" || b == "timeout" || b + 0 == 0) print "n/a"; else printf "%.1f", a / b}'; }
 fmt_ms() { case $1 in timeout) echo "> ${2:-?} s" ;; "") echo "n/a" ;; *) printf '%.1f' "$1" ;; esac; }
 

@@ -164,13 +164,6 @@ bpsql -At -F ' ' <<-'EOF' | sed 's/^/   /'
 	SELECT 'sponsor depth max', max(depth), 'mean', round(avg(depth), 2) FROM mlm.volume_summary('m', 'v');
 EOF
 
-# xrow LABEL RUNS MEDIAN MIN CPU RESULT NOTE: a table row built by hand
-xrow() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@"; }
-# row KEY LABEL [NOTE]: a table row of a run_timed measurement
-row() {
-	xrow "$2" "${NREP[$1]}" "$(fmt_ms "${MED[$1]}" "$SQL_TIMEOUT")" "$(fmt_ms "${MIN[$1]}" "$SQL_TIMEOUT")" \
-		"$(fmt_ms "${CPU[$1]:-}" "$SQL_TIMEOUT")" "${RES[$1]:-}" "${3:-}"
-}
 pass() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {if (a == "n/a") {print "n/a"; exit} r = (op == ">=") ? (a + 0 >= b + 0) : (a + 0 <= b + 0); print r ? "met" : "NOT met"}'; }
 # a ratio to 3 decimals
 r3() { awk -v a="$1" -v b="$2" 'BEGIN {if (b + 0 == 0) print "n/a"; else printf "%.3f", a / b}'; }

@@ -145,7 +145,7 @@ DECLARE t0 timestamptz; id bigint; w bigint;
 BEGIN
   t0 := clock_timestamp();
   id := mlm.close('bench', '2024-03', '2024-03-01', '2024-03-31', 'erp');
-  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows INTO w
+  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
     FROM mlm.run WHERE run_id = id;
   INSERT INTO timing VALUES (CASE WHEN $r = 1 THEN 'close, lines off (first)' ELSE 'close, lines off (re-close of the draft)' END,
     $r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
@@ -155,7 +155,7 @@ DECLARE t0 timestamptz; id bigint; w bigint;
 BEGIN
   t0 := clock_timestamp();
   id := mlm.close('bench_lines', '2024-03', '2024-03-01', '2024-03-31', 'erp', with_lines => true);
-  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows INTO w
+  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
     FROM mlm.run WHERE run_id = id;
   INSERT INTO timing VALUES ('close, lines on', $r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
   PERFORM mlm.discard_draft(id);

@@ -160,13 +160,6 @@ make_subset() {
 	EOF
 }
 
-# xrow LABEL RUNS MEDIAN MIN CPU RESULT NOTE: a table row built by hand
-xrow() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@"; }
-# row KEY LABEL [NOTE]: a table row of a run_timed measurement
-row() {	# key label [note]
-	xrow "$2" "${NREP[$1]}" "$(fmt_ms "${MED[$1]}" "$CTE_TIMEOUT")" "$(fmt_ms "${MIN[$1]}" "$CTE_TIMEOUT")" \
-		"$(fmt_ms "${CPU[$1]:-}" "$CTE_TIMEOUT")" "${RES[$1]:-}" "${3:-}"
-}
 # scale KEY FACTOR NEWKEY: MED and CPU of KEY times FACTOR (extrapolation)
 scale() {
 	MED[$3]=$(awk -v t="${MED[$1]}" -v f="$2" 'BEGIN {printf "%.0f", t * f}')

@@ -26,8 +26,11 @@
 --     the advancement, pools (equal, by rank, by cv, by gv), sometimes a
 --     total cap; rounding half_up / half_even / down.  The binary scenario:
 --     binary (rate or rate_by_rank, cap, max_carry, flush, sponsoring rule)
---     with the advancement, a pool and a matching of both.  Two scenarios
---     (one binary) without rank_policy and payout (titles still carry).
+--     with the advancement, a pool, a matching of both and sometimes a
+--     unilevel on the placement tree (forced matrix); a cycle binary
+--     (amount or amount_by_rank) under a total cap that binds.  Two
+--     scenarios (one binary) without rank_policy and payout (titles still
+--     carry).
 --   * the opening state: random titles, paid-as ranks, grace (0..3, above G
 --     too), balances (negative too), carries, also on customers.
 --
@@ -40,7 +43,8 @@
 -- Compared per period, row for row (the first differences reported with
 -- the seed, the period and the plan): member results (member_id, pv, gv,
 -- active, rank, amount, qualified_rank, paid_as_rank, title_rank, grace,
--- cpv, customers), payouts, audit lines (rates at 20 decimals), carry out,
+-- cpv, customers, and the API's rv and member_type, NULL read as
+-- 'distributor'), payouts, audit lines (rates at 20 decimals), carry out,
 -- state out, payables, totals (total CV, before / after the cap, cap limit
 -- and factor at 20 decimals, per bonus after / before the cap, balance in,
 -- paid out, balance out).  Invariants checked on the engine's chain:
@@ -52,6 +56,9 @@
 -- Run from the repository root, in a database where pgtap and mlm are
 -- installed:
 --   pg_prove -d <db> test/pgtap/reference_v2_compare.sql
+-- With PGOPTIONS='-c mlm_rv2.stats=on' each period also prints a line of
+-- what it exercised (customers, ranks, grace, payouts per bonus, held
+-- balances, state and carry rows, the cap factor).  About 10 s.
 
 \set ON_ERROR_STOP 1
 \set QUIET 1
@@ -65,8 +72,8 @@ SET LOCAL client_min_messages = warning;
 \i test/reference/reference_plan16.sql
 \i test/reference/reference_v2.sql
 
--- 4 scenarios: 4 + 4 + 3 + 3 periods of 7 tests, 3 invariants each
-SELECT plan((4 + 4 + 3 + 3) * 7 + 4 * 3);
+-- 5 scenarios: 4 + 4 + 3 + 3 + 3 periods of 7 tests, 3 invariants each
+SELECT plan((4 + 4 + 3 + 3 + 3) * 7 + 5 * 3);
 
 CREATE SCHEMA mlm_rv2;
 
@@ -84,6 +91,18 @@ CREATE TEMP TABLE rv_hist_adv (k integer, member_id bigint, base numeric);
 CREATE TEMP TABLE rv_hist_pay (k integer, member_id bigint, balance_in numeric, earned numeric,
                                paid numeric, balance_out numeric);
 CREATE TEMP TABLE rv_hist_amount (k integer, member_id bigint, amount numeric);
+-- one period's results: the reference's (copies of its outputs) and the
+-- engine's state out; created once and refilled (dropping and creating
+-- tables in one long transaction would exhaust the lock table)
+DO $$ BEGIN PERFORM mlm_ref._v2_scratch(); END $$;
+CREATE TEMP TABLE rv_r_member (LIKE _ref2_out_member);
+CREATE TEMP TABLE rv_r_payout (LIKE _ref2_out_payout);
+CREATE TEMP TABLE rv_r_line (LIKE _ref2_out_line);
+CREATE TEMP TABLE rv_r_carry (LIKE _ref2_out_carry);
+CREATE TEMP TABLE rv_r_state (LIKE _ref2_out_state);
+CREATE TEMP TABLE rv_r_payable (LIKE _ref2_out_payable);
+CREATE TEMP TABLE rv_r_total (LIKE _ref2_out_total);
+CREATE TEMP TABLE rv_e_state (LIKE rv_state0);
 
 ------------------------------------------------------------------------------
 -- Random helpers
@@ -244,7 +263,9 @@ CREATE FUNCTION mlm_rv2.rank_list(nr integer, n integer) RETURNS jsonb LANGUAGE 
 $$;
 
 -- kind: 'mix' (every bonus type but binary), 'binary', 'plain' (mix
--- without rank_policy and payout), 'binary_plain' (binary without them).
+-- without rank_policy and payout), 'binary_plain' (binary without them),
+-- 'binary_cycle' (a cycle binary, amount or amount_by_rank, and a total
+-- cap that binds).
 CREATE FUNCTION mlm_rv2.gen_plan(kind text) RETURNS jsonb LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
   nr      integer := mlm_rv2.rint(3, 5);
@@ -295,7 +316,16 @@ BEGIN
 
   IF kind LIKE 'binary%' THEN
     b := jsonb_build_object('name', 'bin', 'type', 'binary');
-    IF random() < 0.6 THEN
+    IF kind LIKE '%cycle' THEN
+      b := b || jsonb_build_object('cycle', jsonb_build_object(
+                 'left', mlm_rv2.pick('{50, 100, 75.5}'::numeric[]),
+                 'right', mlm_rv2.pick('{50, 100, 120}'::numeric[])));
+      IF random() < 0.6 THEN
+        b := jsonb_set(b, '{cycle,amount_by_rank}', mlm_rv2.per_rank(nr, '{0, 5, 10, 12.345}'));
+      ELSE
+        b := jsonb_set(b, '{cycle,amount}', to_jsonb(mlm_rv2.pick('{10, 12.5}'::numeric[])));
+      END IF;
+    ELSIF random() < 0.6 THEN
       b := b || jsonb_build_object('rate_by_rank', mlm_rv2.per_rank(nr, '{0, 0.05, 0.08, 0.1, 0.12}'));
     ELSE
       b := b || jsonb_build_object('rate', mlm_rv2.pick('{0.05, 0.1}'::numeric[]));
@@ -308,6 +338,12 @@ BEGIN
     bonuses := bonuses || jsonb_build_object('name', 'match', 'type', 'matching',
                                              'of', '["bin", "adv"]'::jsonb, 'rates', '[0.1, 0.05]'::jsonb,
                                              'min_rank_by_generation', mlm_rv2.rank_list(nr, 2));
+    IF random() < 0.5 THEN                               -- a forced matrix
+      bonuses := bonuses || jsonb_build_object('name', 'uni_pl', 'type', 'unilevel', 'tree', 'placement',
+                                               'compression', mlm_rv2.pick('{none, dynamic}'::text[]),
+                                               'rates', '[0.04, 0.02]'::jsonb,
+                                               'min_rank_by_level', mlm_rv2.rank_list(nr, 2));
+    END IF;
     bonuses := bonuses || jsonb_build_object('name', 'pool', 'type', 'pool',
                                              'pct', mlm_rv2.pick('{0.01, 0.02, 0.03}'::numeric[]),
                                              'min_rank', 'R' || mlm_rv2.rint(1, nr - 1),
@@ -328,15 +364,21 @@ BEGIN
     IF random() < 0.6 THEN
       b := b || jsonb_build_object('breakaway_rank', 'R' || mlm_rv2.rint(1, nr - 1),
                                    'generation_rates', '[0.03, 0.01]'::jsonb);
+      IF random() < 0.5 THEN
+        b := b || jsonb_build_object('min_rank_by_generation', mlm_rv2.rank_list(nr, 2));
+      END IF;
     END IF;
     bonuses := bonuses || b;
     bonuses := bonuses || jsonb_build_object('name', 'fast', 'type', 'fast_start',
                                              'days', mlm_rv2.rint(30, 60), 'rates', '[0.1, 0.05]'::jsonb);
-    bonuses := bonuses || jsonb_build_object('name', 'match', 'type', 'matching',
+    bonuses := bonuses || (jsonb_build_object('name', 'match', 'type', 'matching',
                                              'of', CASE WHEN random() < 0.5 THEN '["adv"]'::jsonb
                                                         ELSE '["adv", "uni", "retail"]'::jsonb END,
                                              'rates', '[0.1, 0.05]'::jsonb,
-                                             'compression', mlm_rv2.pick('{none, dynamic}'::text[]));
+                                             'compression', mlm_rv2.pick('{none, dynamic}'::text[]))
+                        || CASE WHEN random() < 0.5
+                                THEN jsonb_build_object('min_rank_by_generation', mlm_rv2.rank_list(nr, 2))
+                                ELSE '{}'::jsonb END);
     bonuses := bonuses || jsonb_build_object('name', 'pool_a', 'type', 'pool',
                                              'pct', mlm_rv2.pick('{0.01, 0.02, 0.03}'::numeric[]),
                                              'min_rank', 'R' || mlm_rv2.rint(0, nr - 1),
@@ -358,7 +400,9 @@ BEGIN
     plan := plan || jsonb_build_object('rank_policy', jsonb_build_object('grace_periods', mlm_rv2.rint(1, 2)),
                                        'payout', jsonb_build_object('min_payout', mlm_rv2.pick('{0, 10, 25, 50}'::numeric[])));
   END IF;
-  IF random() < 0.3 THEN
+  IF kind LIKE '%cycle' THEN
+    plan := plan || '{"cap": {"pct": 0.08}}';             -- binds
+  ELSIF random() < 0.3 THEN
     plan := plan || jsonb_build_object('cap', jsonb_build_object('pct', mlm_rv2.pick('{0.2, 0.35, 0.5}'::numeric[])));
   END IF;
   RETURN plan;
@@ -369,7 +413,8 @@ END $$;
 ------------------------------------------------------------------------------
 
 -- One test: the rows of have_sql (the engine) and want_sql (the
--- reference) as bags; an engine error fails the test with its message.
+-- reference) as bags (EXCEPT ALL both ways, run as queries: no table is
+-- created); an engine error fails the test with its message.
 CREATE FUNCTION mlm_rv2.same(descr text, have_sql text, want_sql text, context text)
 RETURNS SETOF text LANGUAGE plpgsql SET client_min_messages = warning AS $$
 DECLARE
@@ -377,28 +422,25 @@ DECLARE
   n_missing bigint;
   r         record;
 BEGIN
-  DROP TABLE IF EXISTS pg_temp._rv_have, pg_temp._rv_want;
-  EXECUTE 'CREATE TEMP TABLE _rv_want AS ' || want_sql;
   BEGIN
-    EXECUTE 'CREATE TEMP TABLE _rv_have AS ' || have_sql;
+    EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) d', have_sql, want_sql) INTO n_extra;
+    EXECUTE format('SELECT count(*) FROM ((%s) EXCEPT ALL (%s)) d', want_sql, have_sql) INTO n_missing;
   EXCEPTION WHEN OTHERS THEN
     RETURN NEXT fail(descr);
     RETURN NEXT diag(format('    the engine raised: %s (SQLSTATE %s)', SQLERRM, SQLSTATE));
     RETURN NEXT diag('    ' || context);
     RETURN;
   END;
-  SELECT count(*) INTO n_extra FROM (SELECT * FROM _rv_have EXCEPT ALL SELECT * FROM _rv_want) d;
-  SELECT count(*) INTO n_missing FROM (SELECT * FROM _rv_want EXCEPT ALL SELECT * FROM _rv_have) d;
   RETURN NEXT ok(n_extra = 0 AND n_missing = 0, descr);
   IF n_extra > 0 OR n_missing > 0 THEN
     RETURN NEXT diag(format('    %s rows only in the engine, %s rows only in the reference (first 10 of each):',
                             n_extra, n_missing));
-    FOR r IN SELECT d::text AS t FROM (SELECT * FROM _rv_have EXCEPT ALL SELECT * FROM _rv_want) d
-             ORDER BY 1 LIMIT 10 LOOP
+    FOR r IN EXECUTE format('SELECT d::text AS t FROM ((%s) EXCEPT ALL (%s)) d ORDER BY 1 LIMIT 10',
+                            have_sql, want_sql) LOOP
       RETURN NEXT diag('    engine:    ' || r.t);
     END LOOP;
-    FOR r IN SELECT d::text AS t FROM (SELECT * FROM _rv_want EXCEPT ALL SELECT * FROM _rv_have) d
-             ORDER BY 1 LIMIT 10 LOOP
+    FOR r IN EXECUTE format('SELECT d::text AS t FROM ((%s) EXCEPT ALL (%s)) d ORDER BY 1 LIMIT 10',
+                            want_sql, have_sql) LOOP
       RETURN NEXT diag('    reference: ' || r.t);
     END LOOP;
     RETURN NEXT diag('    ' || context);
@@ -449,21 +491,23 @@ BEGIN
 
     -- the reference, on its own chain
     PERFORM mlm_ref.v2_compute(v_plan, 'rv_members', 'rv_volumes', 'rv_ref_state', v_end);
-    DROP TABLE IF EXISTS pg_temp.rv_r_member, pg_temp.rv_r_payout, pg_temp.rv_r_line,
-      pg_temp.rv_r_carry, pg_temp.rv_r_state, pg_temp.rv_r_payable, pg_temp.rv_r_total;
-    CREATE TEMP TABLE rv_r_member AS SELECT * FROM _ref2_out_member;
-    CREATE TEMP TABLE rv_r_payout AS SELECT * FROM _ref2_out_payout;
-    CREATE TEMP TABLE rv_r_line AS SELECT * FROM _ref2_out_line;
-    CREATE TEMP TABLE rv_r_carry AS SELECT * FROM _ref2_out_carry;
-    CREATE TEMP TABLE rv_r_state AS SELECT * FROM _ref2_out_state;
-    CREATE TEMP TABLE rv_r_payable AS SELECT * FROM _ref2_out_payable;
-    CREATE TEMP TABLE rv_r_total AS SELECT * FROM _ref2_out_total;
+    TRUNCATE rv_r_member, rv_r_payout, rv_r_line, rv_r_carry, rv_r_state, rv_r_payable,
+             rv_r_total;
+    INSERT INTO rv_r_member SELECT * FROM _ref2_out_member;
+    INSERT INTO rv_r_payout SELECT * FROM _ref2_out_payout;
+    INSERT INTO rv_r_line SELECT * FROM _ref2_out_line;
+    INSERT INTO rv_r_carry SELECT * FROM _ref2_out_carry;
+    INSERT INTO rv_r_state SELECT * FROM _ref2_out_state;
+    INSERT INTO rv_r_payable SELECT * FROM _ref2_out_payable;
+    INSERT INTO rv_r_total SELECT * FROM _ref2_out_total;
 
-    -- what the period exercises (the reference's numbers)
+    -- what the period exercises (the reference's numbers), on request
+    IF current_setting('mlm_rv2.stats', true) = 'on' THEN
     RETURN NEXT diag(format(
       '    %s, period %s (reference): %s members, %s customers (%s with PV > 0); ranks qualified / paid-as '
       '/ title > 0: %s / %s / %s; %s in grace; payouts by bonus %s; %s advancement lines; '
-      'payables: %s rows, %s held or below min_payout, %s negative; %s state rows; %s carry rows',
+      'payables: %s rows, %s held or below min_payout, %s negative; %s state rows; %s carry rows; '
+      'cap factor %s',
       label, k, (SELECT count(*) FROM rv_r_member),
       (SELECT count(*) FROM rv_r_member WHERE member_type = 'customer'),
       (SELECT count(*) FROM rv_r_member WHERE member_type = 'customer' AND pv > 0),
@@ -476,14 +520,17 @@ BEGIN
       (SELECT count(*) FROM rv_r_payable),
       (SELECT count(*) FROM rv_r_payable WHERE balance_out <> 0),
       (SELECT count(*) FROM rv_r_payable WHERE balance_out < 0),
-      (SELECT count(*) FROM rv_r_state), (SELECT count(*) FROM rv_r_carry)));
+      (SELECT count(*) FROM rv_r_state), (SELECT count(*) FROM rv_r_carry),
+      coalesce(round((SELECT cap_factor FROM rv_r_total), 6)::text, 'none')));
+    END IF;
 
     RETURN QUERY SELECT * FROM mlm_rv2.same(
       format('%s, period %s: member results', label, k),
       'SELECT member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank,
-              grace, cpv, customers FROM mlm.member_results(' || v_args || ')',
+              grace, cpv, customers, rv, coalesce(member_type, ''distributor'') AS member_type
+         FROM mlm.member_results(' || v_args || ')',
       'SELECT member_id, pv, gv, active, rank, amount, qualified_rank, paid_as_rank, title_rank,
-              grace, cpv, customers FROM rv_r_member',
+              grace, cpv, customers, rv, member_type FROM rv_r_member',
       v_ctx);
     RETURN QUERY SELECT * FROM mlm_rv2.same(
       format('%s, period %s: payouts', label, k),
@@ -532,8 +579,8 @@ BEGIN
     -- the engine's chain: its state out is its next state in; its outputs
     -- are kept for the invariants
     BEGIN
-      DROP TABLE IF EXISTS pg_temp.rv_e_state;
-      EXECUTE 'CREATE TEMP TABLE rv_e_state AS
+      TRUNCATE rv_e_state;
+      EXECUTE 'INSERT INTO rv_e_state
                  SELECT member_id, carry_left, carry_right, title_rank, paid_as_rank, grace, balance
                    FROM mlm.state_out(' || v_args || ')';
       EXECUTE format('INSERT INTO rv_hist_adv SELECT %s, member_id, base FROM mlm.lines(%s)
@@ -620,6 +667,7 @@ SELECT * FROM mlm_rv2.scenario('A mix', 0.3131, 300, 'mix', 4);
 SELECT * FROM mlm_rv2.scenario('B binary', 0.8383, 280, 'binary', 4);
 SELECT * FROM mlm_rv2.scenario('C plain', 0.9090, 220, 'plain', 3);
 SELECT * FROM mlm_rv2.scenario('D binary plain', 0.2222, 240, 'binary_plain', 3);
+SELECT * FROM mlm_rv2.scenario('E cycle, cap', 0.7070, 240, 'binary_cycle', 3);
 
 SELECT * FROM finish();
 ROLLBACK;

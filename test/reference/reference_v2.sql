@@ -69,6 +69,11 @@
 --                     applies), bonuses, bonuses_before_cap (jsonb, every
 --                     bonus of the plan), balance_in, paid_out, balance_out
 --
+-- Scratch space: session temp tables pg_temp._ref2_*, created once per
+-- session by mlm_ref._v2_scratch() and emptied / refilled on every call
+-- (creating and dropping tables per call would exhaust the lock table in a
+-- long test transaction, as reference.sql explains).
+--
 -- Readings of the spec (see also the test files):
 --   * the state out always carries the paid-as rank (= the qualified rank
 --     without rank_policy), as example (f) of the spec's examples shows
@@ -82,7 +87,12 @@
 --     is non-zero);
 --   * a customer's carry: leg = carry-in (no placement, never active, so
 --     never qualified): carry-out = 0 with flush_when_unqualified, else the
---     carry-in, then bounded by max_carry.
+--     carry-in, then bounded by max_carry;
+--   * member results report rank 0 by its name for distributors and no
+--     rank for customers; the state writes rank 0 as NULL (13.2); rv and
+--     member_type are not in the spec's member results, but the engine's
+--     API has them: rv = the member's own RV, member_type as read (NULL =
+--     'distributor').
 
 ------------------------------------------------------------------------------
 -- The paid-as hook on mlm_ref.member_results (see 4. above)
@@ -106,6 +116,11 @@ BEGIN
   CREATE TEMP TABLE _ref2_s (member_id bigint PRIMARY KEY, carry_left numeric,
                              carry_right numeric, title_index integer,
                              paid_as_index integer, grace integer, balance numeric);
+  CREATE TEMP TABLE _ref2_mo (id bigint, sponsor_id bigint, placement_id bigint,
+                              "position" integer, active_status boolean, joined date,
+                              member_type text, payout_hold boolean);
+  CREATE TEMP TABLE _ref2_so (member_id bigint, carry_left numeric, carry_right numeric,
+                              title_rank text, paid_as_rank text, grace integer, balance numeric);
   CREATE TEMP TABLE _ref2_anc (member bigint, ancestor bigint, dist integer);
   CREATE INDEX ON _ref2_anc (ancestor);
   CREATE INDEX ON _ref2_anc (member);
@@ -200,8 +215,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_bad bigint[];
 BEGIN
-  DROP TABLE IF EXISTS pg_temp._ref2_mo;
-  EXECUTE format('CREATE TEMP TABLE _ref2_mo AS
+  PERFORM mlm_ref._v2_scratch();
+  TRUNCATE _ref2_mo;
+  EXECUTE format('INSERT INTO _ref2_mo
                     SELECT m.*, x.member_type, x.payout_hold
                       FROM mlm_ref.members_of(%L) m
                       JOIN (SELECT %s AS id, %s AS member_type, %s AS payout_hold FROM %s) x
@@ -256,8 +272,9 @@ BEGIN
   IF state IS NULL THEN
     RETURN;
   END IF;
-  DROP TABLE IF EXISTS pg_temp._ref2_so;
-  EXECUTE format('CREATE TEMP TABLE _ref2_so AS
+  PERFORM mlm_ref._v2_scratch();
+  TRUNCATE _ref2_so;
+  EXECUTE format('INSERT INTO _ref2_so
                     SELECT %s AS member_id, %s AS carry_left, %s AS carry_right,
                            %s AS title_rank, %s AS paid_as_rank, %s AS grace, %s AS balance
                       FROM %s',
