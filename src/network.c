@@ -453,7 +453,11 @@ static const MlmColSpec member_cols[] = {
 	{"position", MLM_COL_INT, false},
 	{"active_status", MLM_COL_BOOL, false},
 	{"joined", MLM_COL_DATE, false},
+	/* version 2 (spec 12): read by the engine, which folds customers */
+	{"member_type", MLM_COL_TEXT, false},
+	{"payout_hold", MLM_COL_BOOL, false},
 };
+#define MEMBER_COLS_V1 6
 static const MlmColSpec sponsor_cols[] = {	/* just the sponsor tree */
 	{"id", MLM_COL_ID, true},
 	{"sponsor_id", MLM_COL_ID, true},
@@ -462,23 +466,9 @@ static const MlmColSpec volume_cols[] = {
 	{"member_id", MLM_COL_ID, true},
 	{"pv", MLM_COL_AMOUNT, true},
 	{"cv", MLM_COL_AMOUNT, true},
+	{"rv", MLM_COL_AMOUNT, false},	/* version 2: the engine's */
 };
-static const MlmColSpec member_cols_v2[] = {	/* the engine's (spec 12) */
-	{"id", MLM_COL_ID, true},
-	{"sponsor_id", MLM_COL_ID, true},
-	{"placement_id", MLM_COL_ID, false},
-	{"position", MLM_COL_INT, false},
-	{"active_status", MLM_COL_BOOL, false},
-	{"joined", MLM_COL_DATE, false},
-	{"member_type", MLM_COL_TEXT, false},
-	{"payout_hold", MLM_COL_BOOL, false},
-};
-static const MlmColSpec volume_cols_v2[] = {
-	{"member_id", MLM_COL_ID, true},
-	{"pv", MLM_COL_AMOUNT, true},
-	{"cv", MLM_COL_AMOUNT, true},
-	{"rv", MLM_COL_AMOUNT, false},
-};
+#define VOLUME_COLS_V1 3
 /* the previous state (spec 13.2); 0.1's carry relation is one */
 static const MlmColSpec state_cols[] = {
 	{"member_id", MLM_COL_ID, true},
@@ -514,19 +504,13 @@ MlmLoadNetwork(const MlmSources *src)
 	period.time_zone = src->time_zone;
 	if (src->snapshot == NULL)
 	{
-		if (src->customers)
-			MlmSourcePrepare(&msrc, src->members, "members", member_cols_v2,
-							 lengthof(member_cols_v2), src->read_as_owner, NULL);
-		else
-			MlmSourcePrepare(&msrc, src->members, "members", member_cols,
-							 lengthof(member_cols), src->read_as_owner, NULL);
+		MlmSourcePrepare(&msrc, src->members, "members", member_cols,
+						 src->customers ? lengthof(member_cols) : MEMBER_COLS_V1,
+						 src->read_as_owner, NULL);
 	}
-	if (src->customers)
-		MlmSourcePrepare(&vsrc, src->volumes, "volumes", volume_cols_v2,
-						 lengthof(volume_cols_v2), src->read_as_owner, &period);
-	else
-		MlmSourcePrepare(&vsrc, src->volumes, "volumes", volume_cols, lengthof(volume_cols),
-						 src->read_as_owner, &period);
+	MlmSourcePrepare(&vsrc, src->volumes, "volumes", volume_cols,
+					 src->customers ? lengthof(volume_cols) : VOLUME_COLS_V1,
+					 src->read_as_owner, &period);
 	if (OidIsValid(src->carry))
 		MlmSourcePrepare(&csrc, src->carry, "state", state_cols, lengthof(state_cols),
 						 src->read_as_owner, NULL);
@@ -765,7 +749,7 @@ MlmGroupVolumeFast(Oid members, Oid volumes, int64 **ids_out, mlm_dec **gv_out,
 	MlmIdList	orphans = {{0}, 0};
 
 	MlmSourcePrepare(&msrc, members, "members", sponsor_cols, lengthof(sponsor_cols), false, NULL);
-	MlmSourcePrepare(&vsrc, volumes, "volumes", volume_cols, lengthof(volume_cols), false, NULL);
+	MlmSourcePrepare(&vsrc, volumes, "volumes", volume_cols, VOLUME_COLS_V1, false, NULL);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	mr.cxt = cxt;

@@ -23,7 +23,7 @@
 
 BEGIN;
 SET LOCAL client_min_messages = warning;
-SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16 + 3);
+SELECT plan(5 * 8 + 2 * 8 + 14 + 4 + 16 + 5);
 
 CREATE SCHEMA mlm_v2ex;
 
@@ -294,6 +294,14 @@ SELECT set_eq($$SELECT member_id, amount FROM mlm.payouts('{"ranks": [{"name": "
                                                           'mlm_v2ex.m', 'mlm_v2ex.v', '2024-03-01', '2024-03-31')$$,
               $$VALUES (1::bigint, 15.00), (2, 15.00)$$,
               'a customer shares no pool: 10% of 300 between the two distributors');
+-- the v2 columns are part of the input contract: a registration checks them
+CREATE TABLE mlm_v2ex.bad_m (id bigint, sponsor_id bigint, member_type integer);
+SELECT throws_ok($$SELECT mlm.register_source('v2bad', 'mlm_v2ex.bad_m', 'mlm_v2ex.f_sales', 'period')$$, '42804',
+                 'column "member_type" of members relation mlm_v2ex.bad_m has type integer',
+                 'a registration refuses a member_type that is not text');
+SELECT throws_ok($$SELECT * FROM mlm.payouts('{"ranks": [{"name": "M"}]}', 'mlm_v2ex.bad_m', 'mlm_v2ex.v', '2024-03-01', '2024-03-31')$$,
+                 '42804', 'column "member_type" of members relation mlm_v2ex.bad_m has type integer',
+                 'and so does a computation');
 -- the plan keys, each error with its path
 SELECT is((SELECT string_agg(path || ': ' || message, '; ') FROM mlm.validate_plan(
   '{"ranks": [{"name": "Member"}, {"name": "Gold"}], "bonuses": [{"name": "a", "type": "rank_advancement", "amounts": {"Member": 5, "Gold": 0}}]}')),
