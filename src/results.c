@@ -27,6 +27,22 @@ MlmOutcomeInit(MlmOutcome *o, const MlmPlan *plan, const MlmNet *net,
 		o->rank_names[r] = CStringGetTextDatum(plan->ranks[r].name);
 	o->distributor = CStringGetTextDatum("distributor");
 	o->customer = CStringGetTextDatum("customer");
+	o->zero_volume = MlmDecToNumeric(0, MLM_VOL_SCALE, 2);
+	o->zero_money = MlmDecToNumeric(0, plan->scale, plan->scale);
+}
+
+/* A volume as numeric (2 decimals at least), the shared datum for 0. */
+static inline Datum
+VolumeDatum(const MlmOutcome *o, mlm_dec v)
+{
+	return v == 0 ? o->zero_volume : MlmDecToNumeric(v, MLM_VOL_SCALE, 2);
+}
+
+/* Money at the currency scale, the shared datum for 0. */
+static inline Datum
+MoneyDatum(const MlmOutcome *o, mlm_dec v)
+{
+	return v == 0 ? o->zero_money : MlmDecToNumeric(v, o->plan->scale, o->plan->scale);
 }
 
 /*
@@ -44,11 +60,11 @@ MlmMemberValues(const MlmOutcome *o, int32 i, Datum *v, bool *nulls)
 
 	for (c = 0; c < MR_NCOLS; c++)
 		nulls[c] = cust;
-	v[MR_PV] = MlmDecToNumeric(own, MLM_VOL_SCALE, 2);
-	v[MR_GV] = MlmDecToNumeric(d->gv[i], MLM_VOL_SCALE, 2);
+	v[MR_PV] = VolumeDatum(o, own);
+	v[MR_GV] = VolumeDatum(o, d->gv[i]);
 	v[MR_ACTIVE] = BoolGetDatum(d->active[i]);
-	v[MR_AMOUNT] = MlmDecToNumeric(o->ledger->earned[i], o->plan->scale, o->plan->scale);
-	v[MR_RV] = MlmDecToNumeric(net->rv ? net->rv[i] : 0, MLM_VOL_SCALE, 2);
+	v[MR_AMOUNT] = MoneyDatum(o, o->ledger->earned[i]);
+	v[MR_RV] = VolumeDatum(o, net->rv ? net->rv[i] : 0);
 	v[MR_TYPE] = cust ? o->customer : o->distributor;
 	nulls[MR_PV] = nulls[MR_GV] = nulls[MR_ACTIVE] = nulls[MR_AMOUNT] = false;
 	nulls[MR_RV] = nulls[MR_TYPE] = false;
@@ -59,7 +75,7 @@ MlmMemberValues(const MlmOutcome *o, int32 i, Datum *v, bool *nulls)
 	v[MR_PAID_AS] = o->rank_names[d->paid_as[i]];
 	v[MR_TITLE] = o->rank_names[d->title[i]];
 	v[MR_GRACE] = Int32GetDatum(d->grace[i]);
-	v[MR_CPV] = MlmDecToNumeric(net->pv[i] - own, MLM_VOL_SCALE, 2);
+	v[MR_CPV] = VolumeDatum(o, net->pv[i] - own);
 	v[MR_CUSTOMERS] = Int32GetDatum(net->ncustomers ? net->ncustomers[i] : 0);
 }
 
@@ -81,12 +97,12 @@ MlmStateValues(const MlmOutcome *o, int32 i, Datum *v, bool *nulls)
 
 	if (cl == 0 && cr == 0 && title == 0 && paid_as == 0 && d->grace[i] == 0 && bal == 0)
 		return false;
-	v[ST_CARRY_LEFT] = MlmDecToNumeric(cl, MLM_VOL_SCALE, 2);
-	v[ST_CARRY_RIGHT] = MlmDecToNumeric(cr, MLM_VOL_SCALE, 2);
+	v[ST_CARRY_LEFT] = VolumeDatum(o, cl);
+	v[ST_CARRY_RIGHT] = VolumeDatum(o, cr);
 	v[ST_TITLE] = o->rank_names[title];
 	v[ST_PAID_AS] = o->rank_names[paid_as];
 	v[ST_GRACE] = Int32GetDatum(d->grace[i]);
-	v[ST_BALANCE] = MlmDecToNumeric(bal, o->plan->scale, o->plan->scale);
+	v[ST_BALANCE] = MoneyDatum(o, bal);
 	memset(nulls, false, sizeof(bool) * ST_NCOLS);
 	nulls[ST_TITLE] = title == 0;
 	nulls[ST_PAID_AS] = paid_as == 0;
@@ -98,16 +114,15 @@ bool
 MlmPayableValues(const MlmOutcome *o, int32 i, Datum *v, bool *nulls)
 {
 	const MlmLedger *lg = o->ledger;
-	int			scale = o->plan->scale;
 	mlm_dec		bin = lg->balance_in ? lg->balance_in[i] : 0;
 	mlm_dec		bout = lg->balance_out ? lg->balance_out[i] : 0;
 
 	if (bin == 0 && lg->earned[i] == 0 && lg->paid[i] == 0 && bout == 0)
 		return false;
-	v[PY_BALANCE_IN] = MlmDecToNumeric(bin, scale, scale);
-	v[PY_EARNED] = MlmDecToNumeric(lg->earned[i], scale, scale);
-	v[PY_PAID] = MlmDecToNumeric(lg->paid[i], scale, scale);
-	v[PY_BALANCE_OUT] = MlmDecToNumeric(bout, scale, scale);
+	v[PY_BALANCE_IN] = MoneyDatum(o, bin);
+	v[PY_EARNED] = MoneyDatum(o, lg->earned[i]);
+	v[PY_PAID] = MoneyDatum(o, lg->paid[i]);
+	v[PY_BALANCE_OUT] = MoneyDatum(o, bout);
 	memset(nulls, false, sizeof(bool) * PY_NCOLS);
 	return true;
 }

@@ -28,6 +28,8 @@ typedef struct MlmOutcome
 	Datum	   *rank_names;		/* text datums */
 	Datum		distributor;	/* the member_type words */
 	Datum		customer;
+	Datum		zero_volume;	/* 0 as a volume (0.00) and as money: most */
+	Datum		zero_money;		/* customer volumes, RVs and balances are 0 */
 } MlmOutcome;
 
 /* Columns of a member result, after member_id. */
