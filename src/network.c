@@ -238,9 +238,9 @@ typedef struct StateRows
 } StateRows;
 
 /*
- * An array filled by input row, moved to preorder positions in one pass
- * (sequential reads, independent writes): filling it in preorder directly
- * would cost a cache miss per row and array.
+ * An array filled by input row (volumes, the state), moved to preorder
+ * positions in one pass (sequential reads, independent writes): filling it
+ * in preorder directly would cost a cache miss per row and array.
  */
 static void *
 ToPreorder(void *by_row, Size elem, const int32 *row_to_index, int32 n)
@@ -624,22 +624,10 @@ MlmLoadNetwork(const MlmSources *src)
 				 errmsg("volume rows for ids that are not members"),
 				 MlmIdListDetail("Unknown member ids", &vr.orphans)));
 	MemoryContextSwitchTo(cxt);
-	net->pv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
-	net->cv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
-	for (r = 0; r < net->n; r++)
-	{
-		net->pv[row_to_index[r]] = vr.pv[r];
-		net->cv[row_to_index[r]] = vr.cv[r];
-	}
-	pfree(vr.pv);
-	pfree(vr.cv);
+	net->pv = ToPreorder(vr.pv, sizeof(mlm_dec), row_to_index, net->n);
+	net->cv = ToPreorder(vr.cv, sizeof(mlm_dec), row_to_index, net->n);
 	if (vr.rv)
-	{
-		net->rv = MlmAllocArray(Max(net->n, 1), sizeof(mlm_dec));
-		for (r = 0; r < net->n; r++)
-			net->rv[row_to_index[r]] = vr.rv[r];
-		pfree(vr.rv);
-	}
+		net->rv = ToPreorder(vr.rv, sizeof(mlm_dec), row_to_index, net->n);
 	if (net->customer)
 		FoldCustomers(net);
 

@@ -7,6 +7,10 @@
 say() { printf '%s\n' "$*"; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
+# Plan (b): the plan of spec section 9 without the binary bonus (and without
+# binary in match.of), the benchmarks' reference plan
+PLAN_B='{"name": "example-no-binary", "currency": {"scale": 2, "rounding": "half_up"}, "active": {"min_pv": 50}, "ranks": [{"name": "Member"}, {"name": "Bronze", "min_pv": 50, "min_active_frontline": 2}, {"name": "Silver", "min_pv": 50, "min_gv": 1000, "max_leg_pct": 0.5}, {"name": "Gold", "min_pv": 100, "min_gv": 5000, "max_leg_pct": 0.5, "legs_with_rank": {"rank": "Silver", "count": 2}}], "bonuses": [{"name": "retail", "type": "personal", "rate": 0.05}, {"name": "unilevel", "type": "unilevel", "compression": "dynamic", "rates": [0.10, 0.05, 0.05, 0.04, 0.03], "min_rank_by_level": ["Member", "Member", "Bronze", "Bronze", "Silver"]}, {"name": "stairstep", "type": "differential", "rate_by_rank": {"Bronze": 0.05, "Silver": 0.10, "Gold": 0.15}, "breakaway_rank": "Gold", "generation_rates": [0.04, 0.02]}, {"name": "match", "type": "matching", "of": ["unilevel"], "rates": [0.20, 0.10], "min_rank_by_generation": ["Bronze", "Silver"]}, {"name": "fast_start", "type": "fast_start", "days": 30, "rates": [0.20]}, {"name": "gold_pool", "type": "pool", "pct": 0.02, "min_rank": "Gold", "shares": "equal"}], "cap": {"pct": 0.45}}'
+
 # ---------------------------------------------------------------------------
 # Throwaway cluster
 # ---------------------------------------------------------------------------

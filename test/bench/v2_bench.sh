@@ -36,8 +36,7 @@ BENCH_NAME=v2_bench.sh
 source "$BENCH_DIR/bench_lib.sh"
 
 PERIOD="'2024-03-01', '2024-03-31'"
-# plan (b) of engine_bench.sh, and the same with the version 2 keys
-PLAN_B='{"name": "example-no-binary", "currency": {"scale": 2, "rounding": "half_up"}, "active": {"min_pv": 50}, "ranks": [{"name": "Member"}, {"name": "Bronze", "min_pv": 50, "min_active_frontline": 2}, {"name": "Silver", "min_pv": 50, "min_gv": 1000, "max_leg_pct": 0.5}, {"name": "Gold", "min_pv": 100, "min_gv": 5000, "max_leg_pct": 0.5, "legs_with_rank": {"rank": "Silver", "count": 2}}], "bonuses": [{"name": "retail", "type": "personal", "rate": 0.05}, {"name": "unilevel", "type": "unilevel", "compression": "dynamic", "rates": [0.10, 0.05, 0.05, 0.04, 0.03], "min_rank_by_level": ["Member", "Member", "Bronze", "Bronze", "Silver"]}, {"name": "stairstep", "type": "differential", "rate_by_rank": {"Bronze": 0.05, "Silver": 0.10, "Gold": 0.15}, "breakaway_rank": "Gold", "generation_rates": [0.04, 0.02]}, {"name": "match", "type": "matching", "of": ["unilevel"], "rates": [0.20, 0.10], "min_rank_by_generation": ["Bronze", "Silver"]}, {"name": "fast_start", "type": "fast_start", "days": 30, "rates": [0.20]}, {"name": "gold_pool", "type": "pool", "pct": 0.02, "min_rank": "Gold", "shares": "equal"}], "cap": {"pct": 0.45}}'
+# plan (b) (bench_lib.sh) with the version 2 keys
 PLAN_V2=$(printf '%s' "$PLAN_B" | sed 's/"cap": {"pct": 0.45}}$/"cap": {"pct": 0.45}, "rank_policy": {"grace_periods": 2}, "payout": {"min_payout": 25}}/; s/\], "cap"/, {"name": "advancement", "type": "rank_advancement", "amounts": {"Silver": 100, "Gold": 500}}], "cap"/')
 
 q_payouts() { echo "SELECT count(*), sum(amount) FROM mlm.payouts('$1'::jsonb, '$2', '$3', $PERIOD${4:+, '$4'})"; }
