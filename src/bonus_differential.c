@@ -40,9 +40,11 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 	mlm_dec    *levels;			/* distinct paid levels: 0 and each rate */
 	int			nlevels = 0;
 	int		   *level_of_rank;
-	int32	  **up;
+	int32	   *up0;
+	int32	   *jump;
+	int32	   *buf;
+	int32	   *nb;
 	int64		work = 0;
-	int32	   *nb = NULL;
 	mlm_dec		maxrate = 0;
 	int			t,
 				j;
@@ -67,59 +69,60 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 				level_of_rank[j] = t;
 
 	/*
-	 * up[t][i]: nearest ancestor-or-self of i that is active and either has
-	 * a rate above levels[t] or holds the breakaway rank.
+	 * Jump pointers.  up_t[i]: the nearest ancestor-or-self of i that is
+	 * active and either has a rate above levels[t] or holds the breakaway
+	 * rank.  A walk first stops at up_0[x]; every later stop pays (its rate
+	 * is above what was paid) unless it is a breakaway member, which ends
+	 * the phase, so after a stop a the next is up_t[parent[a]] for t = the
+	 * level of a's own rate: jump[a], one array whatever the number of
+	 * levels.  The levels' arrays are built one at a time in one buffer;
+	 * the top level's (only breakaway members stop there) is nb, which the
+	 * generation phase walks.  Memory: three int32 a member.
 	 */
-	up = palloc(sizeof(int32 *) * nlevels);
+	up0 = MlmAllocArray(Max(n, 1), sizeof(int32));
+	jump = MlmAllocArray(Max(n, 1), sizeof(int32));
+	buf = nlevels > 1 ? MlmAllocArray(Max(n, 1), sizeof(int32)) : up0;
 	for (t = 0; t < nlevels; t++)
 	{
-		up[t] = MlmAllocArray(Max(n, 1), sizeof(int32));
+		int32	   *u = t == 0 ? up0 : buf;
+
 		for (i = 0; i < n; i++)
 		{
 			bool		stop = d->active[i] &&
 				(b->rate_by_rank[d->rank[i]] > levels[t] ||
 				 (br >= 0 && d->rank[i] >= br));
 
-			up[t][i] = stop ? i : (parent[i] >= 0 ? up[t][parent[i]] : -1);
+			u[i] = stop ? i : (parent[i] >= 0 ? u[parent[i]] : -1);
 		}
+		for (i = 0; i < n; i++)
+			if (level_of_rank[d->rank[i]] == t)
+				jump[i] = parent[i] >= 0 ? u[parent[i]] : -1;
 		CHECK_FOR_INTERRUPTS();
 	}
-	if (br >= 0)
-	{
-		nb = MlmAllocArray(Max(n, 1), sizeof(int32));
-		for (i = 0; i < n; i++)
-			nb[i] = (d->active[i] && d->rank[i] >= br) ? i :
-				(parent[i] >= 0 ? nb[parent[i]] : -1);
-	}
+	nb = br >= 0 ? buf : NULL;	/* the top level's, the last one built */
 
 	for (x = 0; x < n; x++)
 	{
 		mlm_dec		cv = net->cv[x];
 		mlm_dec		paid = 0;
-		int			paid_t = 0;
 		int			gen = 0;
-		int32		a = x;
+		int32		a;
 		int64		steps = 1;
 
 		if (cv == 0)
 			continue;
 		/* differential phase (gen = 0) */
-		for (;;)
+		for (a = up0[x]; a >= 0; a = jump[a])
 		{
-			mlm_dec		r;
+			mlm_dec		r = b->rate_by_rank[d->rank[a]];
 
 			steps++;
-			a = up[paid_t][a];
-			if (a < 0)
-				break;
-			r = b->rate_by_rank[d->rank[a]];
 			if (r > paid)
 			{
 				MlmSinkLine(sink, a, x, net->depth[x] - net->depth[a], cv,
 							MLM_VOL_SCALE, r - paid, MLM_RATE_SCALE,
 							MlmDecMul(cv, r - paid));
 				paid = r;
-				paid_t = level_of_rank[d->rank[a]];
 			}
 			if (br >= 0 && d->rank[a] >= br)
 			{
@@ -127,9 +130,6 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 				break;
 			}
 			if (br < 0 && paid == maxrate)
-				break;
-			a = parent[a];
-			if (a < 0)
 				break;
 		}
 		/* generation phase: a is the breakaway member that set gen = 1 */
@@ -150,11 +150,10 @@ MlmBonusDifferential(const MlmBonusContext *cx, const MlmBonus *b, MlmLineSink *
 		MlmWorkDone(&work, steps);
 	}
 
-	for (t = 0; t < nlevels; t++)
-		pfree(up[t]);
-	pfree(up);
-	if (nb)
-		pfree(nb);
+	pfree(up0);
+	pfree(jump);
+	if (buf != up0)
+		pfree(buf);
 	pfree(levels);
 	pfree(level_of_rank);
 }

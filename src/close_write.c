@@ -726,7 +726,8 @@ enum
 
 HeapTuple
 MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
-					 const MlmPayouts *pay, const MlmCapResult *cap, mlm_dec total_cv)
+					 const MlmPayouts *pay, const MlmCapResult *cap, mlm_dec total_cv,
+					 MemoryContext result_cxt)
 {
 	const MlmPlan *plan = o->plan;
 	const MlmNet *net = o->net;
@@ -735,6 +736,8 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
 	bool		nulls[R_NCOLS] = {0};
 	mlm_dec		after = 0;
 	char		hash[17];
+	HeapTuple	result;
+	MemoryContext old;
 	int			b,
 				ti;
 
@@ -795,15 +798,28 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
 		vals[R_CAP_FACTOR] = DirectFunctionCall2(numeric_div,
 												 MlmDecToNumeric(cap->limit, plan->scale, plan->scale),
 												 MlmDecToNumeric(cap->total, plan->scale, plan->scale));
-	vals[R_SNAPSHOT] = PointerGetDatum(net->tree);
-	nulls[R_SNAPSHOT] = net->tree == NULL;
+	nulls[R_SNAPSHOT] = true;	/* MlmCloseResultSnapshot */
 	vals[R_STATE_ROWS] = Int64GetDatum(w->t[T_STATE].rows);
 	vals[R_PAYABLE_ROWS] = Int64GetDatum(w->t[T_PAYABLE].rows);
 	vals[R_BALANCE_IN] = MlmDecToNumeric(o->ledger->sum_in, plan->scale, plan->scale);
 	vals[R_PAID_OUT] = MlmDecToNumeric(o->ledger->sum_paid, plan->scale, plan->scale);
 	vals[R_BALANCE_OUT] = MlmDecToNumeric(o->ledger->sum_out, plan->scale, plan->scale);
 	MemoryContextDelete(w->cxt);
-	return heap_form_tuple(desc, vals, nulls);
+	old = MemoryContextSwitchTo(result_cxt);
+	result = heap_form_tuple(desc, vals, nulls);
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
+/* Put the snapshot into the result row of MlmCloseWriterFinish. */
+HeapTuple
+MlmCloseResultSnapshot(HeapTuple result, TupleDesc desc, const MlmTreeHeader *tree)
+{
+	int			col = R_SNAPSHOT + 1;
+	Datum		val = PointerGetDatum(tree);
+	bool		isnull = tree == NULL;
+
+	return heap_modify_tuple_by_cols(result, desc, 1, &col, &val, &isnull);
 }
 
 /*

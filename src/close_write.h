@@ -45,11 +45,19 @@ extern void MlmCloseWriterSetNet(MlmCloseWriter *w, const MlmNet *net);
 /*
  * Write payouts, member results, carry-out and bonus totals, flush, close
  * the tables, and return the one row of mlm._close_source (counts and the
- * grand total) built with desc.
+ * grand total) built with desc in result_cxt, its snapshot still NULL.
  */
 extern HeapTuple MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc,
 									  const MlmOutcome *o, const MlmPayouts *pay,
-									  const MlmCapResult *cap, mlm_dec total_cv);
+									  const MlmCapResult *cap, mlm_dec total_cv,
+									  MemoryContext result_cxt);
+
+/*
+ * The result row with its snapshot: done by the caller once the
+ * computation's memory is freed, so the snapshot's copy never adds to it.
+ */
+extern HeapTuple MlmCloseResultSnapshot(HeapTuple result, TupleDesc desc,
+										const MlmTreeHeader *tree);
 
 /* Delete every result row of a draft run; returns the number deleted. */
 extern int64 MlmCloseDeleteRows(Oid nsp, int64 run_id);

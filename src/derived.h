@@ -18,11 +18,12 @@ typedef struct MlmDerived
 	bool	   *active;
 	int		   *rank;			/* qualified rank index, 0 for inactive */
 	mlm_dec    *gv;				/* VOL scale; a customer's: its own subtree's PV */
-	int32	   *active_frontline;
+	int32	   *active_frontline;	/* freed once the ranks are known */
 	/* ranks across periods (spec 11), set by MlmComputeRanksAcross */
 	int		   *paid_as;		/* what every rank condition of a bonus reads */
-	int		   *title;			/* highest rank reached */
-	int32	   *grace;
+	int		   *title;			/* highest rank reached (the qualified rank
+								 * array itself without a state) */
+	int32	   *grace;			/* NULL: 0 for every member */
 } MlmDerived;
 
 /*

@@ -101,6 +101,8 @@ typedef struct ComputeArgs
 	MlmCloseWriter *writer;
 	TupleDesc	close_desc;
 	HeapTuple	close_result;
+	MemoryContext close_result_cxt;
+	MlmTreeHeader *close_tree;	/* net->tree, in src.tree_cxt */
 } ComputeArgs;
 
 /* Put one full row, projected for the preview functions. */
@@ -154,10 +156,12 @@ PutLineRow(void *arg, const char *bonus_name, int32 recipient, int32 source,
 /*
  * Every bonus of the plan through the table of bonus types, each into the
  * sink and rounded: the bonuses that pay on earnings (matching) run last,
- * on the others' rounded payouts.
+ * on the others' rounded payouts.  No bonus of that second pass and nothing
+ * after the bonuses reads CV or joined dates: they are freed before it, so
+ * the matched earnings take CV's room instead of adding to the peak.
  */
 static MlmPayouts *
-RunBonuses(const MlmPlan *plan, MlmBonusContext *cx, MlmLineSink *sink)
+RunBonuses(const MlmPlan *plan, MlmBonusContext *cx, MlmLineSink *sink, MlmNet *net)
 {
 	int32		n = cx->net->n;
 	MlmPayouts *pay = palloc0(sizeof(MlmPayouts) * Max(plan->nbonuses, 1));
@@ -166,6 +170,13 @@ RunBonuses(const MlmPlan *plan, MlmBonusContext *cx, MlmLineSink *sink)
 
 	for (pass = 0; pass < 2; pass++)
 	{
+		if (pass == 1)
+		{
+			pfree(net->cv);
+			net->cv = NULL;
+			pfree(net->joined);
+			net->joined = NULL;
+		}
 		for (b = 0; b < plan->nbonuses; b++)
 		{
 			const MlmBonus *bo = &plan->bonuses[b];
@@ -416,6 +427,9 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	MlmComputeDerived(net, plan->has_active_min_pv ? &plan->active_min_pv : NULL,
 					  plan->ranks, plan->nranks, &d);
 	MlmComputeRanksAcross(net, plan, &d);
+	/* activity is in d.active now */
+	pfree(net->status);
+	net->status = NULL;
 	/* the bonuses read the paid-as rank wherever they read a rank (spec 11) */
 	bd = d;
 	bd.rank = d.paid_as;
@@ -444,7 +458,7 @@ Compute(ComputeArgs *args, const MlmOut *out)
 		cx.carry_out_left = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
 		cx.carry_out_right = MlmAllocArrayZero(Max(n, 1), sizeof(mlm_dec));
 	}
-	pay = RunBonuses(plan, &cx, &sink);
+	pay = RunBonuses(plan, &cx, &sink, net);
 	MlmSinkFree(&sink);
 	MlmApplyCap(plan, pay, n, total_cv, &cap);
 	MlmApplyLedger(plan, net, cap.paid, &ledger);
@@ -452,7 +466,8 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	if (args->writer)
 	{
 		args->close_result = MlmCloseWriterFinish(args->writer, args->close_desc, &oc,
-												  pay, &cap, total_cv);
+												  pay, &cap, total_cv, args->close_result_cxt);
+		args->close_tree = net->tree;
 		return;
 	}
 
@@ -792,6 +807,10 @@ mlm_close_source(PG_FUNCTION_ARGS)
 {
 	ComputeArgs args;
 	TupleDesc	desc;
+	MemoryContext call_cxt,
+				engine_cxt;
+	MlmTreeHeader *tree;
+	HeapTuple	result;
 	static const int required[] = {0, 1, 2, 3, 5, 6, 9, 10};
 	static const char *const names[] = {
 		"plan", "members", "volumes", "period_column", "period_label", "period_start",
@@ -803,10 +822,27 @@ mlm_close_source(PG_FUNCTION_ARGS)
 		elog(ERROR, "mlm._close_source must return a row");
 	args.src.read_as_owner = true;
 	args.close_desc = BlessTupleDesc(desc);
+
+	/*
+	 * Everything of the computation goes into its own context, deleted
+	 * before the snapshot is copied into the result row: the copy (20 bytes
+	 * a member) then never adds to the computation's peak.
+	 */
+	call_cxt = CurrentMemoryContext;
+	engine_cxt = AllocSetContextCreate(call_cxt, "mlm close", ALLOCSET_DEFAULT_SIZES);
+	args.src.tree_cxt = call_cxt;
+	args.close_result_cxt = call_cxt;
+	MemoryContextSwitchTo(engine_cxt);
 	args.writer = MlmCloseWriterBegin(get_func_namespace(fcinfo->flinfo->fn_oid),
 									  PG_GETARG_INT64(10), (args.kinds & K_LINE) != 0);
 	Compute(&args, NULL);
-	PG_RETURN_DATUM(HeapTupleGetDatum(args.close_result));
+	MemoryContextSwitchTo(call_cxt);
+	tree = args.close_tree;
+	MemoryContextDelete(engine_cxt);
+	result = MlmCloseResultSnapshot(args.close_result, args.close_desc, tree);
+	if (tree)
+		pfree(tree);
+	PG_RETURN_DATUM(HeapTupleGetDatum(result));
 }
 
 /*

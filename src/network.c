@@ -522,7 +522,8 @@ MlmLoadNetwork(const MlmSources *src)
 	{
 		/* members from a stored mlm.tree: all active_status true, no dates */
 		MemoryContextSwitchTo(cxt);
-		net->tree = MemoryContextAllocHuge(cxt, VARSIZE(src->snapshot));
+		net->tree = MemoryContextAllocHuge(src->tree_cxt ? src->tree_cxt : cxt,
+										   VARSIZE(src->snapshot));
 		memcpy(net->tree, src->snapshot, VARSIZE(src->snapshot));
 		MlmTreeSetView(&net->v, net->tree);
 		net->n = net->v.n;
@@ -560,6 +561,15 @@ MlmLoadNetwork(const MlmSources *src)
 		mr.in.has_placement = mr.any_placement;
 		mr.in.ascending = !mr.descending_seen;
 		net->tree = MlmTreeBuild(&mr.in, &row_to_index);
+		if (src->tree_cxt)
+		{
+			/* moved now, while little else is allocated */
+			MlmTreeHeader *kept = MemoryContextAllocHuge(src->tree_cxt, VARSIZE(net->tree));
+
+			memcpy(kept, net->tree, VARSIZE(net->tree));
+			pfree(net->tree);
+			net->tree = kept;
+		}
 		MlmTreeSetView(&net->v, net->tree);
 		net->n = net->v.n;
 		net->member_rows = mr.in.n;

@@ -37,6 +37,12 @@ typedef struct MlmSources
 	const char *time_zone;		/* cuts timestamptz periods (required for them) */
 	bool		read_as_owner;	/* read each relation as its owner (close) */
 	/*
+	 * Where the snapshot (MlmNet.tree) is allocated, when it must outlive
+	 * the computation's other memory (a close frees that before it returns
+	 * the snapshot); NULL: the current context, like everything else.
+	 */
+	MemoryContext tree_cxt;
+	/*
 	 * The engine (not the aggregates): read member_type, payout_hold and rv,
 	 * fold customers into their distributors (spec 12), and read the
 	 * state's rank names against these.

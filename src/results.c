@@ -74,7 +74,7 @@ MlmMemberValues(const MlmOutcome *o, int32 i, Datum *v, bool *nulls)
 	v[MR_QUALIFIED] = o->rank_names[d->rank[i]];
 	v[MR_PAID_AS] = o->rank_names[d->paid_as[i]];
 	v[MR_TITLE] = o->rank_names[d->title[i]];
-	v[MR_GRACE] = Int32GetDatum(d->grace[i]);
+	v[MR_GRACE] = Int32GetDatum(d->grace ? d->grace[i] : 0);
 	v[MR_CPV] = VolumeDatum(o, net->pv[i] - own);
 	v[MR_CUSTOMERS] = Int32GetDatum(net->ncustomers ? net->ncustomers[i] : 0);
 }
@@ -95,13 +95,14 @@ MlmStateValues(const MlmOutcome *o, int32 i, Datum *v, bool *nulls)
 	int			paid_as = cust ? 0 : d->paid_as[i];
 	mlm_dec		bal = o->ledger->balance_out ? o->ledger->balance_out[i] : 0;
 
-	if (cl == 0 && cr == 0 && title == 0 && paid_as == 0 && d->grace[i] == 0 && bal == 0)
+	if (cl == 0 && cr == 0 && title == 0 && paid_as == 0 &&
+		(d->grace == NULL || d->grace[i] == 0) && bal == 0)
 		return false;
 	v[ST_CARRY_LEFT] = VolumeDatum(o, cl);
 	v[ST_CARRY_RIGHT] = VolumeDatum(o, cr);
 	v[ST_TITLE] = o->rank_names[title];
 	v[ST_PAID_AS] = o->rank_names[paid_as];
-	v[ST_GRACE] = Int32GetDatum(d->grace[i]);
+	v[ST_GRACE] = Int32GetDatum(d->grace ? d->grace[i] : 0);
 	v[ST_BALANCE] = MoneyDatum(o, bal);
 	memset(nulls, false, sizeof(bool) * ST_NCOLS);
 	nulls[ST_TITLE] = title == 0;
