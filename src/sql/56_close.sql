@@ -81,7 +81,7 @@ CREATE FUNCTION @extschema@._close_source(
     RETURNS record
     AS 'MODULE_PATHNAME', 'mlm_close_source' LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL UNSAFE;
 COMMENT ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) IS
-  'internal, for mlm.close: computes a period as mlm._compute_source(..., read_as_owner => true) and writes its rows into the run tables of the draft run_id; returns the row counts and the grand total';
+  'internal, for mlm.close: computes a period as mlm._compute_source(..., read_as_owner => true) and writes its rows into the run tables of the draft run_id (rows of an earlier close of the draft that equal new ones are kept, the others deleted); returns the row counts and the grand total';
 REVOKE EXECUTE ON FUNCTION @extschema@._close_source(pg_catalog.jsonb, pg_catalog.regclass, pg_catalog.regclass, pg_catalog.text, pg_catalog.text, pg_catalog.date, pg_catalog.date, pg_catalog.text, pg_catalog.regclass, pg_catalog.bool, pg_catalog.int8) FROM PUBLIC;
 
 CREATE FUNCTION @extschema@._delete_run_rows(run_id pg_catalog.int8) RETURNS pg_catalog.int8
@@ -199,9 +199,10 @@ BEGIN
     inp := @extschema@._period_inputs(p_source, p_label, carry_run, true);
 
     IF existing.run_id IS NOT NULL THEN
-        -- re-run of a draft: same run_id, everything else replaced
+        -- re-run of a draft: same run_id, everything else replaced (the
+        -- writer keeps the old rows that are equal to new ones and deletes
+        -- the others, see _close_source)
         v_run := existing.run_id;
-        PERFORM @extschema@._delete_run_rows(v_run);
         UPDATE @extschema@.run
            SET plan_version = pv.version, period_start = p_start, period_end = p_end,
                source_name = p_source, members_relation = inp.members_relation,

@@ -5,9 +5,12 @@
 -- tables are exactly the rows mlm.compute returns for the same period
 -- (payouts, member results, carry-out, audit lines numbered in mlm.compute's
 -- order, bonus totals, the grand total in the header), over several batches
--- of every table; a re-close replaces every row (also twice in one
--- transaction), a discard leaves none; the writer refuses finalized and
--- missing runs and is not executable by PUBLIC.
+-- of every table; a re-close leaves exactly the rows mlm.compute returns
+-- for the new inputs (also twice in one transaction, with lines dropped,
+-- with members joining and volume rows removed) and keeps the rows that did
+-- not change where they are (the same tuple ids: none at all are written
+-- for unchanged inputs); a discard leaves none; the writer refuses
+-- finalized and missing runs and is not executable by PUBLIC.
 --
 -- Run as a superuser in a database with pgtap and mlm:
 --   pg_prove -d <db> test/pgtap/close_write.sql
@@ -22,7 +25,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(39);
+SELECT plan(52);
 
 -- 4,000 members (more than the writer's batch of 1,000 rows in every table
 -- but the bonus totals): sponsor a random earlier member, placement a
@@ -141,7 +144,28 @@ SELECT ok((SELECT cap_factor IS NOT NULL FROM mlm.run WHERE run_id = (SELECT run
 SELECT ok((SELECT n_tup_ins FROM pg_stat_xact_user_tables WHERE relid = 'mlm.run_line'::regclass)
           >= (SELECT count(*) FROM expect_line), 'inserted rows are counted in the statistics');
 
--- a re-close after a late order replaces every row
+-- a re-close of unchanged inputs keeps every row where it is: nothing is
+-- deleted or inserted (the same tuple ids, in every table)
+CREATE FUNCTION pg_temp.run_tids() RETURNS TABLE (t text, tid text) LANGUAGE sql AS $$
+SELECT 'payout', ctid::text FROM mlm.run_payout WHERE run_id = (SELECT run_id FROM rid)
+UNION ALL SELECT 'member', ctid::text FROM mlm.run_member WHERE run_id = (SELECT run_id FROM rid)
+UNION ALL SELECT 'carry', ctid::text FROM mlm.run_carry WHERE run_id = (SELECT run_id FROM rid)
+UNION ALL SELECT 'line', ctid::text FROM mlm.run_line WHERE run_id = (SELECT run_id FROM rid)
+UNION ALL SELECT 'total', ctid::text FROM mlm.run_bonus_total WHERE run_id = (SELECT run_id FROM rid)
+$$;
+CREATE TEMP TABLE first_tids AS SELECT * FROM pg_temp.run_tids();
+CREATE TEMP TABLE first_members AS
+SELECT m.member_id, m.ctid::text AS tid, m::text AS row FROM mlm.run_member m WHERE m.run_id = (SELECT run_id FROM rid);
+SELECT is(mlm.close('w', '2024-03', '2024-03-01', '2024-03-31', 'erp_w', with_lines => true), (SELECT run_id FROM rid),
+          're-close of unchanged inputs');
+SELECT is((SELECT count(*) FROM ((SELECT * FROM first_tids EXCEPT ALL SELECT * FROM pg_temp.run_tids())
+                                 UNION ALL (SELECT * FROM pg_temp.run_tids() EXCEPT ALL SELECT * FROM first_tids)) d),
+          0::bigint, 'unchanged inputs: every row of every table kept in place');
+SELECT ok((SELECT count(*) FROM first_tids WHERE t = 'line') > 10000, 'and they are many');
+SELECT is(pg_temp.same_rows('payout'), (SELECT count(*) FROM expect WHERE kind = 'payout') || ' rows, 0 differences', 'unchanged re-close: payouts = mlm.compute');
+SELECT is(pg_temp.same_rows('line'), (SELECT count(*) FROM expect_line) || ' rows, 0 differences', 'unchanged re-close: lines = mlm.compute');
+
+-- a re-close after a late order leaves exactly the new results
 INSERT INTO erp_w.volumes VALUES (17, 500, 900, '2024-03'), (3999, 80, 80, '2024-03');
 DROP TABLE expect, expect_line;
 CREATE TEMP TABLE expect AS
@@ -151,7 +175,7 @@ CREATE TEMP TABLE expect_line AS
 SELECT row_number() OVER (ORDER BY seq) AS line_no, member_id, bonus, source_id, level, base, rate, amount
   FROM expect WHERE kind = 'line';
 SELECT is(mlm.close('w', '2024-03', '2024-03-01', '2024-03-31', 'erp_w', with_lines => true), (SELECT run_id FROM rid), 're-close keeps the run_id');
-SELECT is((SELECT attempt FROM mlm.run WHERE run_id = (SELECT run_id FROM rid)), 2, 'second attempt');
+SELECT is((SELECT attempt FROM mlm.run WHERE run_id = (SELECT run_id FROM rid)), 3, 'third attempt');
 SELECT is(pg_temp.same_rows('payout'), (SELECT count(*) FROM expect WHERE kind = 'payout') || ' rows, 0 differences', 're-close: payouts = mlm.compute');
 SELECT is(pg_temp.same_rows('member'), (SELECT count(*) FROM expect WHERE kind = 'member') || ' rows, 0 differences', 're-close: member results = mlm.compute');
 SELECT is(pg_temp.same_rows('carry'), (SELECT count(*) FROM expect WHERE kind = 'carry') || ' rows, 0 differences', 're-close: carry-out = mlm.compute');
@@ -159,12 +183,40 @@ SELECT is(pg_temp.same_rows('line'), (SELECT count(*) FROM expect_line) || ' row
 SELECT is(pg_temp.same_rows('total'), '7 rows, 0 differences', 're-close: bonus totals = mlm.compute');
 SELECT is((SELECT total_paid FROM mlm.run WHERE run_id = (SELECT run_id FROM rid)),
           (SELECT amount FROM expect WHERE kind = 'total' AND bonus IS NULL), 're-close: header total');
+-- a member row stays in place exactly when its values did not change
+SELECT is((SELECT count(*) FROM mlm.run_member m JOIN first_members f USING (member_id)
+            WHERE m.run_id = (SELECT run_id FROM rid) AND (f.row = m::text) <> (f.tid = m.ctid::text)),
+          0::bigint, 'late order: a member row is kept exactly when it did not change');
+SELECT ok((SELECT count(*) FROM mlm.run_member m JOIN first_members f USING (member_id)
+            WHERE m.run_id = (SELECT run_id FROM rid) AND f.tid = m.ctid::text) > 0
+          AND (SELECT count(*) FROM mlm.run_member m JOIN first_members f USING (member_id)
+            WHERE m.run_id = (SELECT run_id FROM rid) AND f.tid <> m.ctid::text) > 0,
+          'late order: some member rows kept, some replaced');
 
 -- and once more without lines, in the same transaction: the lines go
 SELECT is(mlm.close('w', '2024-03', '2024-03-01', '2024-03-31', 'erp_w'), (SELECT run_id FROM rid), 'third close, lines off');
 SELECT is((SELECT count(*) FROM mlm.run_line WHERE run_id = (SELECT run_id FROM rid)), 0::bigint, 'no lines left');
 SELECT is((SELECT line_rows FROM mlm.run WHERE run_id = (SELECT run_id FROM rid)), 0::bigint, 'header: 0 lines');
 SELECT is(pg_temp.same_rows('payout'), (SELECT count(*) FROM expect WHERE kind = 'payout') || ' rows, 0 differences', 'third close: payouts = mlm.compute');
+
+-- a member joins (placed at the free right of 2000), another's volume row
+-- is removed; closed again with lines
+INSERT INTO erp_w.members VALUES (4001, 42, 2000, 1, true, date '2024-03-20');
+INSERT INTO erp_w.volumes VALUES (4001, 300, 300, '2024-03');
+DELETE FROM erp_w.volumes WHERE member_id = 5;
+DROP TABLE expect, expect_line;
+CREATE TEMP TABLE expect AS
+SELECT row_number() OVER () AS seq, c.*
+  FROM mlm.compute(mlm.plan('w'), 'erp_w.members', 'erp_w.march', '2024-03-01', '2024-03-31', NULL, true) c;
+CREATE TEMP TABLE expect_line AS
+SELECT row_number() OVER (ORDER BY seq) AS line_no, member_id, bonus, source_id, level, base, rate, amount
+  FROM expect WHERE kind = 'line';
+SELECT is(mlm.close('w', '2024-03', '2024-03-01', '2024-03-31', 'erp_w', with_lines => true), (SELECT run_id FROM rid), 'fourth close, lines on');
+SELECT is(pg_temp.same_rows('payout'), (SELECT count(*) FROM expect WHERE kind = 'payout') || ' rows, 0 differences', 'joined and left: payouts = mlm.compute');
+SELECT is(pg_temp.same_rows('member'), (SELECT count(*) FROM expect WHERE kind = 'member') || ' rows, 0 differences', 'joined and left: member results = mlm.compute');
+SELECT is(pg_temp.same_rows('carry'), (SELECT count(*) FROM expect WHERE kind = 'carry') || ' rows, 0 differences', 'joined and left: carry-out = mlm.compute');
+SELECT is(pg_temp.same_rows('line'), (SELECT count(*) FROM expect_line) || ' rows, 0 differences', 'joined and left: lines = mlm.compute');
+SELECT is(pg_temp.same_rows('total'), '7 rows, 0 differences', 'joined and left: bonus totals = mlm.compute');
 
 -- a discard leaves nothing
 SELECT lives_ok($$SELECT mlm.discard_draft((SELECT run_id FROM rid))$$, 'discard the draft');
@@ -188,7 +240,7 @@ SELECT throws_ok($$SELECT * FROM mlm._close_source(mlm.plan('w'), 'erp_w.members
 SELECT throws_ok($$SELECT * FROM mlm._close_source(mlm.plan('w'), 'erp_w.members', 'erp_w.volumes', 'period', '2024-03',
                    '2024-03-01', '2024-03-31', NULL, NULL, false, -1)$$, '23503', NULL,
                  'the writer refuses a run that does not exist');
-SELECT is((SELECT count(*) FROM mlm.run_member WHERE run_id = (SELECT run_id FROM rid)), 4000::bigint, 'the final run keeps its rows');
+SELECT is((SELECT count(*) FROM mlm.run_member WHERE run_id = (SELECT run_id FROM rid)), (SELECT count(*) FROM erp_w.members), 'the final run keeps its rows');
 
 -- any other writer of a result table takes the rows lock exclusively
 INSERT INTO rid SELECT mlm.close('w', '2024-04', '2024-04-01', '2024-04-30', 'erp_w');
