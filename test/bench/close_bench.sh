@@ -101,6 +101,18 @@ SELECT mlm.register_source('erp', 'member', 'sale', 'sold_on');
 CREATE VIEW march AS SELECT member_id, pv, cv FROM sale
  WHERE sold_on BETWEEN '2024-03-01' AND '2024-03-31';
 CREATE TABLE timing (step text, run int, ms numeric, rows_written bigint);
+-- one timed close of March: its time (on the server) and the rows its run holds
+CREATE FUNCTION timed_close(step text, r int, plan text, version int, lines boolean) RETURNS bigint
+LANGUAGE plpgsql AS $f$
+DECLARE t0 timestamptz; id bigint; w bigint;
+BEGIN
+  t0 := clock_timestamp();
+  id := mlm.close(plan, '2024-03', '2024-03-01', '2024-03-31', 'erp', with_lines => lines, plan_version => version);
+  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
+    FROM mlm.run WHERE run_id = id;
+  INSERT INTO timing VALUES (step, r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
+  RETURN id;
+END $f$;
 SQL
 
 # Peak memory of the backend during a close, lines off (a first close of
@@ -141,67 +153,26 @@ DO \$\$
 DECLARE t0 timestamptz; n bigint;
 BEGIN
   t0 := clock_timestamp();
-  SELECT count(*) INTO n FROM mlm.compute(mlm.plan('bench'), 'member', 'march', '2024-03-01', '2024-03-31');
+  SELECT count(*) INTO n FROM mlm.compute(mlm.plan('bench', 1), 'member', 'march', '2024-03-01', '2024-03-31');
   INSERT INTO timing VALUES ('compute in memory (rows counted, lines off)', $r,
     extract(epoch FROM clock_timestamp() - t0) * 1000, 0);
   t0 := clock_timestamp();
-  SELECT count(*) INTO n FROM mlm.compute(mlm.plan('bench'), 'member', 'march', '2024-03-01', '2024-03-31', NULL, true);
+  SELECT count(*) INTO n FROM mlm.compute(mlm.plan('bench', 1), 'member', 'march', '2024-03-01', '2024-03-31', NULL, true);
   INSERT INTO timing VALUES ('compute in memory (rows counted, lines on)', $r,
     extract(epoch FROM clock_timestamp() - t0) * 1000, 0);
 END \$\$;
-DO \$\$
-DECLARE t0 timestamptz; id bigint; w bigint;
-BEGIN
-  PERFORM mlm.discard_draft(r.run_id) FROM mlm.run r WHERE r.plan_name = 'bench' AND r.status = 'draft';
-  t0 := clock_timestamp();
-  id := mlm.close('bench', '2024-03', '2024-03-01', '2024-03-31', 'erp', plan_version => 1);
-  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
-    FROM mlm.run WHERE run_id = id;
-  INSERT INTO timing VALUES ('close, lines off (first)', $r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
-END \$\$;
+SELECT mlm.discard_draft(r.run_id) FROM mlm.run r WHERE r.plan_name = 'bench' AND r.status = 'draft';
+SELECT timed_close('close, lines off (first)', $r, 'bench', 1, false);
 -- re-closes of that draft: with the same inputs (every row kept), after
 -- one late order of a deep member (the rows of its upline change), and
 -- under the other plan version (every payout and member row changes)
-DO \$\$
-DECLARE t0 timestamptz; id bigint; w bigint;
-BEGIN
-  t0 := clock_timestamp();
-  id := mlm.close('bench', '2024-03', '2024-03-01', '2024-03-31', 'erp', plan_version => 1);
-  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
-    FROM mlm.run WHERE run_id = id;
-  INSERT INTO timing VALUES ('close, lines off (re-close, same inputs)', $r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
-END \$\$;
+SELECT timed_close('close, lines off (re-close, same inputs)', $r, 'bench', 1, false);
 INSERT INTO sale VALUES ((SELECT max(id) FROM member), date '2024-03-20', 100, 100);
-DO \$\$
-DECLARE t0 timestamptz; id bigint; w bigint;
-BEGIN
-  t0 := clock_timestamp();
-  id := mlm.close('bench', '2024-03', '2024-03-01', '2024-03-31', 'erp', plan_version => 1);
-  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
-    FROM mlm.run WHERE run_id = id;
-  INSERT INTO timing VALUES ('close, lines off (re-close, one late order)', $r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
-END \$\$;
+SELECT timed_close('close, lines off (re-close, one late order)', $r, 'bench', 1, false);
 DELETE FROM sale WHERE sold_on = date '2024-03-20';
-DO \$\$
-DECLARE t0 timestamptz; id bigint; w bigint;
-BEGIN
-  t0 := clock_timestamp();
-  id := mlm.close('bench', '2024-03', '2024-03-01', '2024-03-31', 'erp', plan_version => 2);
-  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
-    FROM mlm.run WHERE run_id = id;
-  INSERT INTO timing VALUES ('close, lines off (re-close, every row changed)', $r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
-END \$\$;
+SELECT timed_close('close, lines off (re-close, every row changed)', $r, 'bench', 2, false);
 CHECKPOINT;
-DO \$\$
-DECLARE t0 timestamptz; id bigint; w bigint;
-BEGIN
-  t0 := clock_timestamp();
-  id := mlm.close('bench_lines', '2024-03', '2024-03-01', '2024-03-31', 'erp', with_lines => true);
-  SELECT payout_rows + member_result_rows + carry_out_rows + line_rows + bonus_rows + state_rows + payable_rows INTO w
-    FROM mlm.run WHERE run_id = id;
-  INSERT INTO timing VALUES ('close, lines on', $r, extract(epoch FROM clock_timestamp() - t0) * 1000, w);
-  PERFORM mlm.discard_draft(id);
-END \$\$;
+SELECT mlm.discard_draft(timed_close('close, lines on', $r, 'bench_lines', 1, true));
 SQL
 done
 

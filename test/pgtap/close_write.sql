@@ -63,13 +63,20 @@ SELECT mlm.add_plan_version('w', '{
   "cap": {"pct": 0.05}}');
 SELECT mlm.register_source('erp_w', 'erp_w.members', 'erp_w.volumes', 'period');
 
--- what mlm.compute says about the period
-CREATE TEMP TABLE expect AS
-SELECT row_number() OVER () AS seq, c.*
-  FROM mlm.compute(mlm.plan('w'), 'erp_w.members', 'erp_w.march', '2024-03-01', '2024-03-31', NULL, true) c;
-CREATE TEMP TABLE expect_line AS
-SELECT row_number() OVER (ORDER BY seq) AS line_no, member_id, bonus, source_id, level, base, rate, amount
-  FROM expect WHERE kind = 'line';
+-- what mlm.compute says about the period with the inputs as they are now
+-- (expect: its rows in order; expect_line: the lines numbered as a close
+-- numbers them)
+CREATE PROCEDURE pg_temp.expect_now() LANGUAGE plpgsql AS $$
+BEGIN
+    DROP TABLE IF EXISTS expect, expect_line;
+    CREATE TEMP TABLE expect AS
+    SELECT row_number() OVER () AS seq, c.*
+      FROM mlm.compute(mlm.plan('w'), 'erp_w.members', 'erp_w.march', '2024-03-01', '2024-03-31', NULL, true) c;
+    CREATE TEMP TABLE expect_line AS
+    SELECT row_number() OVER (ORDER BY seq) AS line_no, member_id, bonus, source_id, level, base, rate, amount
+      FROM expect WHERE kind = 'line';
+END $$;
+CALL pg_temp.expect_now();
 
 SELECT ok((SELECT count(*) FROM expect WHERE kind = k) > 1000, 'more than a batch of ' || k || ' rows')
   FROM unnest(ARRAY['payout', 'member', 'line']) k;
@@ -167,13 +174,7 @@ SELECT is(pg_temp.same_rows('line'), (SELECT count(*) FROM expect_line) || ' row
 
 -- a re-close after a late order leaves exactly the new results
 INSERT INTO erp_w.volumes VALUES (17, 500, 900, '2024-03'), (3999, 80, 80, '2024-03');
-DROP TABLE expect, expect_line;
-CREATE TEMP TABLE expect AS
-SELECT row_number() OVER () AS seq, c.*
-  FROM mlm.compute(mlm.plan('w'), 'erp_w.members', 'erp_w.march', '2024-03-01', '2024-03-31', NULL, true) c;
-CREATE TEMP TABLE expect_line AS
-SELECT row_number() OVER (ORDER BY seq) AS line_no, member_id, bonus, source_id, level, base, rate, amount
-  FROM expect WHERE kind = 'line';
+CALL pg_temp.expect_now();
 SELECT is(mlm.close('w', '2024-03', '2024-03-01', '2024-03-31', 'erp_w', with_lines => true), (SELECT run_id FROM rid), 're-close keeps the run_id');
 SELECT is((SELECT attempt FROM mlm.run WHERE run_id = (SELECT run_id FROM rid)), 3, 'third attempt');
 SELECT is(pg_temp.same_rows('payout'), (SELECT count(*) FROM expect WHERE kind = 'payout') || ' rows, 0 differences', 're-close: payouts = mlm.compute');
@@ -204,13 +205,7 @@ SELECT is(pg_temp.same_rows('payout'), (SELECT count(*) FROM expect WHERE kind =
 INSERT INTO erp_w.members VALUES (4001, 42, 2000, 1, true, date '2024-03-20');
 INSERT INTO erp_w.volumes VALUES (4001, 300, 300, '2024-03');
 DELETE FROM erp_w.volumes WHERE member_id = 5;
-DROP TABLE expect, expect_line;
-CREATE TEMP TABLE expect AS
-SELECT row_number() OVER () AS seq, c.*
-  FROM mlm.compute(mlm.plan('w'), 'erp_w.members', 'erp_w.march', '2024-03-01', '2024-03-31', NULL, true) c;
-CREATE TEMP TABLE expect_line AS
-SELECT row_number() OVER (ORDER BY seq) AS line_no, member_id, bonus, source_id, level, base, rate, amount
-  FROM expect WHERE kind = 'line';
+CALL pg_temp.expect_now();
 SELECT is(mlm.close('w', '2024-03', '2024-03-01', '2024-03-31', 'erp_w', with_lines => true), (SELECT run_id FROM rid), 'fourth close, lines on');
 SELECT is(pg_temp.same_rows('payout'), (SELECT count(*) FROM expect WHERE kind = 'payout') || ' rows, 0 differences', 'joined and left: payouts = mlm.compute');
 SELECT is(pg_temp.same_rows('member'), (SELECT count(*) FROM expect WHERE kind = 'member') || ' rows, 0 differences', 'joined and left: member results = mlm.compute');
