@@ -38,7 +38,6 @@
 #include "utils/acl.h"
 #include "port/pg_bitutils.h"
 #include "utils/builtins.h"
-#include "utils/datum.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -47,6 +46,7 @@
 #include "utils/snapmgr.h"
 #include "utils/tuplesort.h"
 
+#include "close_keep.h"
 #include "close_write.h"
 #include "mlm.h"
 #include "results.h"
@@ -105,31 +105,17 @@ typedef struct OutTable
 	int			nbuf;			/* rows buffered */
 	int64		rows;			/* rows of the run: written or kept */
 
-	/* the run's rows from an earlier close of the draft (KeepOldRow) */
-	Relation	pk;				/* the primary key, scanned from run_id */
-	IndexScanDesc old_scan;
-	TupleTableSlot *old_slot;	/* the next old row, when old_have */
-	bool		old_started;
-	bool		old_have;
-	HeapTuple  *group;			/* grouped tables: old rows of one key */
-	bool	   *group_used;
-	int			ngroup;
-	int			maxgroup;
-	int64		group_key;
-	bool		group_open;
-	TupleTableSlot *group_slot; /* a group row, for comparing */
-	MemoryContext match_cxt;	/* group rows and detoasted values */
-	int64		kept;
-	int64		deleted;
+	MlmOldRows	old;			/* a re-close: the draft's rows (close_keep.h) */
 } OutTable;
 
 /*
- * How a new row finds the old row with its key: "ordered" tables are
- * written in the order of their primary key (key, then sub), so both
- * streams are merged; the payouts of a member are written in the plan's
- * order of bonuses, not the index's order of their names, so old rows of
- * one key (a member's payouts, the run's bonus totals: a few rows) are
- * read as a group and matched by sub.  Columns are indexes into TableCols.
+ * How a re-close finds the old row of a new row (close_keep.h): member,
+ * carry, state and payables rows are written in ascending member id and
+ * lines by (member_id, line_no), the order of their primary keys, so they
+ * are merged; a member's payouts are written in the plan's order of
+ * bonuses, not the index's order of their names, so they (and the bonus
+ * totals) are matched by bonus name within their key.  Columns are indexes
+ * into TableCols.
  */
 static const struct
 {
@@ -339,257 +325,6 @@ InsertIndexEntries(MlmCloseWriter *w, OutTable *t, TupleTableSlot *slot)
 }
 
 /*
- * A re-close keeps what did not change.  The rows of the draft's earlier
- * close are read through the run_id prefix of each primary key, in key
- * order, beside the new rows: an old row whose key and values equal a new
- * row's stays where it is (nothing written, no index entry), an old row
- * with no equal new row is deleted, and only new rows without an equal old
- * row are inserted.  What readers see is the same as with delete and
- * insert: the old rows until the transaction commits, then exactly the new
- * ones; a re-close of unchanged inputs writes nothing but the run header.
- * Correctness does not depend on the two orders agreeing: a new row that
- * finds no old row is inserted, an old row that finds none is deleted.
- */
-
-/* Start reading the run's old rows of a table. */
-static void
-OldRowsBegin(MlmCloseWriter *w, OutTable *t, int ti)
-{
-	Oid			pkey = RelationGetPrimaryKeyIndex(t->rel);
-	ScanKeyData key;
-
-	if (!OidIsValid(pkey))
-		elog(ERROR, "%s has no primary key", TableNames[ti]);
-	t->pk = index_open(pkey, RowExclusiveLock);
-	if (t->pk->rd_index->indkey.values[0] != t->attno[0])	/* run_id */
-		elog(ERROR, "the primary key of %s does not start with run_id", TableNames[ti]);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(w->run_id));
-	t->old_scan = index_beginscan(t->rel, t->pk, w->estate->es_snapshot, 1, 0);
-	index_rescan(t->old_scan, &key, 1, NULL, 0);
-	t->old_slot = table_slot_create(t->rel, NULL);
-	t->group_slot = MakeSingleTupleTableSlot(t->desc, &TTSOpsHeapTuple);
-	t->match_cxt = AllocSetContextCreate(w->cxt, "mlm close old rows", ALLOCSET_SMALL_SIZES);
-}
-
-/*
- * Advance to the next old row (old_have false at the end), in the writer's
- * own context: the index scan allocates state as it goes (the btree's list
- * of items to mark dead), which must outlive the contexts reset per row.
- */
-static void
-OldNext(MlmCloseWriter *w, OutTable *t)
-{
-	MemoryContext old = MemoryContextSwitchTo(w->cxt);
-
-	t->old_started = true;
-	t->old_have = index_getnext_slot(t->old_scan, ForwardScanDirection, t->old_slot);
-	MemoryContextSwitchTo(old);
-}
-
-/* The int8 value of column c (of TableCols) of a row. */
-static int64
-RowInt8(OutTable *t, TupleTableSlot *slot, int c)
-{
-	bool		isnull;
-	Datum		d = slot_getattr(slot, t->attno[c], &isnull);
-
-	if (isnull)
-		elog(ERROR, "a row of a run table has a null key");
-	return DatumGetInt64(d);
-}
-
-/* Delete an old row; every so often, take interrupts. */
-static void
-DeleteOld(MlmCloseWriter *w, OutTable *t, ItemPointer tid)
-{
-	simple_table_tuple_delete(t->rel, tid, w->estate->es_snapshot);
-	if ((++t->deleted & 0x3FFF) == 0)
-		CHECK_FOR_INTERRUPTS();
-}
-
-/*
- * Whether column c (of TableCols) holds the same value in both rows: equal
- * bytes, whatever the varlena header (a stored short value against one
- * just built).
- */
-static bool
-SameValue(OutTable *t, TupleTableSlot *a, TupleTableSlot *b, int c)
-{
-	AttrNumber	att = t->attno[c];
-	Form_pg_attribute form = TupleDescAttr(t->desc, att - 1);
-	bool		anull,
-				bnull;
-	Datum		x = slot_getattr(a, att, &anull);
-	Datum		y = slot_getattr(b, att, &bnull);
-	struct varlena *vx,
-			   *vy;
-
-	if (anull || bnull)
-		return anull && bnull;
-	if (form->attlen != -1)
-		return datumIsEqual(x, y, form->attbyval, form->attlen);
-	vx = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(x));
-	vy = pg_detoast_datum_packed((struct varlena *) DatumGetPointer(y));
-	return VARSIZE_ANY_EXHDR(vx) == VARSIZE_ANY_EXHDR(vy) &&
-		memcmp(VARDATA_ANY(vx), VARDATA_ANY(vy), VARSIZE_ANY_EXHDR(vx)) == 0;
-}
-
-/* Whether two rows agree on every column the writer fills. */
-static bool
-SameRow(OutTable *t, TupleTableSlot *a, TupleTableSlot *b)
-{
-	MemoryContext old = MemoryContextSwitchTo(t->match_cxt);
-	bool		same = true;
-	int			c;
-
-	for (c = 0; c < t->ncols && same; c++)
-		same = SameValue(t, a, b, c);
-	MemoryContextSwitchTo(old);
-	return same;
-}
-
-/* A grouped table: delete the old rows of the group no new row matched. */
-static void
-CloseGroup(MlmCloseWriter *w, OutTable *t)
-{
-	int			i;
-
-	for (i = 0; i < t->ngroup; i++)
-		if (!t->group_used[i])
-			DeleteOld(w, t, &t->group[i]->t_self);
-	t->ngroup = 0;
-	t->group_open = false;
-	ExecClearTuple(t->group_slot);
-	MemoryContextReset(t->match_cxt);
-}
-
-/*
- * The new row of table t (filled in slot) against the old rows: true when
- * an equal old row is kept (the new one is not to be written).  Old rows
- * ordered before it, and an old row with its key but other values, are
- * deleted on the way.
- */
-static bool
-KeepOldRow(MlmCloseWriter *w, OutTable *t, int ti, TupleTableSlot *slot)
-{
-	int64		key = RowInt8(t, slot, Match[ti].key);
-	int			i;
-
-	if (!t->old_started)
-		OldNext(w, t);
-	if (!Match[ti].grouped)
-	{
-		int			sub = Match[ti].sub;
-		int64		subkey = sub >= 0 ? RowInt8(t, slot, sub) : 0;
-
-		while (t->old_have)
-		{
-			int64		okey = RowInt8(t, t->old_slot, Match[ti].key);
-			int64		osub = sub >= 0 ? RowInt8(t, t->old_slot, sub) : 0;
-
-			if (okey > key || (okey == key && osub > subkey))
-				break;
-			if (okey == key && osub == subkey)
-			{
-				bool		same = SameRow(t, t->old_slot, slot);
-
-				if (!same)
-					DeleteOld(w, t, &t->old_slot->tts_tid);
-				MemoryContextReset(t->match_cxt);
-				OldNext(w, t);
-				if (same && (++t->kept & 0x3FFF) == 0)
-					CHECK_FOR_INTERRUPTS();
-				return same;
-			}
-			DeleteOld(w, t, &t->old_slot->tts_tid);
-			OldNext(w, t);
-		}
-		return false;
-	}
-
-	/* grouped: read the old rows of this key once */
-	if (!t->group_open || t->group_key != key)
-	{
-		MemoryContext old;
-
-		CloseGroup(w, t);
-		while (t->old_have && RowInt8(t, t->old_slot, Match[ti].key) < key)
-		{
-			DeleteOld(w, t, &t->old_slot->tts_tid);
-			OldNext(w, t);
-		}
-		while (t->old_have && RowInt8(t, t->old_slot, Match[ti].key) == key)
-		{
-			if (t->ngroup == t->maxgroup)
-			{
-				/* a member's payouts: as many as the plan has bonuses */
-				int			newmax = Max(8, t->maxgroup * 2);
-
-				if (t->group == NULL)
-				{
-					t->group = MemoryContextAlloc(w->cxt, sizeof(HeapTuple) * newmax);
-					t->group_used = MemoryContextAlloc(w->cxt, sizeof(bool) * newmax);
-				}
-				else
-				{
-					t->group = repalloc(t->group, sizeof(HeapTuple) * newmax);
-					t->group_used = repalloc(t->group_used, sizeof(bool) * newmax);
-				}
-				t->maxgroup = newmax;
-			}
-			old = MemoryContextSwitchTo(t->match_cxt);
-			t->group[t->ngroup] = ExecCopySlotHeapTuple(t->old_slot);
-			MemoryContextSwitchTo(old);
-			t->group_used[t->ngroup++] = false;
-			OldNext(w, t);
-		}
-		t->group_key = key;
-		t->group_open = true;
-	}
-	for (i = 0; i < t->ngroup; i++)
-	{
-		MemoryContext old;
-		bool		same;
-
-		if (t->group_used[i])
-			continue;
-		ExecStoreHeapTuple(t->group[i], t->group_slot, false);
-		old = MemoryContextSwitchTo(t->match_cxt);
-		same = SameValue(t, t->group_slot, slot, Match[ti].sub);
-		MemoryContextSwitchTo(old);
-		if (!same)
-			continue;
-		t->group_used[i] = true;
-		same = SameRow(t, t->group_slot, slot);
-		if (!same)
-			DeleteOld(w, t, &t->group[i]->t_self);
-		if (same)
-			t->kept++;
-		return same;
-	}
-	return false;
-}
-
-/* Delete the old rows no new row matched and end the scan. */
-static void
-OldRowsEnd(MlmCloseWriter *w, OutTable *t)
-{
-	if (Match[t - w->t].grouped)
-		CloseGroup(w, t);
-	if (!t->old_started)
-		OldNext(w, t);
-	while (t->old_have)
-	{
-		DeleteOld(w, t, &t->old_slot->tts_tid);
-		OldNext(w, t);
-	}
-	index_endscan(t->old_scan);
-	ExecDropSingleTupleTableSlot(t->old_slot);
-	ExecDropSingleTupleTableSlot(t->group_slot);
-	index_close(t->pk, NoLock);
-}
-
-/*
  * The rows lock: a close holds it shared from before it reads the run
  * (mlm.close takes it first, so its snapshots see everything committed by
  * another writer), every other writer of the result tables exclusively (a
@@ -644,7 +379,8 @@ MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
 		ExecOpenIndices(t->rri, false);
 		ClassifyIndexes(t);
 		t->bistate = GetBulkInsertState();
-		OldRowsBegin(w, t, ti);
+		MlmOldRowsBegin(&t->old, t->rel, t->desc, t->attno, t->ncols, Match[ti].grouped,
+						Match[ti].key, Match[ti].sub, run_id, w->estate->es_snapshot, cxt);
 	}
 	if (with_lines)
 	{
@@ -731,7 +467,7 @@ PutRow(MlmCloseWriter *w, int ti, const Datum *vals, const bool *nulls)
 		slot->tts_isnull[t->attno[j] - 1] = nulls[j];
 	}
 	ExecStoreVirtualTuple(slot);
-	if (KeepOldRow(w, t, ti, slot))
+	if (MlmOldRowsKeep(&t->old, slot))
 	{
 		ExecClearTuple(slot);
 		t->rows++;
@@ -838,7 +574,7 @@ WriteLines(MlmCloseWriter *w)
 		}
 		slot = t->slots[t->nbuf];
 		ExecCopySlot(slot, sorted);
-		if (KeepOldRow(w, t, T_LINE, slot))
+		if (MlmOldRowsKeep(&t->old, slot))
 		{
 			ExecClearTuple(slot);
 			t->rows++;
@@ -1075,7 +811,7 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
 		int			i;
 
 		Flush(w, t);
-		OldRowsEnd(w, t);
+		MlmOldRowsEnd(&t->old);
 		for (i = 0; i < t->nslots; i++)
 			ExecDropSingleTupleTableSlot(t->slots[i]);
 		FreeBulkInsertState(t->bistate);
