@@ -4,8 +4,9 @@
  *	  close_write.h): rows are built from the engine's result arrays into
  *	  table slots, inserted a batch at a time with table_multi_insert and
  *	  then entered into the tables' indexes (ExecInsertIndexTuples), the
- *	  way COPY FROM does it.  A draft's rows are deleted through the run_id
- *	  prefix of each table's primary key.
+ *	  way COPY FROM does it.  A re-close writes only the rows that are not
+ *	  already there (close_keep.h); a discarded draft's rows are deleted
+ *	  through the run_id prefix of each table's primary key.
  *
  * Every table is written in the order of its primary key, so each key
  * goes to the right edge of its index (nbtree's fast path: no descent from
@@ -265,12 +266,13 @@ MapColumns(OutTable *t, int ti)
  * How the rows' index entries are made.  A unique index whose first column
  * is run_id (the primary keys) is unique within a run, and a close
  * guarantees that by construction: member ids, (member, bonus), line
- * numbers and bonus names are unique in its results, the run's previous
- * rows were deleted first, one close of a period runs at a time (the period
- * lock), and no other writer runs at the same time (the rows lock, see
- * TakeRowsLock).  So those entries are inserted without the unique check,
- * which on a re-close would find every old, deleted entry and visit its
- * heap tuple.  Any other index (another unique index, a partial, expression
+ * numbers and bonus names are unique in its results, an old row of the
+ * run with a new row's key is either kept (and the new row not written) or
+ * deleted before it (close_keep.c), one close of a period runs at a time
+ * (the period lock), and no other writer runs at the same time (the rows
+ * lock, see TakeRowsLock).  So those entries are inserted without the
+ * unique check, which on a re-close would find every old, deleted entry and
+ * visit its heap tuple.  Any other index (another unique index, a partial, expression
  * or exclusion index someone added) goes through ExecInsertIndexTuples.
  */
 static void
