@@ -28,6 +28,15 @@
 
 #include "close_keep.h"
 
+/* an old row of a grouped table, read ahead */
+typedef struct MlmOldRow
+{
+	HeapTuple	tuple;
+	bool		used;			/* matched by a new row */
+} MlmOldRow;
+
+static void OldNext(MlmOldRows *o);
+
 /* Start reading the run's old rows of a table (close_keep.h). */
 void
 MlmOldRowsBegin(MlmOldRows *o, Relation rel, TupleDesc desc, const AttrNumber *attno,
@@ -60,10 +69,11 @@ MlmOldRowsBegin(MlmOldRows *o, Relation rel, TupleDesc desc, const AttrNumber *a
 	o->group_slot = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
 	o->match_cxt = AllocSetContextCreate(cxt, "mlm close old rows", ALLOCSET_SMALL_SIZES);
 	MemoryContextSwitchTo(old);
+	OldNext(o);
 }
 
 /*
- * Advance to the next old row (old_have false at the end), in the writer's
+ * Advance to the next old row (have false at the end), in the writer's
  * long-lived context: the index scan allocates state as it goes (the btree's list
  * of items to mark dead), which must outlive the contexts reset per row.
  */
@@ -72,7 +82,6 @@ OldNext(MlmOldRows *o)
 {
 	MemoryContext old = MemoryContextSwitchTo(o->cxt);
 
-	o->started = true;
 	o->have = index_getnext_slot(o->scan, ForwardScanDirection, o->slot);
 	MemoryContextSwitchTo(old);
 }
@@ -89,13 +98,29 @@ RowInt8(MlmOldRows *o, TupleTableSlot *slot, int c)
 	return DatumGetInt64(d);
 }
 
-/* Delete an old row; every so often, take interrupts. */
+/* One old row dealt with (kept or deleted); every so often, interrupts. */
+static void
+Progress(MlmOldRows *o)
+{
+	if ((++o->work & 0x3FFF) == 0)
+		CHECK_FOR_INTERRUPTS();
+}
+
+/* Delete an old row. */
 static void
 DeleteOld(MlmOldRows *o, ItemPointer tid)
 {
 	simple_table_tuple_delete(o->rel, tid, o->snapshot);
-	if ((++o->deleted & 0x3FFF) == 0)
-		CHECK_FOR_INTERRUPTS();
+	o->deleted++;
+	Progress(o);
+}
+
+/* Delete the old row at hand and read the next. */
+static void
+DropOld(MlmOldRows *o)
+{
+	DeleteOld(o, &o->slot->tts_tid);
+	OldNext(o);
 }
 
 /*
@@ -146,8 +171,8 @@ CloseGroup(MlmOldRows *o)
 	int			i;
 
 	for (i = 0; i < o->ngroup; i++)
-		if (!o->group_used[i])
-			DeleteOld(o, &o->group[i]->t_self);
+		if (!o->group[i].used)
+			DeleteOld(o, &o->group[i].tuple->t_self);
 	o->ngroup = 0;
 	o->group_open = false;
 	ExecClearTuple(o->group_slot);
@@ -161,8 +186,6 @@ MlmOldRowsKeep(MlmOldRows *o, TupleTableSlot *slot)
 	int64		key = RowInt8(o, slot, o->key);
 	int			i;
 
-	if (!o->started)
-		OldNext(o);
 	if (!o->grouped)
 	{
 		int			sub = o->sub;
@@ -179,16 +202,17 @@ MlmOldRowsKeep(MlmOldRows *o, TupleTableSlot *slot)
 			{
 				bool		same = SameRow(o, o->slot, slot);
 
-				if (!same)
-					DeleteOld(o, &o->slot->tts_tid);
 				MemoryContextReset(o->match_cxt);
-				OldNext(o);
-				if (same && (++o->kept & 0x3FFF) == 0)
-					CHECK_FOR_INTERRUPTS();
+				if (same)
+				{
+					Progress(o);
+					OldNext(o);
+				}
+				else
+					DropOld(o);
 				return same;
 			}
-			DeleteOld(o, &o->slot->tts_tid);
-			OldNext(o);
+			DropOld(o);
 		}
 		return false;
 	}
@@ -200,10 +224,7 @@ MlmOldRowsKeep(MlmOldRows *o, TupleTableSlot *slot)
 
 		CloseGroup(o);
 		while (o->have && RowInt8(o, o->slot, o->key) < key)
-		{
-			DeleteOld(o, &o->slot->tts_tid);
-			OldNext(o);
-		}
+			DropOld(o);
 		while (o->have && RowInt8(o, o->slot, o->key) == key)
 		{
 			if (o->ngroup == o->maxgroup)
@@ -211,22 +232,15 @@ MlmOldRowsKeep(MlmOldRows *o, TupleTableSlot *slot)
 				/* a member's payouts: as many as the plan has bonuses */
 				int			newmax = Max(8, o->maxgroup * 2);
 
-				if (o->group == NULL)
-				{
-					o->group = MemoryContextAlloc(o->cxt, sizeof(HeapTuple) * newmax);
-					o->group_used = MemoryContextAlloc(o->cxt, sizeof(bool) * newmax);
-				}
-				else
-				{
-					o->group = repalloc(o->group, sizeof(HeapTuple) * newmax);
-					o->group_used = repalloc(o->group_used, sizeof(bool) * newmax);
-				}
+				o->group = o->group == NULL
+					? MemoryContextAlloc(o->cxt, sizeof(MlmOldRow) * newmax)
+					: repalloc(o->group, sizeof(MlmOldRow) * newmax);
 				o->maxgroup = newmax;
 			}
 			old = MemoryContextSwitchTo(o->match_cxt);
-			o->group[o->ngroup] = ExecCopySlotHeapTuple(o->slot);
+			o->group[o->ngroup].tuple = ExecCopySlotHeapTuple(o->slot);
 			MemoryContextSwitchTo(old);
-			o->group_used[o->ngroup++] = false;
+			o->group[o->ngroup++].used = false;
 			OldNext(o);
 		}
 		o->group_key = key;
@@ -237,42 +251,38 @@ MlmOldRowsKeep(MlmOldRows *o, TupleTableSlot *slot)
 		MemoryContext old;
 		bool		same;
 
-		if (o->group_used[i])
+		if (o->group[i].used)
 			continue;
-		ExecStoreHeapTuple(o->group[i], o->group_slot, false);
+		ExecStoreHeapTuple(o->group[i].tuple, o->group_slot, false);
 		old = MemoryContextSwitchTo(o->match_cxt);
 		same = SameValue(o, o->group_slot, slot, o->sub);
 		MemoryContextSwitchTo(old);
 		if (!same)
 			continue;
-		o->group_used[i] = true;
+		o->group[i].used = true;
 		same = SameRow(o, o->group_slot, slot);
-		if (!same)
-			DeleteOld(o, &o->group[i]->t_self);
 		if (same)
-			o->kept++;
+			Progress(o);
+		else
+			DeleteOld(o, &o->group[i].tuple->t_self);
 		return same;
 	}
 	return false;
 }
 
 /* Delete the old rows no new row matched and end the scan. */
-void
+int64
 MlmOldRowsEnd(MlmOldRows *o)
 {
 	if (o->grouped)
 		CloseGroup(o);
-	if (!o->started)
-		OldNext(o);
 	while (o->have)
-	{
-		DeleteOld(o, &o->slot->tts_tid);
-		OldNext(o);
-	}
+		DropOld(o);
 	index_endscan(o->scan);
 	ExecDropSingleTupleTableSlot(o->slot);
 	ExecDropSingleTupleTableSlot(o->group_slot);
 	index_close(o->pk, NoLock);
 	MemoryContextDelete(o->match_cxt);
+	return o->deleted;
 }
 

@@ -37,18 +37,16 @@ typedef struct MlmOldRows
 	Relation	pk;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;		/* the next old row, when have */
-	bool		started;
 	bool		have;
-	HeapTuple  *group;			/* grouped: old rows of one key */
-	bool	   *group_used;
+	struct MlmOldRow *group;	/* grouped: old rows of one key */
 	int			ngroup;
 	int			maxgroup;
 	int64		group_key;
 	bool		group_open;
 	TupleTableSlot *group_slot;
 	MemoryContext match_cxt;	/* group rows and detoasted values */
-	int64		kept;
-	int64		deleted;
+	int64		deleted;		/* old rows deleted so far */
+	int64		work;			/* rows kept or deleted: interrupts */
 } MlmOldRows;
 
 /*
@@ -67,7 +65,10 @@ extern void MlmOldRowsBegin(MlmOldRows *o, Relation rel, TupleDesc desc,
  */
 extern bool MlmOldRowsKeep(MlmOldRows *o, TupleTableSlot *slot);
 
-/* Delete the old rows no new row matched and end the scan. */
-extern void MlmOldRowsEnd(MlmOldRows *o);
+/*
+ * Delete the old rows no new row matched and end the scan; Begin then End
+ * deletes them all (a discard).  Returns how many were deleted.
+ */
+extern int64 MlmOldRowsEnd(MlmOldRows *o);
 
 #endif

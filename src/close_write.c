@@ -771,8 +771,7 @@ enum
 
 HeapTuple
 MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
-					 const MlmPayouts *pay, const MlmCapResult *cap, mlm_dec total_cv,
-					 MemoryContext result_cxt)
+					 const MlmPayouts *pay, const MlmCapResult *cap, mlm_dec total_cv)
 {
 	const MlmPlan *plan = o->plan;
 	const MlmNet *net = o->net;
@@ -781,8 +780,6 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
 	bool		nulls[R_NCOLS] = {0};
 	mlm_dec		after = 0;
 	char		hash[17];
-	HeapTuple	result;
-	MemoryContext old;
 	int			b,
 				ti;
 
@@ -851,10 +848,7 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
 	vals[R_PAID_OUT] = MlmDecToNumeric(o->ledger->sum_paid, plan->scale, plan->scale);
 	vals[R_BALANCE_OUT] = MlmDecToNumeric(o->ledger->sum_out, plan->scale, plan->scale);
 	MemoryContextDelete(w->cxt);
-	old = MemoryContextSwitchTo(result_cxt);
-	result = heap_form_tuple(desc, vals, nulls);
-	MemoryContextSwitchTo(old);
-	return result;
+	return heap_form_tuple(desc, vals, nulls);
 }
 
 /* Put the snapshot into the result row of MlmCloseWriterFinish. */
@@ -869,10 +863,11 @@ MlmCloseResultSnapshot(HeapTuple result, TupleDesc desc, const MlmTreeHeader *tr
 }
 
 /*
- * Delete the rows of a draft from every result table: an index scan of
- * the run_id prefix of the primary key and a heap delete of each row, no
- * executor and no transition tables (the run is checked to be a draft,
- * which is what the delete triggers check).
+ * Delete the rows of a draft from every result table: the old rows of a
+ * re-close that no new row matches, i.e. all of them (close_keep.h), heap
+ * deletes through the run_id prefix of each primary key, no executor and
+ * no transition tables (the run is checked to be a draft, which is what
+ * the delete triggers check).
  */
 int64
 MlmCloseDeleteRows(Oid nsp, int64 run_id)
@@ -886,35 +881,14 @@ MlmCloseDeleteRows(Oid nsp, int64 run_id)
 	CheckDraftRun(nsp, run_id, "run_payout");
 	for (ti = 0; ti < T_COUNT; ti++)
 	{
-		Relation	rel = table_open(relids[ti], RowExclusiveLock);
-		Oid			pkey = RelationGetPrimaryKeyIndex(rel);
-		Relation	idx;
-		IndexScanDesc scan;
-		ScanKeyData key;
-		TupleTableSlot *slot;
-		Snapshot	snap = GetActiveSnapshot();
-		int64		n = 0;
+		OutTable	t = {0};
 
-		if (!OidIsValid(pkey))
-			elog(ERROR, "%s has no primary key", TableNames[ti]);
-		idx = index_open(pkey, RowExclusiveLock);
-		if (idx->rd_index->indkey.values[0] != 1)	/* run_id is column 1 */
-			elog(ERROR, "the primary key of %s does not start with run_id", TableNames[ti]);
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(run_id));
-		slot = table_slot_create(rel, NULL);
-		scan = index_beginscan(rel, idx, snap, 1, 0);
-		index_rescan(scan, &key, 1, NULL, 0);
-		while (index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			simple_table_tuple_delete(rel, &slot->tts_tid, snap);
-			if ((++n & 0x3FFF) == 0)
-				CHECK_FOR_INTERRUPTS();
-		}
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(idx, NoLock);
-		table_close(rel, NoLock);
-		total += n;
+		t.rel = table_open(relids[ti], RowExclusiveLock);
+		MapColumns(&t, ti);
+		MlmOldRowsBegin(&t.old, t.rel, RelationGetDescr(t.rel), t.attno, t.ncols, Match[ti].grouped,
+						Match[ti].key, Match[ti].sub, run_id, GetActiveSnapshot(), CurrentMemoryContext);
+		total += MlmOldRowsEnd(&t.old);
+		table_close(t.rel, NoLock);
 	}
 	CommandCounterIncrement();
 	return total;

@@ -45,12 +45,11 @@ extern void MlmCloseWriterSetNet(MlmCloseWriter *w, const MlmNet *net);
 /*
  * Write payouts, member results, carry-out and bonus totals, flush, close
  * the tables, and return the one row of mlm._close_source (counts and the
- * grand total) built with desc in result_cxt, its snapshot still NULL.
+ * grand total) built with desc, its snapshot still NULL.
  */
 extern HeapTuple MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc,
 									  const MlmOutcome *o, const MlmPayouts *pay,
-									  const MlmCapResult *cap, mlm_dec total_cv,
-									  MemoryContext result_cxt);
+									  const MlmCapResult *cap, mlm_dec total_cv);
 
 /*
  * The result row with its snapshot: done by the caller once the

@@ -101,7 +101,6 @@ typedef struct ComputeArgs
 	MlmCloseWriter *writer;
 	TupleDesc	close_desc;
 	HeapTuple	close_result;
-	MemoryContext close_result_cxt;
 	MlmTreeHeader *close_tree;	/* net->tree, in src.tree_cxt */
 } ComputeArgs;
 
@@ -466,7 +465,7 @@ Compute(ComputeArgs *args, const MlmOut *out)
 	if (args->writer)
 	{
 		args->close_result = MlmCloseWriterFinish(args->writer, args->close_desc, &oc,
-												  pay, &cap, total_cv, args->close_result_cxt);
+												  pay, &cap, total_cv);
 		args->close_tree = net->tree;
 		return;
 	}
@@ -831,15 +830,15 @@ mlm_close_source(PG_FUNCTION_ARGS)
 	call_cxt = CurrentMemoryContext;
 	engine_cxt = AllocSetContextCreate(call_cxt, "mlm close", ALLOCSET_DEFAULT_SIZES);
 	args.src.tree_cxt = call_cxt;
-	args.close_result_cxt = call_cxt;
 	MemoryContextSwitchTo(engine_cxt);
 	args.writer = MlmCloseWriterBegin(get_func_namespace(fcinfo->flinfo->fn_oid),
 									  PG_GETARG_INT64(10), (args.kinds & K_LINE) != 0);
 	Compute(&args, NULL);
 	MemoryContextSwitchTo(call_cxt);
+	result = heap_copytuple(args.close_result);	/* a few counts and totals */
 	tree = args.close_tree;
 	MemoryContextDelete(engine_cxt);
-	result = MlmCloseResultSnapshot(args.close_result, args.close_desc, tree);
+	result = MlmCloseResultSnapshot(result, args.close_desc, tree);
 	if (tree)
 		pfree(tree);
 	PG_RETURN_DATUM(HeapTupleGetDatum(result));
