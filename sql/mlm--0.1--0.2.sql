@@ -112,6 +112,82 @@ COMMENT ON TABLE @extschema@.run_payable IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_state', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_payable', '');
 
+-- Audit lines are stored packed: one row holds consecutive lines (in the
+-- order of their line numbers) of one recipient and one bonus, encoded in
+-- data (src/line_pack.h: line-number deltas, source ids relative to the
+-- recipient, exact figures as scaled integers), and a row is kept below
+-- the size at which it would be TOASTed (about 2 kB, some 90 lines); the
+-- view mlm.run_line below shows one row per line.  A close with lines
+-- writes a sixth of the rows and a third of the bytes it would write with
+-- one row per line (docs/design.md).
+CREATE FUNCTION @extschema@._unpack_lines(
+    member_id pg_catalog.int8, first_line pg_catalog.int8, lines pg_catalog.int4, data pg_catalog.bytea,
+    OUT line_no pg_catalog.int8, OUT source_id pg_catalog.int8, OUT level pg_catalog.int4,
+    OUT base pg_catalog.numeric, OUT rate pg_catalog.numeric, OUT amount pg_catalog.numeric)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_unpack_lines' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 8;
+COMMENT ON FUNCTION @extschema@._unpack_lines(pg_catalog.int8, pg_catalog.int8, pg_catalog.int4, pg_catalog.bytea) IS
+  'internal, for the view mlm.run_line: the audit lines of one row of mlm.run_line_pack; corrupt data is an error (XX001)';
+
+CREATE FUNCTION @extschema@._lines_valid(
+    member_id pg_catalog.int8, first_line pg_catalog.int8, lines pg_catalog.int4, data pg_catalog.bytea)
+    RETURNS pg_catalog.bool
+    AS 'MODULE_PATHNAME', 'mlm_lines_valid' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._lines_valid(pg_catalog.int8, pg_catalog.int8, pg_catalog.int4, pg_catalog.bytea) IS
+  'internal, the CHECK constraint of mlm.run_line_pack: whether data reads as exactly lines audit lines, the first numbered first_line';
+
+CREATE FUNCTION @extschema@._pack_lines(
+    member_id pg_catalog.int8, line_no pg_catalog.int8[], source_id pg_catalog.int8[], level pg_catalog.int4[],
+    base pg_catalog.numeric[], rate pg_catalog.numeric[], amount pg_catalog.numeric[])
+    RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'mlm_pack_lines' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._pack_lines(pg_catalog.int8, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.int4[], pg_catalog.numeric[], pg_catalog.numeric[], pg_catalog.numeric[]) IS
+  'internal, for the upgrade from 0.1: the data of a row of mlm.run_line_pack holding the given lines of recipient member_id (line numbers increasing; first_line is line_no[1])';
+
+CREATE TABLE @extschema@.run_line_pack (
+    run_id     bigint  NOT NULL,
+    member_id  bigint  NOT NULL,
+    first_line bigint  NOT NULL,
+    bonus      text    NOT NULL,
+    lines      integer NOT NULL,
+    data       bytea   NOT NULL,
+    CONSTRAINT run_line_pack_pkey PRIMARY KEY (run_id, member_id, first_line),
+    -- what the close's writer builds; checked for every other writer (a
+    -- restore, a hand-made row)
+    CONSTRAINT run_line_pack_data_check CHECK (@extschema@._lines_valid(member_id, first_line, lines, data))
+);
+COMMENT ON TABLE @extschema@.run_line_pack IS
+  'Audit lines of a run closed with with_lines => true, packed: consecutive lines of one recipient (member_id) and one bonus per row, the first numbered first_line, encoded in data. Read them through the view mlm.run_line.';
+
+-- The lines of runs made before 0.2 move into mlm.run_line_pack unchanged
+-- (same numbers, same values; mlm.run_line then shows them as before): the
+-- lines of one recipient and one bonus that are consecutive in line number
+-- order, at most 24 to a row.  No trigger is on the new table yet, and the
+-- old table is dropped with its rows only after they are all copied.
+INSERT INTO @extschema@.run_line_pack
+SELECT g.run_id, g.member_id, pg_catalog.min(g.line_no), g.bonus, pg_catalog.count(*)::integer,
+       @extschema@._pack_lines(g.member_id, pg_catalog.array_agg(g.line_no ORDER BY g.line_no),
+                               pg_catalog.array_agg(g.source_id ORDER BY g.line_no),
+                               pg_catalog.array_agg(g.level ORDER BY g.line_no),
+                               pg_catalog.array_agg(g.base ORDER BY g.line_no),
+                               pg_catalog.array_agg(g.rate ORDER BY g.line_no),
+                               pg_catalog.array_agg(g.amount ORDER BY g.line_no))
+  FROM (SELECT i.*, (pg_catalog.row_number() OVER (PARTITION BY i.run_id, i.member_id, i.bonus, i.island ORDER BY i.line_no) - 1) / 24 AS chunk
+          FROM (SELECT l.*, pg_catalog.row_number() OVER (PARTITION BY l.run_id, l.member_id ORDER BY l.line_no)
+                          - pg_catalog.row_number() OVER (PARTITION BY l.run_id, l.member_id, l.bonus ORDER BY l.line_no) AS island
+                  FROM @extschema@.run_line l) i) g
+ GROUP BY g.run_id, g.member_id, g.bonus, g.island, g.chunk;
+DROP TABLE @extschema@.run_line;
+
+CREATE VIEW @extschema@.run_line AS
+SELECT p.run_id, l.line_no, p.member_id, p.bonus, l.source_id, l.level, l.base, l.rate, l.amount
+  FROM @extschema@.run_line_pack p
+ CROSS JOIN LATERAL @extschema@._unpack_lines(p.member_id, p.first_line, p.lines, p.data) l;
+COMMENT ON VIEW @extschema@.run_line IS
+  'Audit lines of a run closed with with_lines => true, one row per line: (recipient, bonus, source member, level, base, rate, exact amount before rounding and cap); line_no is unique within a run and numbers the lines in the order the bonuses paid them (mlm.compute''s order). Stored packed in mlm.run_line_pack.';
+
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_line_pack', '');
+
 ------------------------------------------------------------------------------
 -- Functions new or changed in 0.2, in the order of the install script
 -- (a close reads its inputs as their owners; mlm.source checks every row;
@@ -283,7 +359,7 @@ BEGIN
         IF EXISTS (SELECT 1 FROM @extschema@.run_payout x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_member x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_carry x WHERE x.run_id = OLD.run_id)
-           OR EXISTS (SELECT 1 FROM @extschema@.run_line x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_line_pack x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_state x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_payable x WHERE x.run_id = OLD.run_id) THEN
@@ -346,11 +422,14 @@ BEGIN
                               WHEN 'run_payout' THEN hdr.payout_rows
                               WHEN 'run_member' THEN hdr.member_result_rows
                               WHEN 'run_carry' THEN hdr.carry_out_rows
-                              WHEN 'run_line' THEN hdr.line_rows
+                              WHEN 'run_line_pack' THEN hdr.line_rows
                               WHEN 'run_bonus_total' THEN hdr.bonus_rows
                               WHEN 'run_state' THEN hdr.state_rows
                               WHEN 'run_payable' THEN hdr.payable_rows END;
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I x WHERE x.run_id = $1',
+            -- (the header counts lines, which run_line_pack packs)
+            EXECUTE pg_catalog.format('SELECT %s FROM %I.%I x WHERE x.run_id = $1',
+                                      CASE TG_TABLE_NAME WHEN 'run_line_pack' THEN 'COALESCE(pg_catalog.sum(x.lines), 0)'
+                                                         ELSE 'pg_catalog.count(*)' END,
                                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
               INTO n USING rid;
             IF n > COALESCE(limit_rows, 0) THEN
@@ -391,19 +470,19 @@ DO $locks$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total'] LOOP
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_bonus_total'] LOOP
         EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I
                           FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_lock()', t || '_lock', t);
     END LOOP;
 END
 $locks$;
 
--- the guards of every result table on the two new ones
+-- the guards of every result table on the three new ones
 DO $guards$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['run_state', 'run_payable'] LOOP
+    FOREACH t IN ARRAY ARRAY['run_line_pack', 'run_state', 'run_payable'] LOOP
         EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER INSERT ON @extschema@.%I
                           REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
                           EXECUTE FUNCTION @extschema@._run_rows_guard()', t || '_insert', t);
@@ -2329,7 +2408,7 @@ BEGIN
       INTO bonuses
       FROM (SELECT x.bonus FROM @extschema@.run_payout x WHERE x.run_id = p_run AND x.member_id = p_member
             UNION
-            SELECT DISTINCT x.bonus FROM @extschema@.run_line x WHERE x.run_id = p_run AND x.member_id = p_member) b
+            SELECT DISTINCT x.bonus FROM @extschema@.run_line_pack x WHERE x.run_id = p_run AND x.member_id = p_member) b
       LEFT JOIN @extschema@.run_payout p ON p.run_id = p_run AND p.member_id = p_member AND p.bonus = b.bonus
       LEFT JOIN LATERAL (SELECT x.e, x.o FROM pg_catalog.jsonb_array_elements(def -> 'bonuses') WITH ORDINALITY x(e, o)
                           WHERE x.e ->> 'name' = b.bonus) pb ON true

@@ -14,13 +14,16 @@
  * payouts merged over the bonuses in ascending member id, and audit lines,
  * numbered in the order the bonuses pay them (mlm.compute's order), sorted
  * by (member_id, line_no) in a tuplesort (maintenance_work_mem, then
- * temporary files) before they are written.
+ * temporary files) and packed (line_pack.h): consecutive lines of one
+ * recipient and one bonus become one run_line_pack row, up to the size at
+ * which a row would be TOASTed (WriteLines).
  */
 #include "postgres.h"
 
 #include "access/genam.h"
 #include "access/relscan.h"
 #include "access/heapam.h"
+#include "access/heaptoast.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -49,6 +52,7 @@
 
 #include "close_keep.h"
 #include "close_write.h"
+#include "line_pack.h"
 #include "mlm.h"
 #include "results.h"
 
@@ -66,8 +70,24 @@ enum
 
 #define MAX_COLS 14
 
+/*
+ * A packed line row stays below the size at which heap_insert would TOAST
+ * it (compressing or moving its data out of line costs more than the row
+ * saves): its data at most this much less the bonus name's length, the
+ * rest of the row taking well under 96 bytes.
+ */
+#define PACK_DATA_BYTES (TOAST_TUPLE_THRESHOLD - 96)
+
+/*
+ * A line in the writer's sort is a bytea: the recipient's member id (sign
+ * bit flipped) and the line number, big-endian, so that bytea order is
+ * (member_id, line_no) order; the bonus's number; then the line as it is
+ * packed (line_pack.h) less its line-number delta.
+ */
+#define LINE_KEY_BYTES	18
+
 static const char *const TableNames[T_COUNT] = {
-	"run_payout", "run_member", "run_carry", "run_line", "run_bonus_total",
+	"run_payout", "run_member", "run_carry", "run_line_pack", "run_bonus_total",
 	"run_state", "run_payable"
 };
 
@@ -77,7 +97,7 @@ static const char *const TableCols[T_COUNT][MAX_COLS + 1] = {
 	{"run_id", "member_id", "pv", "gv", "active", "rank", "amount", "qualified_rank",
 	"title_rank", "grace", "cpv", "customers", "rv", "member_type", NULL},
 	{"run_id", "member_id", "carry_left", "carry_right", NULL},
-	{"run_id", "line_no", "member_id", "bonus", "source_id", "level", "base", "rate", "amount", NULL},
+	{"run_id", "member_id", "first_line", "bonus", "lines", "data", NULL},
 	{"run_id", "bonus", "total_before_cap", "total_paid", NULL},
 	{"run_id", "member_id", "carry_left", "carry_right", "title_rank", "paid_as_rank",
 	"grace", "balance", NULL},
@@ -128,14 +148,14 @@ static const struct
 	{true, 1, 2},				/* run_payout: member_id, bonus */
 	{false, 1, -1},				/* run_member: member_id */
 	{false, 1, -1},				/* run_carry */
-	{false, 2, 1},				/* run_line: member_id, line_no */
+	{false, 1, 2},				/* run_line_pack: member_id, first_line */
 	{true, 0, 1},				/* run_bonus_total: run_id, bonus */
 	{false, 1, -1},				/* run_state */
 	{false, 1, -1}				/* run_payable */
 };
 
-/* a bonus name and its text datum (lines name their bonus) */
-typedef struct BonusText
+/* a bonus name and its text datum (lines name their bonus by number) */
+typedef struct BonusName
 {
 	const char *name;
 	Datum		text;
@@ -151,12 +171,14 @@ struct MlmCloseWriter
 	MemoryContext rowcxt;		/* values of rows being built */
 	int			rowcxt_rows;
 	const MlmNet *net;			/* names the members of line rows */
-	Tuplesortstate *line_sort;	/* lines, sorted by (member_id, line_no) */
-	TupleTableSlot *line_slot;	/* a line on its way into the sort */
+	Tuplesortstate *line_sort;	/* lines (LINE_KEY_BYTES), sorted by
+								 * (member_id, line_no) */
+	StringInfoData line_buf;	/* a line on its way into the sort */
 	int64		lines;			/* lines numbered so far */
 	bool		with_lines;
-	BonusName	bonus_text[16];
+	BonusName  *bonus_text;		/* the bonuses lines named so far */
 	int			nbonus_text;
+	int			maxbonus_text;
 };
 
 /* The relation schema.name, checked to be a plain table the user may modify. */
@@ -357,7 +379,7 @@ MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
 	for (ti = 0; ti < T_COUNT; ti++)
 		relids[ti] = ResultTableOid(nsp, TableNames[ti], ACL_INSERT);
 	TakeRowsLock();
-	CheckDraftRun(nsp, run_id, with_lines ? "run_line" : "run_payout");
+	CheckDraftRun(nsp, run_id, with_lines ? "run_line_pack" : "run_payout");
 
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "mlm close writer", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -386,15 +408,9 @@ MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines)
 	}
 	if (with_lines)
 	{
-		OutTable   *t = &w->t[T_LINE];
-		AttrNumber	keys[2] = {t->attno[2], t->attno[1]};	/* member_id, line_no */
-		Oid			ops[2] = {Int8LessOperator, Int8LessOperator};
-		Oid			colls[2] = {InvalidOid, InvalidOid};
-		bool		nulls_first[2] = {false, false};
-
-		w->line_slot = MakeSingleTupleTableSlot(t->desc, &TTSOpsVirtual);
-		w->line_sort = tuplesort_begin_heap(t->desc, 2, keys, ops, colls, nulls_first,
-											maintenance_work_mem, NULL, TUPLESORT_NONE);
+		initStringInfo(&w->line_buf);
+		w->line_sort = tuplesort_begin_datum(BYTEAOID, ByteaLessOperator, InvalidOid, false,
+											 maintenance_work_mem, NULL, TUPLESORT_NONE);
 	}
 	MemoryContextSwitchTo(old);
 	return w;
@@ -487,107 +503,156 @@ PutRow(MlmCloseWriter *w, int ti, const Datum *vals, const bool *nulls)
 	}
 }
 
-/* The text datum of a bonus name, made once per bonus. */
-static Datum
-BonusTextDatum(MlmCloseWriter *w, const char *name)
+/* The number of a bonus name among those lines named, and its text datum made once. */
+static int32
+BonusNumber(MlmCloseWriter *w, const char *name)
 {
 	MemoryContext old;
-	Datum		d;
 	int			i;
 
-	for (i = 0; i < w->nbonus_text; i++)
+	for (i = w->nbonus_text - 1; i >= 0; i--)
 		if (w->bonus_text[i].name == name)
-			return w->bonus_text[i].text;
+			return i;
 	old = MemoryContextSwitchTo(w->cxt);
-	d = CStringGetTextDatum(name);
-	MemoryContextSwitchTo(old);
-	if (w->nbonus_text < lengthof(w->bonus_text))
+	if (w->nbonus_text == w->maxbonus_text)
 	{
-		w->bonus_text[w->nbonus_text].name = name;
-		w->bonus_text[w->nbonus_text].text = d;
-		w->nbonus_text++;
+		w->maxbonus_text = Max(8, w->maxbonus_text * 2);
+		w->bonus_text = w->bonus_text == NULL ?
+			palloc(sizeof(BonusName) * w->maxbonus_text) :
+			repalloc(w->bonus_text, sizeof(BonusName) * w->maxbonus_text);
 	}
-	return d;
+	w->bonus_text[w->nbonus_text].name = name;
+	w->bonus_text[w->nbonus_text].text = CStringGetTextDatum(name);
+	MemoryContextSwitchTo(old);
+	return w->nbonus_text++;
+}
+
+/* Big-endian bytes of v into p (the sort keys of lines). */
+static inline void
+PutBE(char *p, uint64 v, int n)
+{
+	int			i;
+
+	for (i = n - 1; i >= 0; i--)
+	{
+		p[i] = (char) (v & 0xFF);
+		v >>= 8;
+	}
+}
+
+static inline uint64
+GetBE(const char *p, int n)
+{
+	uint64		v = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		v = (v << 8) | (uint8) p[i];
+	return v;
 }
 
 void
 MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
-				   int32 source, int32 level, Datum base, Datum rate,
-				   mlm_dec amount)
+				   int32 source, int32 level, const MlmLineFigure *base,
+				   const MlmLineFigure *rate, mlm_dec amount)
 {
 	MlmCloseWriter *w = (MlmCloseWriter *) arg;
-	OutTable   *t = &w->t[T_LINE];
-	TupleTableSlot *slot = w->line_slot;
-	Datum		v[9];
-	bool		n[9] = {0};
-	MemoryContext old;
-	int			j;
+	StringInfo	buf = &w->line_buf;
+	int64		member_id = w->net->v.ids[recipient];
+	char		key[VARHDRSZ + LINE_KEY_BYTES];
 
-	v[0] = Int64GetDatum(w->run_id);
-	v[1] = Int64GetDatum(++w->lines);
-	v[2] = Int64GetDatum(w->net->v.ids[recipient]);
-	v[3] = BonusTextDatum(w, bonus_name);
-	v[4] = source >= 0 ? Int64GetDatum(w->net->v.ids[source]) : (Datum) 0;
-	n[4] = source < 0;
-	v[5] = Int32GetDatum(level);
-	n[5] = level < 0;
-	v[6] = base;
-	v[7] = rate;
-	old = MemoryContextSwitchTo(w->rowcxt);
-	v[8] = MlmDecToNumeric(amount, MLM_AMT_SCALE, 2);
-	MemoryContextSwitchTo(old);
+	resetStringInfo(buf);
+	PutBE(key + VARHDRSZ, (uint64) member_id ^ ((uint64) 1 << 63), 8);
+	PutBE(key + VARHDRSZ + 8, (uint64) ++w->lines, 8);
+	PutBE(key + VARHDRSZ + 16, (uint64) BonusNumber(w, bonus_name), 2);
+	appendBinaryStringInfo(buf, key, sizeof(key));
+	MlmLinePackBody(buf, member_id, source >= 0, source >= 0 ? w->net->v.ids[source] : 0,
+					level, base, rate, amount);
+	SET_VARSIZE(buf->data, buf->len);
 
-	/* into the sort (which copies it); the values' memory is reused */
-	ExecClearTuple(slot);
-	memset(slot->tts_isnull, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
-	for (j = 0; j < t->ncols; j++)
-	{
-		slot->tts_values[t->attno[j] - 1] = v[j];
-		slot->tts_isnull[t->attno[j] - 1] = n[j];
-	}
-	ExecStoreVirtualTuple(slot);
-	tuplesort_puttupleslot(w->line_sort, slot);
+	/* into the sort, which copies it */
+	tuplesort_putdatum(w->line_sort, PointerGetDatum(buf->data), false);
 	if (++w->rowcxt_rows >= BATCH_ROWS)
 	{
-		MemoryContextReset(w->rowcxt);
 		w->rowcxt_rows = 0;
 		CHECK_FOR_INTERRUPTS();
 	}
 }
 
-/* The sorted lines into mlm.run_line. */
+/* One run_line_pack row: lines packed in data, the first numbered first_line. */
+static void
+PutPackRow(MlmCloseWriter *w, int64 member_id, int64 first_line, int32 bonus,
+		   int32 lines, StringInfo data)
+{
+	Datum		v[6];
+	bool		n[6] = {0};
+	bytea	   *b = MemoryContextAlloc(w->rowcxt, VARHDRSZ + data->len);
+
+	SET_VARSIZE(b, VARHDRSZ + data->len);
+	memcpy(VARDATA(b), data->data, data->len);
+	v[0] = Int64GetDatum(w->run_id);
+	v[1] = Int64GetDatum(member_id);
+	v[2] = Int64GetDatum(first_line);
+	v[3] = w->bonus_text[bonus].text;
+	v[4] = Int32GetDatum(lines);
+	v[5] = PointerGetDatum(b);
+	PutRow(w, T_LINE, v, n);
+}
+
+/*
+ * The sorted lines into mlm.run_line_pack: a recipient's lines of one
+ * bonus are consecutive in (member_id, line_no) order (a bonus numbers all
+ * its lines before the next one runs), so a row is cut where the recipient
+ * or the bonus changes or where the next line would make the row large
+ * enough to be TOASTed.
+ */
 static void
 WriteLines(MlmCloseWriter *w)
 {
-	OutTable   *t = &w->t[T_LINE];
-	TupleTableSlot *sorted = MakeSingleTupleTableSlot(t->desc, &TTSOpsMinimalTuple);
+	StringInfoData data;
+	int64		member_id = 0,
+				first_line = 0,
+				prev_line = 0;
+	int32		bonus = -1,
+				lines = 0;
+	Size		limit = 0;
+	Datum		d;
+	bool		isnull;
 
+	initStringInfo(&data);
 	tuplesort_performsort(w->line_sort);
-	while (tuplesort_gettupleslot(w->line_sort, true, false, sorted, NULL))
+	while (tuplesort_getdatum(w->line_sort, true, &d, &isnull, NULL))
 	{
-		TupleTableSlot *slot;
+		const char *rec = VARDATA_ANY(DatumGetPointer(d));
+		Size		body = VARSIZE_ANY_EXHDR(DatumGetPointer(d)) - LINE_KEY_BYTES;
+		int64		m = (int64) (GetBE(rec, 8) ^ ((uint64) 1 << 63));
+		int64		line_no = (int64) GetBE(rec + 8, 8);
+		int32		b = (int32) GetBE(rec + 16, 2);
 
-		if (t->nbuf == t->nslots)
+		if (lines > 0 && (m != member_id || b != bonus || data.len + 10 + body > limit))
 		{
-			MemoryContext old = MemoryContextSwitchTo(w->cxt);
-
-			t->slots[t->nslots++] = MakeSingleTupleTableSlot(t->desc, table_slot_callbacks(t->rel));
-			MemoryContextSwitchTo(old);
+			PutPackRow(w, member_id, first_line, bonus, lines, &data);
+			lines = 0;
 		}
-		slot = t->slots[t->nbuf];
-		ExecCopySlot(slot, sorted);
-		if (MlmOldRowsKeep(&t->old, slot))
+		if (lines == 0)
 		{
-			ExecClearTuple(slot);
-			t->rows++;
+			resetStringInfo(&data);
+			member_id = m;
+			bonus = b;
+			first_line = prev_line = line_no;
+			limit = PACK_DATA_BYTES - VARSIZE_ANY(DatumGetPointer(w->bonus_text[b].text));
 		}
-		else if (++t->nbuf == BATCH_ROWS)
-			Flush(w, t);
+		MlmLinePackVarint(&data, (uint64) (line_no - prev_line));
+		appendBinaryStringInfo(&data, rec + LINE_KEY_BYTES, body);
+		prev_line = line_no;
+		lines++;
+		pfree(DatumGetPointer(d));
 	}
+	if (lines > 0)
+		PutPackRow(w, member_id, first_line, bonus, lines, &data);
 	tuplesort_end(w->line_sort);
 	w->line_sort = NULL;
-	ExecDropSingleTupleTableSlot(sorted);
-	ExecDropSingleTupleTableSlot(w->line_slot);
+	pfree(data.data);
 }
 
 /*
@@ -823,7 +888,7 @@ MlmCloseWriterFinish(MlmCloseWriter *w, TupleDesc desc, const MlmOutcome *o,
 	vals[R_PAYOUT_ROWS] = Int64GetDatum(w->t[T_PAYOUT].rows);
 	vals[R_MEMBER_RESULT_ROWS] = Int64GetDatum(w->t[T_MEMBER].rows);
 	vals[R_CARRY_OUT_ROWS] = Int64GetDatum(w->t[T_CARRY].rows);
-	vals[R_LINE_ROWS] = Int64GetDatum(w->t[T_LINE].rows);
+	vals[R_LINE_ROWS] = Int64GetDatum(w->lines);	/* lines, not packed rows */
 	vals[R_BONUS_ROWS] = Int64GetDatum(w->t[T_BONUS].rows);
 	vals[R_MEMBER_ROWS] = Int64GetDatum(net->member_rows);
 	vals[R_VOLUME_ROWS] = Int64GetDatum(net->volume_rows);

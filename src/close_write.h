@@ -1,7 +1,7 @@
 /*
  * close_write.h
  *	  Writing a close's results straight into the run tables (mlm.run_payout,
- *	  run_member, run_carry, run_line, run_bonus_total) from the engine's
+ *	  run_member, run_carry, run_line_pack, run_bonus_total) from the engine's
  *	  result arrays, in batches through the table AM's multi-insert with
  *	  index insertion, as COPY does: no SQL rows, no tuplestore, no
  *	  executor per row.  And deleting a draft's rows the same way.
@@ -34,10 +34,11 @@ typedef struct MlmCloseWriter MlmCloseWriter;
  */
 extern MlmCloseWriter *MlmCloseWriterBegin(Oid nsp, int64 run_id, bool with_lines);
 
-/* The MlmLineFn of a close: one mlm.run_line row, numbered in order. */
+/* The MlmLineFn of a close: one audit line, numbered in order (packed into
+ * mlm.run_line_pack rows when the writer finishes). */
 extern void MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
-							   int32 source, int32 level, Datum base, Datum rate,
-							   mlm_dec amount);
+							   int32 source, int32 level, const MlmLineFigure *base,
+							   const MlmLineFigure *rate, mlm_dec amount);
 
 /* The network the line rows name (set before the bonuses run). */
 extern void MlmCloseWriterSetNet(MlmCloseWriter *w, const MlmNet *net);

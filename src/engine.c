@@ -128,7 +128,8 @@ PutRow(const MlmOut *out, Datum *vals, bool *nulls)
 /* MlmLineFn of the engine: one "line" row per payment. */
 static void
 PutLineRow(void *arg, const char *bonus_name, int32 recipient, int32 source,
-		   int32 level, Datum base, Datum rate, mlm_dec amount)
+		   int32 level, const MlmLineFigure *base, const MlmLineFigure *rate,
+		   mlm_dec amount)
 {
 	LineRows   *lr = (LineRows *) arg;
 	Datum		vals[C_NCOLS];
@@ -142,8 +143,8 @@ PutLineRow(void *arg, const char *bonus_name, int32 recipient, int32 source,
 		vals[C_SOURCE] = Int64GetDatum(lr->net->v.ids[source]);
 	if (level >= 0)
 		vals[C_LEVEL] = Int32GetDatum(level);
-	vals[C_BASE] = base;
-	vals[C_RATE] = rate;
+	vals[C_BASE] = MlmLineFigureNumeric(base);
+	vals[C_RATE] = MlmLineFigureNumeric(rate);
 	vals[C_AMOUNT] = MlmDecToNumeric(amount, MLM_AMT_SCALE, 2);
 	nulls[C_KIND] = nulls[C_MEMBER] = nulls[C_BONUS] = false;
 	nulls[C_SOURCE] = source < 0;

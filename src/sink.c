@@ -48,13 +48,20 @@ MlmSinkReset(MlmLineSink *sink, const char *bonus_name)
 	sink->bonus_name = bonus_name;
 }
 
-/* Add a non-zero amount to its recipient and pass the line on. */
-void
-MlmSinkLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
-				 Datum base, Datum rate, mlm_dec amount)
+/* The numeric of a figure: the datum given, or the fixed point trimmed. */
+Datum
+MlmLineFigureNumeric(const MlmLineFigure *f)
 {
-	if (amount == 0)
-		return;
+	if (f->num != (Datum) 0)
+		return f->num;
+	return MlmDecToNumeric(f->v, f->scale, f->minscale);
+}
+
+/* Add a non-zero amount to its recipient and pass the line on. */
+static void
+SinkAdd(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
+		const MlmLineFigure *base, const MlmLineFigure *rate, mlm_dec amount)
+{
 	sink->sum[recipient] = MlmDecAdd(sink->sum[recipient], amount);
 	sink->touched[recipient] = true;
 	if (sink->line_fn)
@@ -68,23 +75,29 @@ MlmSinkLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
 	}
 }
 
-/* Base and rate become numeric only when a line will be written. */
+/* A line whose base and rate are numeric datums. */
+void
+MlmSinkLineDatum(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
+				 Datum base, Datum rate, mlm_dec amount)
+{
+	MlmLineFigure b = {0, 0, 0, base};
+	MlmLineFigure r = {0, 0, 0, rate};
+
+	if (amount == 0)
+		return;
+	SinkAdd(sink, recipient, source, level, &b, &r, amount);
+}
+
+/* A line of fixed-point figures: nothing is built unless a consumer wants it. */
 void
 MlmSinkLine(MlmLineSink *sink, int32 recipient, int32 source, int32 level,
 			mlm_dec base, int base_scale, mlm_dec rate, int rate_scale,
 			mlm_dec amount)
 {
+	MlmLineFigure b = {base, base_scale, Min(base_scale, 2), (Datum) 0};
+	MlmLineFigure r = {rate, rate_scale, 0, (Datum) 0};
+
 	if (amount == 0)
 		return;
-	if (sink->line_fn)
-	{
-		MemoryContext old = MemoryContextSwitchTo(sink->line_cxt);
-		Datum		base_num = MlmDecToNumeric(base, base_scale, Min(base_scale, 2));
-		Datum		rate_num = MlmDecToNumeric(rate, rate_scale, 0);
-
-		MemoryContextSwitchTo(old);
-		MlmSinkLineDatum(sink, recipient, source, level, base_num, rate_num, amount);
-	}
-	else
-		MlmSinkLineDatum(sink, recipient, source, level, (Datum) 0, (Datum) 0, amount);
+	SinkAdd(sink, recipient, source, level, &b, &r, amount);
 }

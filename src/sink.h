@@ -13,13 +13,30 @@
 #include "decimal.h"
 
 /*
+ * A line's base or rate: an exact fixed-point value v at scale, shown with
+ * trailing zeros trimmed down to minscale decimals; or, when num is not 0,
+ * that numeric datum (a pool's share of the weights, an exact quotient).
+ * The consumer decides whether it needs a numeric (MlmLineFigureNumeric):
+ * the close packs the fixed-point values as they are.
+ */
+typedef struct MlmLineFigure
+{
+	mlm_dec		v;
+	int			scale;
+	int			minscale;
+	Datum		num;
+} MlmLineFigure;
+
+/*
  * Receives one audit line: recipient and source as member indexes (source
- * -1 = none), level (-1 = none), base and rate as numeric datums, amount at
- * MLM_AMT_SCALE.
+ * -1 = none), level (-1 = none), base and rate, amount at MLM_AMT_SCALE.
  */
 typedef void (*MlmLineFn) (void *arg, const char *bonus_name, int32 recipient,
-						   int32 source, int32 level, Datum base, Datum rate,
-						   mlm_dec amount);
+						   int32 source, int32 level, const MlmLineFigure *base,
+						   const MlmLineFigure *rate, mlm_dec amount);
+
+/* The numeric datum of a figure (built in the current memory context). */
+extern Datum MlmLineFigureNumeric(const MlmLineFigure *f);
 
 typedef struct MlmLineSink
 {

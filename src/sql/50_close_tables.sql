@@ -187,22 +187,59 @@ CREATE TABLE @extschema@.run_payable (
 COMMENT ON TABLE @extschema@.run_payable IS
   'The payables ledger of a run of a plan with the key payout: balance in, earned after the cap, paid out and balance out, for every member where one is not zero (without payout, paid is run_member.amount and nothing is kept here).';
 
-CREATE TABLE @extschema@.run_line (
-    run_id    bigint  NOT NULL,
-    line_no   bigint  NOT NULL,
-    member_id bigint  NOT NULL,
-    bonus     text    NOT NULL,
-    source_id bigint,
-    level     integer,
-    base      numeric,
-    rate      numeric,
-    amount    numeric NOT NULL,
-    -- line_no is unique within a run; leading with member_id lets the one
-    -- index serve "the lines of member m in run r" as well
-    CONSTRAINT run_line_pkey PRIMARY KEY (run_id, member_id, line_no)
+-- Audit lines are stored packed: one row holds consecutive lines (in the
+-- order of their line numbers) of one recipient and one bonus, encoded in
+-- data (src/line_pack.h: line-number deltas, source ids relative to the
+-- recipient, exact figures as scaled integers), and a row is kept below
+-- the size at which it would be TOASTed (about 2 kB, some 90 lines); the
+-- view mlm.run_line below shows one row per line.  A close with lines
+-- writes a sixth of the rows and a third of the bytes it would write with
+-- one row per line (docs/design.md).
+CREATE FUNCTION @extschema@._unpack_lines(
+    member_id pg_catalog.int8, first_line pg_catalog.int8, lines pg_catalog.int4, data pg_catalog.bytea,
+    OUT line_no pg_catalog.int8, OUT source_id pg_catalog.int8, OUT level pg_catalog.int4,
+    OUT base pg_catalog.numeric, OUT rate pg_catalog.numeric, OUT amount pg_catalog.numeric)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'mlm_unpack_lines' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 8;
+COMMENT ON FUNCTION @extschema@._unpack_lines(pg_catalog.int8, pg_catalog.int8, pg_catalog.int4, pg_catalog.bytea) IS
+  'internal, for the view mlm.run_line: the audit lines of one row of mlm.run_line_pack; corrupt data is an error (XX001)';
+
+CREATE FUNCTION @extschema@._lines_valid(
+    member_id pg_catalog.int8, first_line pg_catalog.int8, lines pg_catalog.int4, data pg_catalog.bytea)
+    RETURNS pg_catalog.bool
+    AS 'MODULE_PATHNAME', 'mlm_lines_valid' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._lines_valid(pg_catalog.int8, pg_catalog.int8, pg_catalog.int4, pg_catalog.bytea) IS
+  'internal, the CHECK constraint of mlm.run_line_pack: whether data reads as exactly lines audit lines, the first numbered first_line';
+
+CREATE FUNCTION @extschema@._pack_lines(
+    member_id pg_catalog.int8, line_no pg_catalog.int8[], source_id pg_catalog.int8[], level pg_catalog.int4[],
+    base pg_catalog.numeric[], rate pg_catalog.numeric[], amount pg_catalog.numeric[])
+    RETURNS pg_catalog.bytea
+    AS 'MODULE_PATHNAME', 'mlm_pack_lines' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@._pack_lines(pg_catalog.int8, pg_catalog.int8[], pg_catalog.int8[], pg_catalog.int4[], pg_catalog.numeric[], pg_catalog.numeric[], pg_catalog.numeric[]) IS
+  'internal, for the upgrade from 0.1: the data of a row of mlm.run_line_pack holding the given lines of recipient member_id (line numbers increasing; first_line is line_no[1])';
+
+CREATE TABLE @extschema@.run_line_pack (
+    run_id     bigint  NOT NULL,
+    member_id  bigint  NOT NULL,
+    first_line bigint  NOT NULL,
+    bonus      text    NOT NULL,
+    lines      integer NOT NULL,
+    data       bytea   NOT NULL,
+    CONSTRAINT run_line_pack_pkey PRIMARY KEY (run_id, member_id, first_line),
+    -- what the close's writer builds; checked for every other writer (a
+    -- restore, a hand-made row)
+    CONSTRAINT run_line_pack_data_check CHECK (@extschema@._lines_valid(member_id, first_line, lines, data))
 );
-COMMENT ON TABLE @extschema@.run_line IS
-  'Audit lines of a run closed with with_lines => true: (recipient, bonus, source member, level, base, rate, exact amount before rounding and cap).';
+COMMENT ON TABLE @extschema@.run_line_pack IS
+  'Audit lines of a run closed with with_lines => true, packed: consecutive lines of one recipient (member_id) and one bonus per row, the first numbered first_line, encoded in data. Read them through the view mlm.run_line.';
+
+CREATE VIEW @extschema@.run_line AS
+SELECT p.run_id, l.line_no, p.member_id, p.bonus, l.source_id, l.level, l.base, l.rate, l.amount
+  FROM @extschema@.run_line_pack p
+ CROSS JOIN LATERAL @extschema@._unpack_lines(p.member_id, p.first_line, p.lines, p.data) l;
+COMMENT ON VIEW @extschema@.run_line IS
+  'Audit lines of a run closed with with_lines => true, one row per line: (recipient, bonus, source member, level, base, rate, exact amount before rounding and cap); line_no is unique within a run and numbers the lines in the order the bonuses paid them (mlm.compute''s order). Stored packed in mlm.run_line_pack.';
 
 CREATE TABLE @extschema@.run_bonus_total (
     run_id           bigint  NOT NULL,
@@ -239,7 +276,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_run_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_payout', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_member', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_carry', '');
-SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_line', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_line_pack', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_state', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_payable', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.run_bonus_total', '');

@@ -45,7 +45,7 @@ BEGIN
         IF EXISTS (SELECT 1 FROM @extschema@.run_payout x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_member x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_carry x WHERE x.run_id = OLD.run_id)
-           OR EXISTS (SELECT 1 FROM @extschema@.run_line x WHERE x.run_id = OLD.run_id)
+           OR EXISTS (SELECT 1 FROM @extschema@.run_line_pack x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_bonus_total x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_state x WHERE x.run_id = OLD.run_id)
            OR EXISTS (SELECT 1 FROM @extschema@.run_payable x WHERE x.run_id = OLD.run_id) THEN
@@ -111,11 +111,14 @@ BEGIN
                               WHEN 'run_payout' THEN hdr.payout_rows
                               WHEN 'run_member' THEN hdr.member_result_rows
                               WHEN 'run_carry' THEN hdr.carry_out_rows
-                              WHEN 'run_line' THEN hdr.line_rows
+                              WHEN 'run_line_pack' THEN hdr.line_rows
                               WHEN 'run_bonus_total' THEN hdr.bonus_rows
                               WHEN 'run_state' THEN hdr.state_rows
                               WHEN 'run_payable' THEN hdr.payable_rows END;
-            EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %I.%I x WHERE x.run_id = $1',
+            -- (the header counts lines, which run_line_pack packs)
+            EXECUTE pg_catalog.format('SELECT %s FROM %I.%I x WHERE x.run_id = $1',
+                                      CASE TG_TABLE_NAME WHEN 'run_line_pack' THEN 'COALESCE(pg_catalog.sum(x.lines), 0)'
+                                                         ELSE 'pg_catalog.count(*)' END,
                                       TG_TABLE_SCHEMA, TG_TABLE_NAME)
               INTO n USING rid;
             IF n > COALESCE(limit_rows, 0) THEN
@@ -137,7 +140,7 @@ DO $guards$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total',
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line_pack', 'run_bonus_total',
                                 'run_state', 'run_payable'] LOOP
         EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON @extschema@.%I
                           REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT
@@ -177,7 +180,7 @@ DO $locks$
 DECLARE
     t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line', 'run_bonus_total',
+    FOREACH t IN ARRAY ARRAY['run_payout', 'run_member', 'run_carry', 'run_line_pack', 'run_bonus_total',
                                 'run_state', 'run_payable'] LOOP
         EXECUTE format('CREATE TRIGGER %I BEFORE INSERT ON @extschema@.%I
                           FOR EACH STATEMENT EXECUTE FUNCTION @extschema@._run_rows_lock()', t || '_lock', t);

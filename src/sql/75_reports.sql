@@ -727,7 +727,7 @@ BEGIN
       INTO bonuses
       FROM (SELECT x.bonus FROM @extschema@.run_payout x WHERE x.run_id = p_run AND x.member_id = p_member
             UNION
-            SELECT DISTINCT x.bonus FROM @extschema@.run_line x WHERE x.run_id = p_run AND x.member_id = p_member) b
+            SELECT DISTINCT x.bonus FROM @extschema@.run_line_pack x WHERE x.run_id = p_run AND x.member_id = p_member) b
       LEFT JOIN @extschema@.run_payout p ON p.run_id = p_run AND p.member_id = p_member AND p.bonus = b.bonus
       LEFT JOIN LATERAL (SELECT x.e, x.o FROM pg_catalog.jsonb_array_elements(def -> 'bonuses') WITH ORDINALITY x(e, o)
                           WHERE x.e ->> 'name' = b.bonus) pb ON true

@@ -126,7 +126,7 @@ SELECT count(mlm.adjust(r.run_id, 1 + floor(random() * :n)::bigint,
  \g (format=unaligned tuples_only=on)
 VACUUM ANALYZE mlm.run_member;
 VACUUM ANALYZE mlm.run_payout;
-VACUUM ANALYZE mlm.run_line;
+VACUUM ANALYZE mlm.run_line_pack;
 VACUUM ANALYZE mlm.adjustment;
 SELECT format('   history: %s runs, %s member rows, %s payouts, %s lines, %s adjustments; mlm tables %s',
               (SELECT count(*) FROM mlm.run), (SELECT count(*) FROM mlm.run_member),

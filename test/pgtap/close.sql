@@ -29,7 +29,7 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT plan(155 + 9);
+SELECT plan(155 + 15);
 
 -- ---------------------------------------------------------------------------
 -- Inputs: the binary example as ERP tables
@@ -84,7 +84,8 @@ SELECT has_table('mlm', 'run', 'table mlm.run');
 SELECT has_table('mlm', 'run_payout', 'table mlm.run_payout');
 SELECT has_table('mlm', 'run_member', 'table mlm.run_member');
 SELECT has_table('mlm', 'run_carry', 'table mlm.run_carry');
-SELECT has_table('mlm', 'run_line', 'table mlm.run_line');
+SELECT has_view('mlm', 'run_line', 'view mlm.run_line (one row per line)');
+SELECT has_table('mlm', 'run_line_pack', 'table mlm.run_line_pack (the lines, packed)');
 SELECT has_table('mlm', 'adjustment', 'table mlm.adjustment');
 SELECT has_view('mlm', 'payout_totals', 'view mlm.payout_totals');
 SELECT has_view('mlm', 'run_totals', 'view mlm.run_totals');
@@ -360,6 +361,17 @@ SELECT throws_ok(format('DELETE FROM mlm.run_carry WHERE run_id = %s', :run1), '
 SELECT throws_ok(format('INSERT INTO mlm.run_payout VALUES (%s, 3, %L, 1.00)', :run1, 'binary'), '55000', NULL,
                  'no payout can be added to a finalized run');
 SELECT throws_ok($$TRUNCATE mlm.run_payout$$, '55000', NULL, 'payouts cannot be truncated');
+-- the packed lines: a line more than the header counts is refused, and so
+-- is a row whose arrays disagree (what a restore or a hand-made row must meet)
+SELECT throws_ok(format($$INSERT INTO mlm.run_line_pack VALUES (%s, 3, 99, 'binary', 1, '\x0000000000000202')$$, :run1),
+                 '55000', NULL, 'no line can be added to a finalized run');
+SELECT throws_ok(format($$DELETE FROM mlm.run_line_pack WHERE run_id = %s$$, :run1), '55000', NULL,
+                 'lines of a finalized run cannot be deleted');
+SELECT throws_ok($$INSERT INTO mlm.run_line_pack VALUES (-1, 3, 99, 'binary', 2, '\x0000000000000202')$$,
+                 '23514', NULL, 'a row of lines whose data holds fewer lines than it says is refused');
+SELECT throws_ok($$INSERT INTO mlm.run_line_pack VALUES (-1, 3, 98, 'binary', 1, '\x00ff')$$,
+                 '23514', NULL, 'a row of lines whose data is corrupt is refused');
+SELECT is((SELECT count(*) FROM mlm.run_line WHERE run_id = :run1), 2::bigint, 'the finalized lines are intact');
 SELECT is((SELECT sum(amount) FROM mlm.run_payout WHERE run_id = :run1), 170.00, 'the finalized payouts are intact');
 
 -- ---------------------------------------------------------------------------

@@ -100,7 +100,7 @@ say "   backend pid $pid"
 writing=
 for ((i = 0; i < 1200; i++)); do
 	kill -0 "$VICTIM" 2>/dev/null || break
-	sz=$(value "SELECT pg_relation_size('mlm.run_payout') + pg_relation_size('mlm.run_member') + pg_relation_size('mlm.run_line')" 2>/dev/null)
+	sz=$(value "SELECT pg_relation_size('mlm.run_payout') + pg_relation_size('mlm.run_member') + pg_relation_size('mlm.run_line_pack')" 2>/dev/null)
 	if [ -n "$sz" ] && [ "$sz" -gt 0 ]; then
 		writing=$sz
 		break
