@@ -11,7 +11,7 @@
 \set ON_ERROR_STOP 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 -- a round trip: NULL source and level, NULL base and rate (only 0.1's rows
 -- have them), scales kept, negative and large values, a figure too precise
@@ -45,7 +45,11 @@ SELECT ok(NOT mlm._lines_valid(42, 7, 0, (SELECT data FROM packed)), 'no lines: 
 SELECT ok(NOT mlm._lines_valid(42, 7, 5, substring((SELECT data FROM packed) FROM 1 FOR 30)), 'truncated data: invalid');
 SELECT ok(NOT mlm._lines_valid(1, 1, 1, '\x00ff'::bytea), 'unknown flags: invalid');
 SELECT ok(NOT mlm._lines_valid(1, 1, 1, '\x0000130000000000'::bytea), 'unknown figure form: invalid');
-SELECT ok(NOT mlm._lines_valid(1, 1, 1, '\x0001ffffffffffffffffff7f'::bytea), 'a varint beyond 64 bits: invalid');
+SELECT ok(mlm._lines_valid(1, 1, 1, '\x0001ffffffffffffffffff01000000000202'::bytea)
+          AND NOT mlm._lines_valid(1, 1, 1, '\x0001ffffffffffffffffff7f000000000202'::bytea),
+          'a varint of 64 bits is valid, one beyond 64 bits is not');
+SELECT ok(NOT mlm._lines_valid(1, 1, 1, ('\x00000012' || repeat('ff', 18) || '7f00000202')::bytea),
+          'a figure beyond 128 bits: invalid');
 SELECT ok(NOT mlm._lines_valid(9223372036854775806, 9223372036854775806, 2, '\x000000020000020002000500000002'::bytea),
           'line numbers beyond bigint: invalid');
 SELECT ok(NOT mlm._lines_valid(1, 1, 1, '\x0000ff03312e2e0000'::bytea), 'a figure text that is no number: invalid');
@@ -55,7 +59,7 @@ SELECT is((SELECT x::text FROM mlm._unpack_lines(1, 1, 1, '\x0000000000000202'::
           'and reads as it should');
 SELECT throws_ok($$SELECT * FROM mlm._unpack_lines(42, 7, 4, (SELECT data FROM packed))$$, 'XX001',
                  'packed audit lines of member 42 are corrupt', 'the reader refuses what the check refuses');
-SELECT throws_ok($$SELECT * FROM mlm._unpack_lines(1, 1, 1, '\x0001ffffffffffffffffff7f'::bytea)$$, 'XX001', NULL,
+SELECT throws_ok($$SELECT * FROM mlm._unpack_lines(1, 1, 1, '\x0001ffffffffffffffffff7f000000000202'::bytea)$$, 'XX001', NULL,
                  'an overlong number is an error, not a wrong id');
 SELECT throws_ok($$SELECT mlm._pack_lines(1, '{2,1}', '{NULL,NULL}', '{NULL,NULL}', '{1,1}', '{1,1}', '{1,1}')$$, '22023',
                  'the line numbers of a packed row must increase', 'the encoder refuses decreasing line numbers');
