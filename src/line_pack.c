@@ -57,6 +57,11 @@ PackVarint128(StringInfo buf, unsigned __int128 v)
 	uint8		b[19];
 	int			n = 0;
 
+	if ((v >> 64) == 0)
+	{
+		MlmLinePackVarint(buf, (uint64) v);
+		return;
+	}
 	do
 	{
 		b[n] = (uint8) (v & 0x7F);
@@ -145,11 +150,38 @@ PackFigure(StringInfo buf, const MlmLineFigure *f)
 		MlmLinePackNumeric(buf, f->num);
 		return;
 	}
-	while (s > f->minscale && v % 10 == 0)
+	/*
+	 * Trailing zeros off.  128-bit division is slow: 8 digits at a time
+	 * until the value fits in 64 bits (an amount carries 16 zeros or so).
+	 */
+	while ((v < PG_INT64_MIN || v > PG_INT64_MAX) && s - 8 >= f->minscale &&
+		   v % 100000000 == 0)
 	{
-		v /= 10;
-		s--;
+		v /= 100000000;
+		s -= 8;
 	}
+	if (v >= PG_INT64_MIN && v <= PG_INT64_MAX)
+	{
+		int64		x = (int64) v;
+
+		while (s - 4 >= f->minscale && x % 10000 == 0)
+		{
+			x /= 10000;
+			s -= 4;
+		}
+		while (s > f->minscale && x % 10 == 0)
+		{
+			x /= 10;
+			s--;
+		}
+		v = x;
+	}
+	else
+		while (s > f->minscale && v % 10 == 0)
+		{
+			v /= 10;
+			s--;
+		}
 	if (s < 0 || s > MLM_AMT_SCALE)
 		MlmLinePackNumeric(buf, MlmDecToNumeric(f->v, f->scale, f->minscale));
 	else
