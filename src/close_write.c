@@ -513,6 +513,8 @@ BonusNumber(MlmCloseWriter *w, const char *name)
 	for (i = w->nbonus_text - 1; i >= 0; i--)
 		if (w->bonus_text[i].name == name)
 			return i;
+	if (w->nbonus_text > PG_UINT16_MAX)	/* two bytes of a line's sort key */
+		elog(ERROR, "too many bonuses with audit lines");
 	old = MemoryContextSwitchTo(w->cxt);
 	if (w->nbonus_text == w->maxbonus_text)
 	{

@@ -191,10 +191,10 @@ COMMENT ON TABLE @extschema@.run_payable IS
 -- order of their line numbers) of one recipient and one bonus, encoded in
 -- data (src/line_pack.h: line-number deltas, source ids relative to the
 -- recipient, exact figures as scaled integers), and a row is kept below
--- the size at which it would be TOASTed (about 2 kB, some 90 lines); the
+-- the size at which it would be TOASTed (about 2 kB, some 80 lines); the
 -- view mlm.run_line below shows one row per line.  A close with lines
--- writes a sixth of the rows and a third of the bytes it would write with
--- one row per line (docs/design.md).
+-- writes a seventh of the rows and a sixth of the bytes it would write
+-- with one row per line (docs/design.md).
 CREATE FUNCTION @extschema@._unpack_lines(
     member_id pg_catalog.int8, first_line pg_catalog.int8, lines pg_catalog.int4, data pg_catalog.bytea,
     OUT line_no pg_catalog.int8, OUT source_id pg_catalog.int8, OUT level pg_catalog.int4,
