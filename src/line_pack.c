@@ -33,10 +33,11 @@ PG_FUNCTION_INFO_V1(mlm_pack_lines);
 #define FIG_TEXT_MAX	1024
 #define FIG_DIGITS_MAX	1000
 
-void
-MlmLinePackVarint(StringInfo buf, uint64 v)
+/* An unsigned varint of up to 128 bits (at most 19 bytes). */
+static void
+PackVarint128(StringInfo buf, unsigned __int128 v)
 {
-	uint8		b[10];
+	uint8		b[19];
 	int			n = 0;
 
 	do
@@ -50,27 +51,10 @@ MlmLinePackVarint(StringInfo buf, uint64 v)
 	appendBinaryStringInfo(buf, (char *) b, n);
 }
 
-/* An unsigned 128-bit varint (at most 19 bytes). */
-static void
-PackVarint128(StringInfo buf, unsigned __int128 v)
+void
+MlmLinePackVarint(StringInfo buf, uint64 v)
 {
-	uint8		b[19];
-	int			n = 0;
-
-	if ((v >> 64) == 0)
-	{
-		MlmLinePackVarint(buf, (uint64) v);
-		return;
-	}
-	do
-	{
-		b[n] = (uint8) (v & 0x7F);
-		v >>= 7;
-		if (v != 0)
-			b[n] |= 0x80;
-		n++;
-	} while (v != 0);
-	appendBinaryStringInfo(buf, (char *) b, n);
+	PackVarint128(buf, v);
 }
 
 /* A fixed-point figure: v at scale s, shown with exactly s decimals. */
