@@ -41,6 +41,7 @@
 #include "storage/lock.h"
 #include "utils/acl.h"
 #include "port/pg_bitutils.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -529,30 +530,6 @@ BonusNumber(MlmCloseWriter *w, const char *name)
 	return w->nbonus_text++;
 }
 
-/* Big-endian bytes of v into p (the sort keys of lines). */
-static inline void
-PutBE(char *p, uint64 v, int n)
-{
-	int			i;
-
-	for (i = n - 1; i >= 0; i--)
-	{
-		p[i] = (char) (v & 0xFF);
-		v >>= 8;
-	}
-}
-
-static inline uint64
-GetBE(const char *p, int n)
-{
-	uint64		v = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		v = (v << 8) | (uint8) p[i];
-	return v;
-}
-
 void
 MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
 				   int32 source, int32 level, const MlmLineFigure *base,
@@ -561,24 +538,23 @@ MlmCloseWriterLine(void *arg, const char *bonus_name, int32 recipient,
 	MlmCloseWriter *w = (MlmCloseWriter *) arg;
 	StringInfo	buf = &w->line_buf;
 	int64		member_id = w->net->v.ids[recipient];
-	char		key[VARHDRSZ + LINE_KEY_BYTES];
+	uint64		m = pg_hton64((uint64) member_id ^ ((uint64) 1 << 63));
+	uint64		no = pg_hton64((uint64) ++w->lines);
+	uint16		b = pg_hton16((uint16) BonusNumber(w, bonus_name));
 
 	resetStringInfo(buf);
-	PutBE(key + VARHDRSZ, (uint64) member_id ^ ((uint64) 1 << 63), 8);
-	PutBE(key + VARHDRSZ + 8, (uint64) ++w->lines, 8);
-	PutBE(key + VARHDRSZ + 16, (uint64) BonusNumber(w, bonus_name), 2);
-	appendBinaryStringInfo(buf, key, sizeof(key));
+	appendStringInfoSpaces(buf, VARHDRSZ);
+	appendBinaryStringInfo(buf, (char *) &m, 8);
+	appendBinaryStringInfo(buf, (char *) &no, 8);
+	appendBinaryStringInfo(buf, (char *) &b, 2);
 	MlmLinePackBody(buf, member_id, source >= 0, source >= 0 ? w->net->v.ids[source] : 0,
 					level, base, rate, amount);
 	SET_VARSIZE(buf->data, buf->len);
 
 	/* into the sort, which copies it */
 	tuplesort_putdatum(w->line_sort, PointerGetDatum(buf->data), false);
-	if (++w->rowcxt_rows >= BATCH_ROWS)
-	{
-		w->rowcxt_rows = 0;
+	if (w->lines % BATCH_ROWS == 0)
 		CHECK_FOR_INTERRUPTS();
-	}
 }
 
 /* One run_line_pack row: lines packed in data, the first numbered first_line. */
@@ -627,10 +603,20 @@ WriteLines(MlmCloseWriter *w)
 	{
 		const char *rec = VARDATA_ANY(DatumGetPointer(d));
 		Size		body = VARSIZE_ANY_EXHDR(DatumGetPointer(d)) - LINE_KEY_BYTES;
-		int64		m = (int64) (GetBE(rec, 8) ^ ((uint64) 1 << 63));
-		int64		line_no = (int64) GetBE(rec + 8, 8);
-		int32		b = (int32) GetBE(rec + 16, 2);
+		uint64		key64;
+		uint16		key16;
+		int64		m,
+					line_no;
+		int32		b;
 
+		memcpy(&key64, rec, 8);
+		m = (int64) (pg_ntoh64(key64) ^ ((uint64) 1 << 63));
+		memcpy(&key64, rec + 8, 8);
+		line_no = (int64) pg_ntoh64(key64);
+		memcpy(&key16, rec + 16, 2);
+		b = pg_ntoh16(key16);
+
+		/* (10: the longest varint of the line-number delta) */
 		if (lines > 0 && (m != member_id || b != bonus || data.len + 10 + body > limit))
 		{
 			PutPackRow(w, member_id, first_line, bonus, lines, &data);

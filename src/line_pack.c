@@ -97,8 +97,9 @@ NumericTextOk(const char *s, int len)
 	return i == len && ni > 0 && ni <= FIG_DIGITS_MAX && nf <= FIG_DIGITS_MAX;
 }
 
-void
-MlmLinePackNumeric(StringInfo buf, Datum num)
+/* A numeric datum as a figure: fixed point when it fits, else its text. */
+static void
+PackNumeric(StringInfo buf, Datum num)
 {
 	char	   *text = DatumGetCString(DirectFunctionCall1(numeric_out, num));
 	int			len = strlen(text);
@@ -106,8 +107,7 @@ MlmLinePackNumeric(StringInfo buf, Datum num)
 	int			s = dot ? (int) (len - (dot - text) - 1) : 0;
 	mlm_dec		v;
 
-	if (s <= MLM_AMT_SCALE && NumericTextOk(text, len) && isdigit((unsigned char) text[len - 1]) &&
-		MlmTextToDec(text, s, &v))
+	if (s <= MLM_AMT_SCALE && MlmTextToDec(text, s, &v))
 		PackDec(buf, v, s);
 	else
 	{
@@ -122,18 +122,28 @@ MlmLinePackNumeric(StringInfo buf, Datum num)
 	pfree(text);
 }
 
-/* A figure of the engine: trimmed like MlmDecToNumeric, or a numeric's. */
+/*
+ * A figure: trimmed like MlmDecToNumeric, or a numeric's; NULL for a NULL
+ * figure (a base or rate of 0.1's rows).
+ */
 static void
 PackFigure(StringInfo buf, const MlmLineFigure *f)
 {
-	mlm_dec		v = f->v;
-	int			s = f->scale;
+	mlm_dec		v;
+	int			s;
 
-	if (f->num != (Datum) 0)
+	if (f == NULL)
 	{
-		MlmLinePackNumeric(buf, f->num);
+		appendStringInfoChar(buf, (char) FIG_NULL);
 		return;
 	}
+	if (f->num != (Datum) 0)
+	{
+		PackNumeric(buf, f->num);
+		return;
+	}
+	v = f->v;
+	s = f->scale;
 	/*
 	 * Trailing zeros off.  128-bit division is slow: 8 digits at a time
 	 * until the value fits in 64 bits (an amount carries 16 zeros or so).
@@ -167,17 +177,17 @@ PackFigure(StringInfo buf, const MlmLineFigure *f)
 			s--;
 		}
 	if (s < 0 || s > MLM_AMT_SCALE)
-		MlmLinePackNumeric(buf, MlmDecToNumeric(f->v, f->scale, f->minscale));
+		PackNumeric(buf, MlmDecToNumeric(f->v, f->scale, f->minscale));
 	else
 		PackDec(buf, v, s);
 }
 
-void
-MlmLinePackBody(StringInfo buf, int64 member_id, bool has_source, int64 source_id,
-				int32 level, const MlmLineFigure *base, const MlmLineFigure *rate,
-				mlm_dec amount)
+/* A line after its line-number delta, its base, rate and amount in fig. */
+static void
+PackBody(StringInfo buf, int64 member_id, bool has_source, int64 source_id,
+		 int32 level, const MlmLineFigure *const fig[3])
 {
-	MlmLineFigure a = {amount, MLM_AMT_SCALE, 2, (Datum) 0};
+	int			f;
 
 	appendStringInfoChar(buf, (char) ((has_source ? FLAG_SOURCE : 0) | (level >= 0 ? FLAG_LEVEL : 0)));
 	if (has_source)
@@ -188,9 +198,19 @@ MlmLinePackBody(StringInfo buf, int64 member_id, bool has_source, int64 source_i
 	}
 	if (level >= 0)
 		MlmLinePackVarint(buf, (uint64) level);
-	PackFigure(buf, base);
-	PackFigure(buf, rate);
-	PackFigure(buf, &a);
+	for (f = 0; f < 3; f++)
+		PackFigure(buf, fig[f]);
+}
+
+void
+MlmLinePackBody(StringInfo buf, int64 member_id, bool has_source, int64 source_id,
+				int32 level, const MlmLineFigure *base, const MlmLineFigure *rate,
+				mlm_dec amount)
+{
+	MlmLineFigure a = {amount, MLM_AMT_SCALE, 2, (Datum) 0};
+	const MlmLineFigure *const fig[3] = {base, rate, &a};
+
+	PackBody(buf, member_id, has_source, source_id, level, fig);
 }
 
 void
@@ -501,6 +521,8 @@ mlm_pack_lines(PG_FUNCTION_ARGS)
 	int			n = -1,
 				i,
 				f;
+	MlmLineFigure nums[3] = {{0}};
+	const MlmLineFigure *line_fig[3];
 	StringInfoData buf;
 	bytea	   *result;
 
@@ -532,23 +554,14 @@ mlm_pack_lines(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("line %lld has a negative level", (long long) DatumGetInt64(no[i]))));
-		MlmLinePackVarint(&buf, i == 0 ? 0 : (uint64) (DatumGetInt64(no[i]) - DatumGetInt64(no[i - 1])));
-		appendStringInfoChar(&buf, (char) ((src_n[i] ? 0 : FLAG_SOURCE) | (lvl_n[i] ? 0 : FLAG_LEVEL)));
-		if (!src_n[i])
-		{
-			int64		d = (int64) ((uint64) DatumGetInt64(src[i]) - (uint64) member_id);
-
-			MlmLinePackVarint(&buf, ((uint64) d << 1) ^ (uint64) (d >> 63));
-		}
-		if (!lvl_n[i])
-			MlmLinePackVarint(&buf, (uint64) DatumGetInt32(lvl[i]));
 		for (f = 0; f < 3; f++)
 		{
-			if (fig_n[f][i])
-				appendStringInfoChar(&buf, (char) FIG_NULL);
-			else
-				MlmLinePackNumeric(&buf, fig[f][i]);
+			nums[f].num = fig[f][i];
+			line_fig[f] = fig_n[f][i] ? NULL : &nums[f];
 		}
+		MlmLinePackVarint(&buf, i == 0 ? 0 : (uint64) (DatumGetInt64(no[i]) - DatumGetInt64(no[i - 1])));
+		PackBody(&buf, member_id, !src_n[i], src_n[i] ? 0 : DatumGetInt64(src[i]),
+				 lvl_n[i] ? -1 : DatumGetInt32(lvl[i]), line_fig);
 	}
 	result = (bytea *) palloc(VARHDRSZ + buf.len);
 	SET_VARSIZE(result, VARHDRSZ + buf.len);

@@ -57,9 +57,6 @@ extern void MlmLinePackBody(StringInfo buf, int64 member_id, bool has_source,
 /* Append an unsigned varint (the line-number delta). */
 extern void MlmLinePackVarint(StringInfo buf, uint64 v);
 
-/* Append a numeric datum as a figure (the upgrade's lines). */
-extern void MlmLinePackNumeric(StringInfo buf, Datum num);
-
 /* A reader over one packed row's data. */
 typedef struct MlmLineReader
 {
